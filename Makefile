@@ -1,0 +1,47 @@
+# The entry points people type.  Every target calls a script in scripts/.
+#   make            fetch the base, assemble build/src, build build/qemu
+#   make demo       build when needed, then boot a guest that shows the series
+#   make check      build when needed, then every test suite; ends "N passed, N failed"
+#   make bench      the benchmarks (prints tables, draws plots in build/bench)
+#   make export     the series as git format-patch files in build/export
+#   make refresh    write edits made in build/src back into patches/ and the overlay
+#   make deps       install the Debian packages (as root)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.PHONY: all deps fetch assemble build demo check bench export refresh clean distclean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+fetch:
+	scripts/fetch-base.sh >/dev/null
+
+assemble:
+	scripts/assemble.sh
+
+build: assemble
+	scripts/build.sh
+
+demo: build
+	scripts/demo.sh
+
+check: build
+	scripts/check.sh $(CHECK_ARGS)
+
+bench: build
+	scripts/bench.sh
+
+export: assemble
+	scripts/export.sh
+
+refresh:
+	scripts/refresh.sh
+
+clean:
+	rm -rf build/qemu build/project build/export build/bench
+
+distclean:
+	rm -rf build

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Run every test suite registered in meson.build (qtest, iotests, guest) with
+# meson test, then print one line: "N passed, N failed" (", N skipped").
+# A TAP test counts each of its cases; any other test counts once.
+#   scripts/check.sh [meson test arguments, e.g. --suite guest]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+project_build="$build_dir/project"
+if [ ! -f "$project_build/build.ninja" ]; then
+    /usr/bin/meson setup "$project_build" "$top" >/dev/null || die "meson setup of the test suites failed"
+fi
+log="$project_build/meson-logs/testlog.json"
+rm -f "$log"
+set +e
+/usr/bin/meson test -C "$project_build" --print-errorlogs \
+    --num-processes "${CHECK_JOBS:-$(nproc)}" "$@"
+rc=$?
+set -e
+[ -f "$log" ] || { echo "0 passed, 1 failed"; die "meson test wrote no results"; }
+/usr/bin/python3 - "$log" <<'PY'
+import json, re, sys
+passed = failed = skipped = 0
+bad = []
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    res = t.get("result")
+    cases = re.findall(r"^(ok|not ok)\b[^\n]*", t.get("stdout") or "", re.M)
+    if cases:
+        out = t["stdout"]
+        for m in re.finditer(r"^(ok|not ok)\b([^\n]*)", out, re.M):
+            if re.search(r"#\s*skip", m.group(2), re.I):
+                skipped += 1
+            elif m.group(1) == "ok":
+                passed += 1
+            else:
+                failed += 1
+                bad.append(t["name"] + ": " + m.group(2).strip())
+        if res not in ("OK", "SKIP", "EXPECTEDFAIL") and not any(
+                m.group(1) == "not ok" for m in re.finditer(r"^(ok|not ok)\b", out, re.M)):
+            failed += 1            # crashed or timed out between cases
+            bad.append(t["name"] + ": " + str(res))
+    elif res in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    elif res == "SKIP":
+        skipped += 1
+    else:
+        failed += 1
+        bad.append(t["name"] + ": " + str(res))
+for b in bad:
+    print("FAILED " + b)
+line = f"{passed} passed, {failed} failed"
+if skipped:
+    line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed else 0)
+PY
+prc=$?
+[ "$rc" = 0 ] && [ "$prc" = 0 ]

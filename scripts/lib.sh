@@ -1,0 +1,31 @@
+# Shared helpers for the scripts in this directory; sourced, never run.
+# shellcheck shell=bash
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir="$top/build"
+src_dir="$build_dir/src"
+qemu_build="$build_dir/qemu"
+cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/qemu-series"
+
+# The pinned base (DEVELOPERS.md).
+base_version=10.2.2
+base_debian_version=1:10.2.2+ds-1
+base_tarball=qemu_10.2.2+ds.orig.tar.xz
+base_sha256=be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb
+
+info() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# apt-get update, at most once an hour (the lists are shared by all scripts).
+apt_update_once() {
+    local stamp=/var/lib/apt/lists/qemu-series.stamp
+    if [ -z "$(find "$stamp" -mmin -60 2>/dev/null)" ]; then
+        apt-get update -q >&2 || die "apt-get update failed"
+        touch "$stamp"
+    fi
+}
+
+# Directories of the project that are the project's own, not QEMU overlay.
+# Everything else below a top-level directory that exists in the QEMU tree is
+# overlay (a new file at its QEMU path).
+own_dirs='^(scripts|patches|build|\.ci|\.git)/'

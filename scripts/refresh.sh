@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Write the work done in build/src back into the project: one patch in
+# patches/ per commit after "base" (patches/series in commit order), and every
+# new file below a QEMU directory back into the overlay, assigned in
+# patches/overlay.map to the commit that adds it.
+#
+# Uncommitted changes to files that a commit of the series already touches are
+# folded into that commit (its last one; for an overlay file, the one adding
+# it).  Anything else must be committed first: a new commit becomes a new
+# patch.  Overlay files are kept whole: a later commit's change to a file that
+# an earlier commit added is folded into the earlier one.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/overlay-lib.sh"
+
+export GIT_COMMITTER_NAME="qemu-series refresh" GIT_COMMITTER_EMAIL="refresh@localhost"
+
+[ -d "$src_dir/.git" ] || die "build/src does not exist; run 'make assemble' first"
+g() { git -C "$src_dir" "$@"; }
+
+in_base() { g cat-file -e "base:$1" 2>/dev/null; }
+
+# The commit of the series that added path (first one), if any.
+adding_commit() {
+    g log --reverse --diff-filter=A --format=%H base..HEAD -- "$1" | head -n 1
+}
+
+fold_uncommitted() {
+    local untracked f target fixups=0
+    untracked=$(g ls-files --others --exclude-standard)
+    if [ -n "$untracked" ]; then
+        die "build/src has new files that no commit holds:
+$(printf '    %s\n' $untracked)
+  add them to a commit (git -C build/src add FILE; git -C build/src commit [--amend]) and run 'make refresh' again"
+    fi
+    [ -n "$(g status --porcelain)" ] || return 0
+    while read -r f; do
+        if ! in_base "$f"; then
+            target=$(adding_commit "$f")
+        else
+            target=$(g log -n 1 --format=%H base..HEAD -- "$f")
+        fi
+        [ -n "$target" ] || die "build/src: $f is changed, but no patch of the series touches it yet;
+  commit the change as a new patch (git -C build/src commit -a) and run 'make refresh' again"
+        g add -- "$f"
+        g commit -q --no-verify --fixup="$target" -- "$f"
+        info "folded the change to $f into: $(g log -n 1 --format=%s "$target")"
+        fixups=$((fixups + 1))
+    done < <(g diff --name-only HEAD)
+    if [ "$fixups" -gt 0 ]; then
+        GIT_SEQUENCE_EDITOR=true g rebase -q -i --autosquash base >/dev/null \
+            || die "folding the changes into their commits failed; finish or abort the rebase in build/src (git -C build/src status)"
+    fi
+}
+
+write_back() {
+    local out n=0 c name f owner excludes
+    out=$(mktemp -d "$build_dir/refresh.XXXXXX")
+    trap 'rm -rf "$out"' RETURN
+    mkdir "$out/patches"
+    : >"$out/series"
+    : >"$out/map"
+
+    # Overlay files: new in the series, below a QEMU directory.
+    g diff --name-only --diff-filter=A base HEAD | while read -r f; do
+        if is_overlay_path "$f"; then echo "$f"; fi
+    done >"$out/overlay"
+
+    excludes=()
+    while read -r f; do excludes+=(":(exclude,literal)$f"); done <"$out/overlay"
+
+    for c in $(g rev-list --reverse base..HEAD); do
+        n=$((n + 1))
+        name=$(g format-patch -1 --always --zero-commit --no-signature \
+                 --start-number "$n" -o "$out/patches" "$c" -- . "${excludes[@]}")
+        name=$(basename "$name")
+        echo "$name" >>"$out/series"
+        while read -r f; do
+            owner=$(adding_commit "$f")
+            if [ "$owner" = "$c" ]; then
+                printf '%s %s\n' "$f" "$name" >>"$out/map"
+            fi
+        done <"$out/overlay"
+        # Later changes to an overlay file are carried by the file itself.
+        while read -r f; do
+            grep -Fx "$f" "$out/overlay" >/dev/null || continue
+            [ "$(adding_commit "$f")" = "$c" ] && continue
+            info "note: $name changes overlay file $f; its final content goes into the patch that adds it"
+        done < <(g diff-tree --no-commit-id -r --name-only "$c")
+    done
+
+    # Swap in the new patches and overlay files.
+    rm -f "$top"/patches/*.patch
+    cp "$out"/patches/*.patch "$top/patches/" 2>/dev/null || true
+    {
+        echo "# Patches on top of QEMU $base_version, in order (written by scripts/refresh.sh)."
+        cat "$out/series"
+    } >"$top/patches/series"
+    {
+        echo "# Overlay file, and the patch whose commit adds it (written by scripts/refresh.sh)."
+        sort -k2,2 -k1,1 "$out/map"
+    } >"$top/patches/overlay.map"
+    while read -r f; do
+        grep -Fx "$f" "$out/overlay" >/dev/null || { rm -f "$top/$f"; info "removed overlay file $f"; }
+    done < <(overlay_files)
+    while read -r f; do
+        mkdir -p "$top/$(dirname "$f")"
+        if ! cmp -s "$src_dir/$f" "$top/$f"; then
+            cp -p "$src_dir/$f" "$top/$f"
+        fi
+        chmod --reference="$src_dir/$f" "$top/$f"
+    done <"$out/overlay"
+    echo "$n"
+}
+
+fold_uncommitted
+n=$(write_back)
+series_stamp >"$src_dir/.git/qemu-series-stamp"
+g rev-parse HEAD >"$src_dir/.git/qemu-series-head"
+info "wrote $n patches to patches/ and $(overlay_files | wc -l) overlay files"
