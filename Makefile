@@ -14,31 +14,31 @@ SHELL := /bin/bash
 all: build
 
 deps:
-	scripts/install-deps.sh
+	@scripts/install-deps.sh
 
 fetch:
-	scripts/fetch-base.sh >/dev/null
+	@scripts/fetch-base.sh >/dev/null
 
 assemble:
-	scripts/assemble.sh
+	@scripts/assemble.sh
 
 build: assemble
-	scripts/build.sh
+	@scripts/build.sh
 
 demo: build
-	scripts/demo.sh
+	@scripts/demo.sh
 
 check: build
-	scripts/check.sh $(CHECK_ARGS)
+	@scripts/check.sh $(CHECK_ARGS)
 
 bench: build
-	scripts/bench.sh
+	@scripts/bench.sh
 
 export: assemble
-	scripts/export.sh
+	@scripts/export.sh
 
 refresh:
-	scripts/refresh.sh
+	@scripts/refresh.sh
 
 clean:
 	rm -rf build/qemu build/project build/export build/bench

@@ -59,12 +59,12 @@ for t in "${qtest_targets[@]}"; do
 done
 ninja -C "$qemu_build" -j"$jobs" "${targets[@]}" >/dev/null \
     || die "building the qtests failed: ninja -C build/qemu ${targets[*]}"
-# Firmware for a blob-less tree: Debian's SeaBIOS and the option ROMs this
+# Firmware for a blob-less tree: Debian's SeaBIOS and iPXE ROMs and the option ROMs this
 # build made, linked where the build tree's QEMU looks for its data files
 # (qemu-bundle), so build/qemu/qemu-system-x86_64 runs without -L.
 datadir=$(dirname "$(find "$qemu_build/qemu-bundle" -type d -name keymaps -path '*/share/qemu/*' | head -n 1)")
 [ -d "$datadir" ] || die "cannot find the data directory in build/qemu/qemu-bundle"
-for f in /usr/share/seabios/*.bin "$qemu_build"/pc-bios/optionrom/*.bin; do
+for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom "$qemu_build"/pc-bios/optionrom/*.bin; do
     [ -e "$f" ] || continue
     ln -sfn "$f" "$datadir/$(basename "$f")"
 done

@@ -9,9 +9,9 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     here=$(cd "$(dirname "$0")" && pwd)
     echo "== make demo: booting a guest under ${GUEST_ACCEL:-tcg} (about 20 s)"
     exec "$here/guest-run" --mem 1024 --timeout 300 "$0" -- \
-        -blockdev driver=null-co,node-name=nvme0,size=1G,read-zeroes=on \
+        -blockdev driver=null-co,node-name=nvme0,size=1073741824,read-zeroes=on \
         -device nvme,serial=demo-nvme,drive=nvme0 \
-        -blockdev driver=null-co,node-name=vblk0,size=512M,read-zeroes=on \
+        -blockdev driver=null-co,node-name=vblk0,size=536870912,read-zeroes=on \
         -device virtio-blk-pci,drive=vblk0,serial=demo-virtio
 fi
 
@@ -32,7 +32,7 @@ nvme id-ctrl /dev/nvme0 | grep -E '^(vid|sn|mn|fr|oncs|mdts) '
 step "A zoned disk: Linux null_blk, zone report (blkzone)"
 blkzone report --count 4 /dev/nullb0
 echo "..."
-blkzone capacity /dev/nullb0
+echo "capacity (512-byte sectors): $(blkzone capacity /dev/nullb0)"
 
 step "Write 1 MiB to the first sequential zone, report it again"
 dd if=/dev/zero of=/dev/nullb0 bs=1M count=1 seek=64 oflag=direct status=none

@@ -35,11 +35,15 @@ text = text.replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***
 open(cover, "w").write(text)
 PY
 info "wrote $n patches and a cover letter to build/export"
+patches=()
+for p in "$out"/[0-9]*.patch; do
+    case "$p" in */0000-cover-letter.patch) ;; *) patches+=("$p") ;; esac
+done
+[ "${#patches[@]}" = "$n" ] || die "format-patch wrote ${#patches[@]} patches for $n commits"
 
 # checkpatch.pl over every patch (not the cover letter).
 errors=0
-for p in "$out"/[0-9]*.patch; do
-    case "$p" in */0000-cover-letter.patch) continue ;; esac
+for p in "${patches[@]}"; do
     res=$(cd "$src_dir" && perl scripts/checkpatch.pl --no-color "$p" 2>&1 || true)
     e=$(printf '%s\n' "$res" | sed -n 's/^total: \([0-9]*\) errors.*/\1/p' | tail -n 1)
     if [ -z "$e" ]; then
@@ -67,11 +71,10 @@ tar -C "$check" --strip-components=1 -xf "$tarball"
     git add -A -f .
     git -c user.name=export -c user.email=export@localhost commit -q -m "QEMU $base_version"
     git -c user.name=export -c user.email=export@localhost \
-        am -q --empty=keep "$out"/[0-9]*.patch 2>&1 | grep -v '^$' || true
-    [ "$(git rev-list --count HEAD)" = $((n + 1)) ] || exit 1
+        am -q --empty=keep "${patches[@]}"
 ) || die "the exported series does not apply with git am to a pristine QEMU $base_version (see above)"
-if ! diff -r -q -x .git "$check" "$src_dir" >/dev/null; then
-    diff -r -q -x .git "$check" "$src_dir" | head -20 >&2
+if [ "$(git -C "$check" rev-parse 'HEAD^{tree}')" != "$(git -C "$src_dir" rev-parse 'HEAD^{tree}')" ]; then
+    git -C "$check" diff --stat HEAD "$(git -C "$src_dir" rev-parse 'HEAD^{tree}')" >&2 || true
     die "the tree after git am differs from build/src"
 fi
 info "git am: the series applies to a pristine QEMU $base_version and gives build/src"

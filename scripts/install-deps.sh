@@ -9,8 +9,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
+# Firmware: Debian's seabios and ipxe-qemu (NIC option ROMs).
 # Build: compilers (gcc-multilib builds the x86 option ROMs), QEMU's libraries
-# (linux-aio, io_uring, 9p), meson/ninja.  Firmware: seabios.  Guest harness:
+# (linux-aio, io_uring, 9p), meson/ninja.  Guest harness:
 # busybox-static, cpio, kmod.  Guest-side test tools (the guest sees the host's
 # root file system read-only over 9p): fio, util-linux (blkzone), nvme-cli.
 # Export: git, perl (checkpatch).  Benchmarks: gnuplot-nox.
@@ -19,7 +20,7 @@ packages=(
   ninja-build pkg-config flex bison bzip2 ccache
   libglib2.0-dev libpixman-1-dev zlib1g-dev libaio-dev liburing-dev
   libcap-ng-dev libattr1-dev libzstd-dev libfdt-dev
-  seabios
+  seabios ipxe-qemu
   busybox-static cpio kmod xz-utils zstd
   fio util-linux nvme-cli
   perl gnuplot-nox sudo

@@ -16,7 +16,7 @@ mkdir -p "$TEST_DIR" "$SOCK_DIR"
 # it finds the build.
 cd "$scratch"
 set +e
-/usr/bin/python3 "$qemu_build/tests/qemu-iotests/check" "$@" 2>&1 | tee "$scratch/log"
+/usr/bin/python3 "$qemu_build/tests/qemu-iotests/check" -tap "$@" 2>&1 | tee "$scratch/log"
 rc=${PIPESTATUS[0]}
 set -e
 if grep -E '^(Not run|Some cases not run in):' "$scratch/log" >/dev/null; then

@@ -1,0 +1,683 @@
+/*
+ * Zone emulation: the zone state machine of a zoned block device
+ *
+ * Copyright (c) 2026 QEMU Storage Series contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * See include/block/zone-emu.h for the model and the error conventions.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/host-utils.h"
+#include "qemu/thread.h"
+#include "block/block_int-common.h"
+#include "block/zone-emu.h"
+#include "trace.h"
+
+typedef struct EmuZone {
+    uint64_t start;
+    uint64_t len;           /* the zone size; the last zone may be smaller */
+    uint64_t cap;           /* writable bytes from start */
+    uint64_t wp;
+    uint64_t open_seq;      /* when implicitly opened: the oldest is closed */
+    BlockZoneType type;
+    BlockZoneState cond;
+} EmuZone;
+
+struct BlockZoneEmu {
+    BlockZoneEmuConfig cfg;
+    QemuMutex lock;
+    unsigned zone_shift;
+    uint32_t nr_zones;
+    EmuZone *zones;
+    /* Resource accounting: open = implicitly + explicitly open; active = open + closed. */
+    uint32_t nr_imp_open;
+    uint32_t nr_exp_open;
+    uint32_t nr_closed;
+    uint64_t open_seq;
+};
+
+static const char *zone_cond_name(BlockZoneState cond)
+{
+    switch (cond) {
+    case BLK_ZS_NOT_WP:
+        return "not-write-pointer";
+    case BLK_ZS_EMPTY:
+        return "empty";
+    case BLK_ZS_IOPEN:
+        return "implicitly-open";
+    case BLK_ZS_EOPEN:
+        return "explicitly-open";
+    case BLK_ZS_CLOSED:
+        return "closed";
+    case BLK_ZS_RDONLY:
+        return "read-only";
+    case BLK_ZS_FULL:
+        return "full";
+    case BLK_ZS_OFFLINE:
+        return "offline";
+    }
+    return "?";
+}
+
+static void zone_set_cond(BlockZoneEmu *ze, EmuZone *z, BlockZoneState cond)
+{
+    trace_zone_emu_cond(ze, z->start, zone_cond_name(z->cond),
+                        zone_cond_name(cond));
+    z->cond = cond;
+}
+
+/* Limits are enforced for host-managed devices; host-aware ones only hint. */
+static bool zone_limits_enforced(BlockZoneEmu *ze)
+{
+    return ze->cfg.model == BLK_Z_HM;
+}
+
+/* ZNS "Active Resources" / ZBC max active: a zone that leaves empty needs one. */
+static int zone_check_active(BlockZoneEmu *ze)
+{
+    uint32_t active = ze->nr_imp_open + ze->nr_exp_open + ze->nr_closed;
+
+    if (!zone_limits_enforced(ze) || !ze->cfg.max_active_zones ||
+        active < ze->cfg.max_active_zones) {
+        return 0;
+    }
+    return -EOVERFLOW;
+}
+
+static void zone_close_locked(BlockZoneEmu *ze, EmuZone *z)
+{
+    if (z->cond == BLK_ZS_IOPEN) {
+        ze->nr_imp_open--;
+    } else {
+        ze->nr_exp_open--;
+    }
+    if (z->wp == z->start) {
+        zone_set_cond(ze, z, BLK_ZS_EMPTY);
+    } else {
+        ze->nr_closed++;
+        zone_set_cond(ze, z, BLK_ZS_CLOSED);
+    }
+}
+
+/*
+ * ZBC-2 "manage open zone resources": when the open limit is reached, the
+ * least recently opened implicitly open zone is closed to make room; if every
+ * open zone is explicitly open, there is no room.
+ */
+static int zone_check_open(BlockZoneEmu *ze)
+{
+    EmuZone *oldest = NULL;
+    uint32_t i;
+
+    if (!zone_limits_enforced(ze) || !ze->cfg.max_open_zones ||
+        ze->nr_imp_open + ze->nr_exp_open < ze->cfg.max_open_zones) {
+        return 0;
+    }
+    if (!ze->nr_imp_open) {
+        return -ETOOMANYREFS;
+    }
+    for (i = 0; i < ze->nr_zones; i++) {
+        EmuZone *z = &ze->zones[i];
+        if (z->cond == BLK_ZS_IOPEN &&
+            (!oldest || z->open_seq < oldest->open_seq)) {
+            oldest = z;
+        }
+    }
+    zone_close_locked(ze, oldest);
+    return 0;
+}
+
+/* Resources for a zone about to become open. */
+static int zone_check_resources(BlockZoneEmu *ze, EmuZone *z)
+{
+    int ret;
+
+    switch (z->cond) {
+    case BLK_ZS_EMPTY:
+        ret = zone_check_active(ze);
+        if (ret) {
+            return ret;
+        }
+        /* fall through */
+    case BLK_ZS_CLOSED:
+        return zone_check_open(ze);
+    default:
+        /* Already open: nothing more to account. */
+        return 0;
+    }
+}
+
+static int zone_bad_cond(EmuZone *z)
+{
+    switch (z->cond) {
+    case BLK_ZS_OFFLINE:
+        return -ENXIO;
+    case BLK_ZS_RDONLY:
+        return -EROFS;
+    default:
+        return 0;
+    }
+}
+
+static EmuZone *zone_at(BlockZoneEmu *ze, uint64_t offset)
+{
+    return &ze->zones[offset >> ze->zone_shift];
+}
+
+/* A write of [offset, offset + bytes) inside zone @z; @bytes > 0. */
+static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
+                             uint64_t bytes)
+{
+    int ret = zone_bad_cond(z);
+
+    if (ret) {
+        return ret;
+    }
+    if (offset + bytes > z->start + z->cap) {
+        /* Crosses the zone's capacity (ZBC: write boundary violation). */
+        return -EINVAL;
+    }
+    if (z->type == BLK_ZT_SWR && (z->cond == BLK_ZS_FULL || offset != z->wp)) {
+        return -EIO;
+    }
+
+    switch (z->cond) {
+    case BLK_ZS_EMPTY:
+    case BLK_ZS_CLOSED:
+        ret = zone_check_resources(ze, z);
+        if (ret) {
+            return ret;
+        }
+        if (z->cond == BLK_ZS_CLOSED) {
+            ze->nr_closed--;
+        }
+        ze->nr_imp_open++;
+        z->open_seq = ++ze->open_seq;
+        zone_set_cond(ze, z, BLK_ZS_IOPEN);
+        break;
+    case BLK_ZS_FULL:
+        /* Host-aware: rewriting a full zone leaves it full. */
+        return 0;
+    default:
+        break;
+    }
+
+    z->wp = MAX(z->wp, offset + bytes);
+    if (z->wp == z->start + z->cap) {
+        if (z->cond == BLK_ZS_IOPEN) {
+            ze->nr_imp_open--;
+        } else {
+            ze->nr_exp_open--;
+        }
+        zone_set_cond(ze, z, BLK_ZS_FULL);
+    }
+    return 0;
+}
+
+int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
+{
+    uint64_t capacity = ze->cfg.capacity;
+    EmuZone *z;
+    int ret = 0;
+
+    if (offset < 0 || bytes < 0 || offset > capacity || bytes > capacity - offset) {
+        return -EINVAL;
+    }
+    if (!bytes) {
+        return 0;
+    }
+
+    qemu_mutex_lock(&ze->lock);
+    z = zone_at(ze, offset);
+    if (z->type == BLK_ZT_CONV) {
+        /* Conventional zones come first; a write may span them but not leave them. */
+        if (offset + bytes > (uint64_t)ze->cfg.nr_conv_zones << ze->zone_shift) {
+            ret = -EINVAL;
+        }
+    } else if (z->type == BLK_ZT_SWP) {
+        /* Host-aware: a write may span zones; each one's pointer moves. */
+        uint64_t pos = offset, end = offset + bytes;
+        uint64_t first = offset >> ze->zone_shift;
+        uint64_t last = (end - 1) >> ze->zone_shift;
+        uint64_t i;
+
+        for (i = first; i <= last && !ret; i++) {
+            ret = zone_bad_cond(&ze->zones[i]);
+        }
+        for (i = first; i <= last && !ret; i++) {
+            z = &ze->zones[i];
+            ret = zone_write_locked(ze, z, pos, MIN(end, z->start + z->len) - pos);
+            pos = z->start + z->len;
+        }
+    } else if (offset + bytes > z->start + z->len) {
+        ret = -EINVAL;
+    } else {
+        ret = zone_write_locked(ze, z, offset, bytes);
+    }
+    qemu_mutex_unlock(&ze->lock);
+    trace_zone_emu_write(ze, offset, bytes, ret);
+    return ret;
+}
+
+int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes)
+{
+    EmuZone *z;
+    int ret;
+
+    if (*offset < 0 || *offset >= ze->cfg.capacity || bytes < 0 ||
+        (*offset & ((1ULL << ze->zone_shift) - 1))) {
+        return -EINVAL;
+    }
+    if (bytes > ze->cfg.max_append_bytes) {
+        return -EINVAL;
+    }
+
+    qemu_mutex_lock(&ze->lock);
+    z = zone_at(ze, *offset);
+    if (z->type == BLK_ZT_CONV) {
+        ret = -EINVAL;
+    } else if (!bytes) {
+        ret = 0;
+        *offset = z->wp;
+    } else {
+        uint64_t wp = z->wp;
+        ret = zone_write_locked(ze, z, wp, bytes);
+        if (!ret) {
+            *offset = wp;
+        }
+    }
+    qemu_mutex_unlock(&ze->lock);
+    trace_zone_emu_append(ze, z->start, bytes, ret);
+    return ret;
+}
+
+int block_zone_emu_read(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
+{
+    uint64_t i, first, last;
+    int ret = 0;
+
+    if (offset < 0 || bytes < 0 || offset > ze->cfg.capacity ||
+        bytes > ze->cfg.capacity - offset) {
+        return -EINVAL;
+    }
+    if (!bytes || !ze->cfg.nr_offline_zones) {
+        return 0;
+    }
+    first = offset >> ze->zone_shift;
+    last = (offset + bytes - 1) >> ze->zone_shift;
+    qemu_mutex_lock(&ze->lock);
+    for (i = first; i <= last; i++) {
+        if (ze->zones[i].cond == BLK_ZS_OFFLINE) {
+            ret = -ENXIO;
+            break;
+        }
+    }
+    qemu_mutex_unlock(&ze->lock);
+    return ret;
+}
+
+static int zone_open_locked(BlockZoneEmu *ze, EmuZone *z)
+{
+    int ret;
+
+    switch (z->cond) {
+    case BLK_ZS_EOPEN:
+        /* Opening an explicitly open zone is not an error. */
+        return 0;
+    case BLK_ZS_IOPEN:
+        ze->nr_imp_open--;
+        break;
+    case BLK_ZS_EMPTY:
+    case BLK_ZS_CLOSED:
+        ret = zone_check_resources(ze, z);
+        if (ret) {
+            return ret;
+        }
+        if (z->cond == BLK_ZS_CLOSED) {
+            ze->nr_closed--;
+        }
+        break;
+    case BLK_ZS_FULL:
+        return -EINVAL;
+    default:
+        return zone_bad_cond(z);
+    }
+    ze->nr_exp_open++;
+    zone_set_cond(ze, z, BLK_ZS_EOPEN);
+    return 0;
+}
+
+static int zone_close_op_locked(BlockZoneEmu *ze, EmuZone *z)
+{
+    switch (z->cond) {
+    case BLK_ZS_CLOSED:
+        /* Closing a closed zone is not an error. */
+        return 0;
+    case BLK_ZS_IOPEN:
+    case BLK_ZS_EOPEN:
+        zone_close_locked(ze, z);
+        return 0;
+    case BLK_ZS_EMPTY:
+    case BLK_ZS_FULL:
+        return -EINVAL;
+    default:
+        return zone_bad_cond(z);
+    }
+}
+
+static int zone_finish_locked(BlockZoneEmu *ze, EmuZone *z)
+{
+    int ret;
+
+    switch (z->cond) {
+    case BLK_ZS_FULL:
+        /* Finishing a full zone is not an error. */
+        return 0;
+    case BLK_ZS_EMPTY:
+        ret = zone_check_active(ze);
+        if (ret) {
+            return ret;
+        }
+        break;
+    case BLK_ZS_IOPEN:
+        ze->nr_imp_open--;
+        break;
+    case BLK_ZS_EOPEN:
+        ze->nr_exp_open--;
+        break;
+    case BLK_ZS_CLOSED:
+        ze->nr_closed--;
+        break;
+    default:
+        return zone_bad_cond(z);
+    }
+    z->wp = z->start + z->cap;
+    zone_set_cond(ze, z, BLK_ZS_FULL);
+    return 0;
+}
+
+static int zone_reset_locked(BlockZoneEmu *ze, EmuZone *z)
+{
+    switch (z->cond) {
+    case BLK_ZS_EMPTY:
+        /* Resetting an empty zone is not an error. */
+        return 0;
+    case BLK_ZS_IOPEN:
+        ze->nr_imp_open--;
+        break;
+    case BLK_ZS_EOPEN:
+        ze->nr_exp_open--;
+        break;
+    case BLK_ZS_CLOSED:
+        ze->nr_closed--;
+        break;
+    case BLK_ZS_FULL:
+        break;
+    default:
+        return zone_bad_cond(z);
+    }
+    z->wp = z->start;
+    zone_set_cond(ze, z, BLK_ZS_EMPTY);
+    if (ze->cfg.zone_reset_cb) {
+        ze->cfg.zone_reset_cb(ze->cfg.opaque, z->start, z->len);
+    }
+    return 0;
+}
+
+int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
+                        int64_t offset, int64_t len)
+{
+    uint64_t capacity = ze->cfg.capacity;
+    uint64_t zone_mask = (1ULL << ze->zone_shift) - 1;
+    uint64_t i, first, last;
+    bool all;
+    int ret = 0;
+
+    if (offset < 0 || len <= 0 || offset >= capacity || len > capacity - offset ||
+        (offset & zone_mask) ||
+        ((offset + len) & zone_mask && offset + len != capacity)) {
+        return -EINVAL;
+    }
+    all = op == BLK_ZO_RESET && offset == 0 && len == capacity;
+    first = offset >> ze->zone_shift;
+    last = (offset + len - 1) >> ze->zone_shift;
+
+    qemu_mutex_lock(&ze->lock);
+    for (i = first; i <= last && !ret; i++) {
+        EmuZone *z = &ze->zones[i];
+
+        if (z->type == BLK_ZT_CONV) {
+            if (all) {
+                continue;
+            }
+            ret = -EINVAL;
+            break;
+        }
+        switch (op) {
+        case BLK_ZO_OPEN:
+            ret = zone_open_locked(ze, z);
+            break;
+        case BLK_ZO_CLOSE:
+            ret = zone_close_op_locked(ze, z);
+            break;
+        case BLK_ZO_FINISH:
+            ret = zone_finish_locked(ze, z);
+            break;
+        case BLK_ZO_RESET:
+            ret = zone_reset_locked(ze, z);
+            if (all && (ret == -EROFS || ret == -ENXIO)) {
+                /* Reset all skips the zones that cannot be reset. */
+                ret = 0;
+            }
+            break;
+        default:
+            ret = -EINVAL;
+            break;
+        }
+    }
+    qemu_mutex_unlock(&ze->lock);
+    trace_zone_emu_mgmt(ze, op, offset, len, ret);
+    return ret;
+}
+
+int block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
+                          unsigned int *nr_zones, BlockZoneDescriptor *zones)
+{
+    uint64_t i;
+    unsigned int n = 0;
+
+    if (offset < 0 || offset >= ze->cfg.capacity) {
+        *nr_zones = 0;
+        return offset == ze->cfg.capacity ? 0 : -EINVAL;
+    }
+    qemu_mutex_lock(&ze->lock);
+    for (i = offset >> ze->zone_shift; i < ze->nr_zones && n < *nr_zones; i++) {
+        EmuZone *z = &ze->zones[i];
+
+        zones[n++] = (BlockZoneDescriptor) {
+            .start = z->start,
+            .length = z->len,
+            .cap = z->cap,
+            .wp = z->type == BLK_ZT_CONV || z->cond == BLK_ZS_OFFLINE ||
+                  z->cond == BLK_ZS_RDONLY ? z->start : z->wp,
+            .type = z->type,
+            .state = z->cond,
+        };
+    }
+    qemu_mutex_unlock(&ze->lock);
+    *nr_zones = n;
+    return 0;
+}
+
+uint32_t block_zone_emu_nr_zones(BlockZoneEmu *ze)
+{
+    return ze->nr_zones;
+}
+
+void block_zone_emu_refresh_limits(BlockZoneEmu *ze, BlockLimits *bl)
+{
+    bl->zoned = ze->cfg.model;
+    bl->zone_size = ze->cfg.zone_size;
+    bl->nr_zones = ze->nr_zones;
+    bl->max_open_zones = ze->cfg.max_open_zones;
+    bl->max_active_zones = ze->cfg.max_active_zones;
+    bl->max_append_sectors = ze->cfg.max_append_bytes >> BDRV_SECTOR_BITS;
+    bl->write_granularity = BDRV_SECTOR_SIZE;
+}
+
+static bool zone_index_ok(const BlockZoneEmuConfig *cfg, uint32_t nr_zones,
+                          uint32_t index, const char *option, Error **errp)
+{
+    if (index >= nr_zones) {
+        error_setg(errp, "%s: zone %" PRIu32 " does not exist (the device has "
+                   "%" PRIu32 " zones)", option, index, nr_zones);
+        return false;
+    }
+    if (index < cfg->nr_conv_zones) {
+        error_setg(errp, "%s: zone %" PRIu32 " is conventional", option, index);
+        return false;
+    }
+    return true;
+}
+
+BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
+{
+    g_autofree BlockZoneEmu *ze = NULL;
+    uint64_t zone_size = cfg->zone_size;
+    uint64_t zone_cap = cfg->zone_capacity ?: zone_size;
+    uint64_t nr_zones64;
+    uint32_t nr_zones, nr_seq, i;
+
+    if (cfg->model != BLK_Z_HM && cfg->model != BLK_Z_HA) {
+        error_setg(errp, "zoned: the zone model must be host-managed or host-aware");
+        return NULL;
+    }
+    if (zone_size < BDRV_SECTOR_SIZE || !is_power_of_2(zone_size)) {
+        error_setg(errp, "zone-size (%" PRIu64 ") must be a power of two of "
+                   "at least 512 bytes", zone_size);
+        return NULL;
+    }
+    if (zone_size > UINT32_MAX) {
+        error_setg(errp, "zone-size (%" PRIu64 ") larger than 2 GiB is not "
+                   "supported", zone_size);
+        return NULL;
+    }
+    if (!cfg->capacity || cfg->capacity % BDRV_SECTOR_SIZE) {
+        error_setg(errp, "size (%" PRIu64 ") of a zoned device must be a "
+                   "non-zero multiple of 512 bytes", cfg->capacity);
+        return NULL;
+    }
+    if (zone_cap > zone_size) {
+        error_setg(errp, "zone-capacity (%" PRIu64 ") larger than zone-size "
+                   "(%" PRIu64 ")", zone_cap, zone_size);
+        return NULL;
+    }
+    if (zone_cap % BDRV_SECTOR_SIZE) {
+        error_setg(errp, "zone-capacity (%" PRIu64 ") must be a multiple of "
+                   "512 bytes", zone_cap);
+        return NULL;
+    }
+    if (cfg->model == BLK_Z_HA && zone_cap != zone_size) {
+        error_setg(errp, "zone-capacity must equal zone-size on a host-aware "
+                   "device");
+        return NULL;
+    }
+    nr_zones64 = DIV_ROUND_UP(cfg->capacity, zone_size);
+    if (nr_zones64 > UINT32_MAX) {
+        error_setg(errp, "zone-size (%" PRIu64 ") too small: more than "
+                   "2^32 zones", zone_size);
+        return NULL;
+    }
+    nr_zones = nr_zones64;
+    if (cfg->nr_conv_zones >= nr_zones) {
+        error_setg(errp, "zone-nr-conv (%" PRIu32 ") must leave at least one "
+                   "sequential zone (the device has %" PRIu32 " zones)",
+                   cfg->nr_conv_zones, nr_zones);
+        return NULL;
+    }
+    nr_seq = nr_zones - cfg->nr_conv_zones;
+    if (cfg->max_open_zones > nr_seq) {
+        error_setg(errp, "max-open-zones (%" PRIu32 ") larger than the number "
+                   "of sequential zones (%" PRIu32 ")", cfg->max_open_zones,
+                   nr_seq);
+        return NULL;
+    }
+    if (cfg->max_active_zones > nr_seq) {
+        error_setg(errp, "max-active-zones (%" PRIu32 ") larger than the "
+                   "number of sequential zones (%" PRIu32 ")",
+                   cfg->max_active_zones, nr_seq);
+        return NULL;
+    }
+    if (cfg->max_active_zones && cfg->max_open_zones > cfg->max_active_zones) {
+        error_setg(errp, "max-open-zones (%" PRIu32 ") larger than "
+                   "max-active-zones (%" PRIu32 ")", cfg->max_open_zones,
+                   cfg->max_active_zones);
+        return NULL;
+    }
+    if (cfg->max_append_bytes > zone_cap ||
+        cfg->max_append_bytes % BDRV_SECTOR_SIZE) {
+        error_setg(errp, "max-append-bytes (%" PRIu64 ") must be a multiple "
+                   "of 512 bytes no larger than the zone capacity (%" PRIu64 ")",
+                   cfg->max_append_bytes, zone_cap);
+        return NULL;
+    }
+    for (i = 0; i < cfg->nr_read_only_zones; i++) {
+        if (!zone_index_ok(cfg, nr_zones, cfg->read_only_zones[i],
+                           "read-only-zones", errp)) {
+            return NULL;
+        }
+    }
+    for (i = 0; i < cfg->nr_offline_zones; i++) {
+        if (!zone_index_ok(cfg, nr_zones, cfg->offline_zones[i],
+                           "offline-zones", errp)) {
+            return NULL;
+        }
+    }
+
+    ze = g_new0(BlockZoneEmu, 1);
+    ze->cfg = *cfg;
+    ze->cfg.zone_capacity = zone_cap;
+    ze->cfg.max_append_bytes = cfg->max_append_bytes ?: zone_cap;
+    /* The lists are only read here. */
+    ze->cfg.read_only_zones = NULL;
+    ze->cfg.offline_zones = NULL;
+    ze->zone_shift = ctz64(zone_size);
+    ze->nr_zones = nr_zones;
+    ze->zones = g_new0(EmuZone, nr_zones);
+    for (i = 0; i < nr_zones; i++) {
+        EmuZone *z = &ze->zones[i];
+
+        z->start = (uint64_t)i << ze->zone_shift;
+        z->len = MIN(zone_size, cfg->capacity - z->start);
+        z->cap = MIN(zone_cap, z->len);
+        z->wp = z->start;
+        if (i < cfg->nr_conv_zones) {
+            z->type = BLK_ZT_CONV;
+            z->cond = BLK_ZS_NOT_WP;
+        } else {
+            z->type = cfg->model == BLK_Z_HM ? BLK_ZT_SWR : BLK_ZT_SWP;
+            z->cond = BLK_ZS_EMPTY;
+        }
+    }
+    for (i = 0; i < cfg->nr_read_only_zones; i++) {
+        ze->zones[cfg->read_only_zones[i]].cond = BLK_ZS_RDONLY;
+    }
+    for (i = 0; i < cfg->nr_offline_zones; i++) {
+        ze->zones[cfg->offline_zones[i]].cond = BLK_ZS_OFFLINE;
+    }
+    qemu_mutex_init(&ze->lock);
+    return g_steal_pointer(&ze);
+}
+
+void block_zone_emu_free(BlockZoneEmu *ze)
+{
+    if (!ze) {
+        return;
+    }
+    qemu_mutex_destroy(&ze->lock);
+    g_free(ze->zones);
+    g_free(ze);
+}

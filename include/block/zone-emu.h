@@ -1,0 +1,104 @@
+/*
+ * Zone emulation: the zone state machine of a zoned block device
+ *
+ * Copyright (c) 2026 QEMU Storage Series contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A block driver that emulates a zoned device (null-co with zoned=...) keeps
+ * its zones here.  The model follows ZBC-2 and NVMe ZNS as Linux's null_blk
+ * does: conventional and sequential zones, the conditions empty, implicitly
+ * open, explicitly open, closed, full, read-only and offline, implicit open on
+ * write, and the open and active zone limits.
+ *
+ * Offsets and lengths are in bytes.  Errors follow Linux's block layer, so a
+ * frontend maps the same errno to the same status whether the zones are
+ * emulated here or come from a host device:
+ *   -EINVAL       malformed request: not zone aligned, crossing a zone
+ *                 boundary or the zone's capacity, an append or zone operation
+ *                 on a conventional zone, an invalid condition transition
+ *   -EIO          write not at the zone's write pointer, or to a full zone
+ *   -ETOOMANYREFS no open zone resource left (Linux: BLK_STS_ZONE_OPEN_RESOURCE)
+ *   -EOVERFLOW    no active zone resource left (BLK_STS_ZONE_ACTIVE_RESOURCE)
+ *   -EROFS        write to, or zone operation on, a read-only zone
+ *   -ENXIO        access to an offline zone
+ * A failed request changes no zone.
+ */
+
+#ifndef BLOCK_ZONE_EMU_H
+#define BLOCK_ZONE_EMU_H
+
+#include "block/block-common.h"
+
+typedef struct BlockZoneEmuConfig {
+    BlockZoneModel model;       /* BLK_Z_HM or BLK_Z_HA */
+    uint64_t capacity;          /* device size; the last zone may be smaller */
+    uint64_t zone_size;         /* a power of two, a multiple of 512 */
+    uint64_t zone_capacity;     /* <= zone_size; 0 means zone_size */
+    uint32_t nr_conv_zones;     /* the first zones are conventional */
+    uint32_t max_open_zones;    /* 0: no limit */
+    uint32_t max_active_zones;  /* 0: no limit */
+    uint64_t max_append_bytes;  /* 0: the zone capacity */
+    /* Zones (by index) that start read-only or offline: fault injection. */
+    const uint32_t *read_only_zones;
+    uint32_t nr_read_only_zones;
+    const uint32_t *offline_zones;
+    uint32_t nr_offline_zones;
+    /*
+     * Called, with the zones locked, for each zone that a reset empties, so
+     * that a driver which keeps data can drop the zone's.
+     */
+    void (*zone_reset_cb)(void *opaque, uint64_t start, uint64_t len);
+    void *opaque;
+} BlockZoneEmuConfig;
+
+typedef struct BlockZoneEmu BlockZoneEmu;
+
+/*
+ * Validate @cfg and make the zones, all empty.  On a bad configuration, fail
+ * with an error that names the option, as the block driver's options call it
+ * (zone-size, zone-capacity, ...).
+ */
+BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp);
+void block_zone_emu_free(BlockZoneEmu *ze);
+
+/* Fill the zone fields of @bl (zoned, zone_size, nr_zones, limits). */
+void block_zone_emu_refresh_limits(BlockZoneEmu *ze, BlockLimits *bl);
+
+uint32_t block_zone_emu_nr_zones(BlockZoneEmu *ze);
+
+/*
+ * Report the zones from the one holding @offset: at most *nr_zones of them;
+ * *nr_zones is set to the number reported.
+ */
+int block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
+                          unsigned int *nr_zones, BlockZoneDescriptor *zones);
+
+/*
+ * Open, close, finish or reset the zones in [offset, offset + len): offset
+ * is a zone start, len covers whole zones (the last one may be smaller).
+ * Reset of the whole device resets every sequential zone that can be reset.
+ * Zones are handled in order; on an error the ones before stay done, as
+ * Linux's zone management does.
+ */
+int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
+                        int64_t offset, int64_t len);
+
+/*
+ * A write of [offset, offset + bytes): check it against the zone rules and,
+ * when it may go ahead, advance the write pointer (implicitly opening the
+ * zone).  The data must then be written; if that fails, the zone stays as
+ * advanced, as a device's would after a media error.
+ */
+int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes);
+
+/*
+ * A zone append of @bytes to the zone starting at *offset: on success,
+ * *offset is where the data goes (the old write pointer).
+ */
+int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes);
+
+/* A read of [offset, offset + bytes): fails only on an offline zone. */
+int block_zone_emu_read(BlockZoneEmu *ze, int64_t offset, int64_t bytes);
+
+#endif /* BLOCK_ZONE_EMU_H */

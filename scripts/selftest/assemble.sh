@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Self-test of fetch-base.sh, assemble.sh and refresh.sh on a copy of the
+# project: the refusals (checksum mismatch, overlay collision, unassigned
+# overlay file, a patch that does not apply, unrefreshed edits) each name what
+# is wrong and leave build/src as it was; refresh writes edits back.  TAP.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+[ -d "$top/build/src/.git" ] || { echo "1..0 # SKIP build/src is not assembled"; exit 0; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/selftest.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+p="$tmp/project"
+mkdir -p "$p/build"
+(cd "$top" && git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$p")
+git -C "$p" init -q && git -C "$p" add -A
+# build/src: a clone of the assembled tree, recorded as assembled.
+git clone -q --shared "$top/build/src" "$p/build/src"
+git -C "$p/build/src" tag -f base "$(git -C "$top/build/src" rev-parse base)" >/dev/null
+git -C "$p/build/src" config user.name "Self Test"
+git -C "$p/build/src" config user.email "selftest@localhost"
+git -C "$p/build/src" rev-parse HEAD >"$p/build/src/.git/qemu-series-head"
+cp "$top/build/src/.git/qemu-series-stamp" "$p/build/src/.git/"
+
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; sed 's/^/# /' "$tmp/err"; }
+# expect_fail DESCRIPTION PATTERN COMMAND...: fails, and says PATTERN.
+expect_fail() {
+    local d=$1 pat=$2; shift 2
+    if "$@" >"$tmp/err" 2>&1; then not_ok "$d (it succeeded)"; return; fi
+    if grep -E -- "$pat" "$tmp/err" >/dev/null; then ok "$d"; else not_ok "$d (no message matching '$pat')"; fi
+}
+expect_ok() {
+    local d=$1; shift
+    if "$@" >"$tmp/err" 2>&1; then ok "$d"; else not_ok "$d"; fi
+}
+head_of() { git -C "$p/build/src" rev-parse HEAD; }
+h0=$(head_of)
+first=$(sed -e 's/#.*//' -e '/^$/d' "$p/patches/series" | head -n 1)
+
+expect_ok "assemble of an unchanged project does nothing" "$p/scripts/assemble.sh"
+
+echo "not a tarball" >"$tmp/fake.tar.xz"
+expect_fail "fetch-base refuses a tarball with the wrong checksum" \
+    "checksum mismatch|expected sha256 be05230fe47a" \
+    env QEMU_TARBALL="$tmp/fake.tar.xz" "$p/scripts/fetch-base.sh"
+
+mkdir -p "$p/block"
+echo "/* collides */" >"$p/block/null.c"
+echo "block/null.c $first" >>"$p/patches/overlay.map"
+expect_fail "an overlay file that exists in the base is refused, by name" \
+    "overlay file block/null.c exists in QEMU" "$p/scripts/assemble.sh"
+[ "$(head_of)" = "$h0" ] && ok "build/src is left as it was" || not_ok "build/src changed"
+rm "$p/block/null.c"
+sed -i '/^block\/null.c /d' "$p/patches/overlay.map"
+
+echo "/* new */" >"$p/block/selftest-new.c"
+expect_fail "an overlay file no patch claims is refused, by name" \
+    "block/selftest-new.c is not assigned" "$p/scripts/assemble.sh"
+rm "$p/block/selftest-new.c"
+
+cp "$p/patches/$first" "$tmp/saved.patch"
+sed -i '0,/^ /s/^ .*/ this context line is not in the base/' "$p/patches/$first"
+expect_fail "a patch that does not apply is named" \
+    "patches/$first does not apply" "$p/scripts/assemble.sh"
+[ "$(head_of)" = "$h0" ] && ok "build/src is left as it was" || not_ok "build/src changed"
+cp "$tmp/saved.patch" "$p/patches/$first"
+
+# Work in build/src, then refresh.
+file=$(git -C "$p/build/src" diff-tree --no-commit-id -r --name-only HEAD | head -n 1)
+echo "# selftest edit" >>"$p/build/src/$file"
+expect_fail "assemble refuses to overwrite unrefreshed edits" \
+    "uncommitted changes" "$p/scripts/assemble.sh"
+expect_ok "refresh folds an edit into the patch that touches the file" "$p/scripts/refresh.sh"
+grep -F "+# selftest edit" "$p/patches/$(sed -e 's/#.*//' -e '/^$/d' "$p/patches/series" | tail -n 1)" >/dev/null \
+    && ok "the edit is in the patch" || not_ok "the edit is not in the patch"
+
+mkdir -p "$p/build/src/docs/devel"
+echo "Selftest" >"$p/build/src/docs/devel/selftest-new.rst"
+git -C "$p/build/src" add docs/devel/selftest-new.rst
+git -C "$p/build/src" commit -q -s -m "docs: add a selftest page" -m "Because the self-test says so."
+expect_ok "refresh turns a new commit into a patch" "$p/scripts/refresh.sh"
+last=$(sed -e 's/#.*//' -e '/^$/d' "$p/patches/series" | tail -n 1)
+case "$last" in *-docs-add-a-selftest-page.patch) ok "the new patch is last in patches/series" ;; *) not_ok "patches/series ends with $last" ;; esac
+[ -f "$p/docs/devel/selftest-new.rst" ] && grep -Fx "docs/devel/selftest-new.rst $last" "$p/patches/overlay.map" >/dev/null \
+    && ok "the new file is in the overlay, assigned to its patch" || not_ok "the new file is not in the overlay map"
+grep -F "selftest-new.rst" "$p/patches/$last" >/dev/null \
+    && not_ok "the overlay file is also in the patch" || ok "the overlay file is not in the patch"
+expect_ok "assemble after refresh has nothing to do" "$p/scripts/assemble.sh"
+grep -F "up to date" "$tmp/err" >/dev/null && ok "... and says so" || not_ok "assemble rebuilt the tree"
+
+echo "1..$n"
+exit "$failed"
