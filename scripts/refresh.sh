@@ -56,7 +56,7 @@ $(printf '    %s\n' $untracked)
 }
 
 write_back() {
-    local out n=0 c name f owner excludes
+    local out n=0 c name f owner
     out=$(mktemp -d "$build_dir/refresh.XXXXXX")
     trap 'rm -rf "$out"' RETURN
     mkdir "$out/patches"
@@ -68,14 +68,30 @@ write_back() {
         if is_overlay_path "$f"; then echo "$f"; fi
     done >"$out/overlay"
 
-    excludes=()
-    while read -r f; do excludes+=(":(exclude,literal)$f"); done <"$out/overlay"
+    # Each commit again, without the overlay files (a commit with a path
+    # filter would make format-patch skip commits that only add overlay
+    # files), then format-patch of the whole chain.
+    local parent tree idx="$out/index" names
+    parent=$(g rev-parse base)
+    for c in $(g rev-list --reverse base..HEAD); do
+        GIT_INDEX_FILE="$idx" g read-tree "$c"
+        # shellcheck disable=SC2046
+        xargs -r -d '\n' env GIT_INDEX_FILE="$idx" git -C "$src_dir" update-index --force-remove -- <"$out/overlay"
+        tree=$(GIT_INDEX_FILE="$idx" g write-tree)
+        parent=$(
+            export GIT_AUTHOR_NAME="$(g log -1 --format=%an "$c")"
+            export GIT_AUTHOR_EMAIL="$(g log -1 --format=%ae "$c")"
+            export GIT_AUTHOR_DATE="$(g log -1 --format=%ad --date=raw "$c")"
+            g log -1 --format=%B "$c" | g commit-tree "$tree" -p "$parent"
+        )
+    done
+    g format-patch -q -N --always --zero-commit --no-signature -o "$out/patches" \
+        "base..$parent"
+    names=$(cd "$out/patches" && ls)
 
     for c in $(g rev-list --reverse base..HEAD); do
         n=$((n + 1))
-        name=$(g format-patch -1 --always --zero-commit --no-signature \
-                 --start-number "$n" -o "$out/patches" "$c" -- . "${excludes[@]}")
-        name=$(basename "$name")
+        name=$(printf '%s\n' "$names" | sed -n "${n}p")
         echo "$name" >>"$out/series"
         while read -r f; do
             owner=$(adding_commit "$f")
