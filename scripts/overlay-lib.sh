@@ -58,7 +58,7 @@ series_stamp() {
     {
         echo "$base_sha256"
         cat "$top/patches/series" "$top/patches/overlay.map"
-        series_patches | while read -r p; do sha256sum "$top/patches/$p"; done
-        overlay_files | while read -r f; do sha256sum "$top/$f"; done
+        series_patches | while read -r p; do (cd "$top" && sha256sum "patches/$p"); done
+        overlay_files | while read -r f; do (cd "$top" && sha256sum "$f"); done
     } | sha256sum | cut -d' ' -f1
 }
