@@ -560,6 +560,10 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
                    "at least 512 bytes", zone_size);
         return NULL;
     }
+    if ((typeof_field(BlockLimits, zone_size))zone_size != zone_size) {
+        error_setg(errp, "zone-size (%" PRIu64 ") is too large", zone_size);
+        return NULL;
+    }
     if (!cfg->capacity || cfg->capacity % BDRV_SECTOR_SIZE) {
         error_setg(errp, "size (%" PRIu64 ") of a zoned device must be a "
                    "non-zero multiple of 512 bytes", cfg->capacity);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: boot a guest of the built QEMU that shows what the series adds.
-# The guest sees an NVMe disk and a virtio-blk disk (null-co backends), and
-# creates a Linux null_blk zoned disk of its own; it lists them, reports the
-# zones, and powers off.
+# The guest sees an NVMe disk, a virtio-blk disk, and a host-managed zoned
+# virtio-blk disk emulated by null-co (no root, no zoned hardware); it also
+# creates a Linux null_blk zoned disk of its own.  It lists the disks, works
+# the zones with blkzone and fio, and powers off.
 set -euo pipefail
 
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
@@ -12,7 +13,9 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         -blockdev driver=null-co,node-name=nvme0,size=1073741824,read-zeroes=on \
         -device nvme,serial=demo-nvme,drive=nvme0 \
         -blockdev driver=null-co,node-name=vblk0,size=536870912,read-zeroes=on \
-        -device virtio-blk-pci,drive=vblk0,serial=demo-virtio
+        -device virtio-blk-pci,drive=vblk0,serial=demo-virtio \
+        -blockdev driver=null-co,node-name=zoned0,size=4294967296,zoned=host-managed,zone-size=67108864,zone-nr-conv=2,max-open-zones=8,max-active-zones=12,memory-backed=on \
+        -device virtio-blk-pci,drive=zoned0,serial=demo-zoned
 fi
 
 # In the guest.
@@ -28,6 +31,31 @@ lsblk -o NAME,SIZE,TYPE,ZONED,MODEL,SERIAL
 step "NVMe controller and namespace (nvme-cli)"
 nvme list
 nvme id-ctrl /dev/nvme0 | grep -E '^(vid|sn|mn|fr|oncs|mdts) '
+
+zdev=/dev/$(lsblk -ndo NAME,SERIAL | awk '$2 == "demo-zoned" { print $1 }')
+step "A zoned virtio-blk disk emulated by null-co ($zdev): sysfs and zone report"
+for f in zoned nr_zones chunk_sectors max_open_zones max_active_zones; do
+    printf '%-18s %s\n' "$f" "$(cat /sys/block/${zdev#/dev/}/queue/$f)"
+done
+blkzone report --count 4 "$zdev"
+echo "..."
+
+step "Zone operations on $zdev: open, write, close, finish, reset"
+z=$((4 * 131072))
+blkzone open --offset $z --count 1 "$zdev"
+dd if=/dev/urandom of="$zdev" bs=64k count=4 seek=$((z / 128)) oflag=direct status=none
+blkzone report --offset $z --count 1 "$zdev"
+blkzone close --offset $z --count 1 "$zdev"
+blkzone report --offset $z --count 1 "$zdev"
+blkzone finish --offset $z --count 1 "$zdev"
+blkzone report --offset $z --count 1 "$zdev"
+blkzone reset --offset $z --count 1 "$zdev"
+blkzone report --offset $z --count 1 "$zdev"
+
+step "fio --zonemode=zbd sequential write with crc32c verify on $zdev"
+fio --name=zoned --filename="$zdev" --direct=1 --ioengine=psync --zonemode=zbd \
+    --rw=write --bs=64k --offset=128m --size=128m --verify=crc32c \
+    --max_open_zones=4 --output-format=normal | grep -E 'WRITE:|READ:|err='
 
 step "A zoned disk: Linux null_blk, zone report (blkzone)"
 blkzone report --count 4 /dev/nullb0

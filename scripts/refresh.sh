@@ -5,10 +5,10 @@
 # patches/overlay.map to the commit that adds it.
 #
 # Uncommitted changes to files that a commit of the series already touches are
-# folded into that commit (its last one; for an overlay file, the one adding
-# it).  Anything else must be committed first: a new commit becomes a new
-# patch.  Overlay files are kept whole: a later commit's change to a file that
-# an earlier commit added is folded into the earlier one.
+# folded into the last commit that touches them.  Anything else must be
+# committed first: a new commit becomes a new patch.  Overlay files are kept
+# whole: a later commit's change to a file that an earlier commit added goes
+# into the earlier one's patch.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,11 +37,9 @@ $(printf '    %s\n' $untracked)
     fi
     [ -n "$(g status --porcelain)" ] || return 0
     while read -r f; do
-        if ! in_base "$f"; then
-            target=$(adding_commit "$f")
-        else
-            target=$(g log -n 1 --format=%H base..HEAD -- "$f")
-        fi
+        # The last commit touching the file: the fold then applies without
+        # conflicts.  (For an overlay file only its final content matters.)
+        target=$(g log -n 1 --format=%H base..HEAD -- "$f")
         [ -n "$target" ] || die "build/src: $f is changed, but no patch of the series touches it yet;
   commit the change as a new patch (git -C build/src commit -a) and run 'make refresh' again"
         g add -- "$f"
