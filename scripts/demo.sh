@@ -26,13 +26,18 @@ modprobe null_blk nr_devices=1 zoned=1 gb=4 zone_size=64 zone_nr_conv=1
 udevadm settle 2>/dev/null || sleep 1
 
 step "Disks the guest sees (lsblk)"
-lsblk -o NAME,SIZE,TYPE,ZONED,MODEL,SERIAL
+lsblk -o NAME,SIZE,TYPE,ZONED,MODEL
+for d in /sys/block/vd*; do echo "${d##*/}: virtio-blk serial $(cat "$d/serial")"; done
 
 step "NVMe controller and namespace (nvme-cli)"
 nvme list
 nvme id-ctrl /dev/nvme0 | grep -E '^(vid|sn|mn|fr|oncs|mdts) '
 
-zdev=/dev/$(lsblk -ndo NAME,SERIAL | awk '$2 == "demo-zoned" { print $1 }')
+zdev=
+for d in /sys/block/vd*; do
+    [ "$(cat "$d/serial" 2>/dev/null)" = demo-zoned ] && zdev=/dev/${d##*/}
+done
+[ -n "$zdev" ] || { echo "the zoned virtio-blk disk is missing"; exit 1; }
 step "A zoned virtio-blk disk emulated by null-co ($zdev): sysfs and zone report"
 for f in zoned nr_zones chunk_sectors max_open_zones max_active_zones; do
     printf '%-18s %s\n' "$f" "$(cat /sys/block/${zdev#/dev/}/queue/$f)"
