@@ -1,0 +1,930 @@
+/*
+ * QTest testcase for the zoned commands of the virtio-blk device
+ *
+ * Copyright (c) 2026 QEMU Storage Series contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The device is backed by null-co's zoned emulation: a 1 GiB host-managed
+ * device of 16 zones of 64 MiB, zone 0 conventional, zones 1 to 13
+ * sequential write required, zone 14 read-only and zone 15 offline, at most
+ * 2 open and 3 active zones, zone appends of at most 128 KiB, and the data
+ * kept in memory.  Every test case starts a new QEMU, so it begins with all
+ * sequential zones empty.
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest-single.h"
+#include "qemu/bswap.h"
+#include "qemu/module.h"
+#include "standard-headers/linux/virtio_blk.h"
+#include "libqos/qgraph.h"
+#include "libqos/virtio-blk.h"
+
+#define ZT_TIMEOUT_US           (30 * 1000 * 1000)
+
+#define ZT_SECTOR               512
+#define ZT_CAPACITY             (1ULL << 30)
+#define ZT_ZONE_BYTES           (64ULL << 20)
+#define ZT_ZONE_SECTORS         (ZT_ZONE_BYTES / ZT_SECTOR)
+#define ZT_NR_ZONES             16
+#define ZT_NR_CONV              1
+#define ZT_MAX_OPEN             2
+#define ZT_MAX_ACTIVE           3
+#define ZT_MAX_APPEND_BYTES     (128 * 1024)
+#define ZT_RDONLY_ZONE          14
+#define ZT_OFFLINE_ZONE         15
+
+/* The first sector of zone @z. */
+#define ZSTART(z)               ((uint64_t)(z) * ZT_ZONE_SECTORS)
+
+/* Size of the request header: type, ioprio (reserved) and sector. */
+#define ZT_OUTHDR_SIZE          16
+
+typedef struct ZonedTest {
+    QTestState *qts;
+    QVirtioDevice *dev;
+    QGuestAllocator *alloc;
+    QVirtQueue *vq;
+} ZonedTest;
+
+/* A zone descriptor of a report, in host byte order. */
+typedef struct ZoneInfo {
+    uint64_t cap;
+    uint64_t start;
+    uint64_t wp;
+    uint8_t type;
+    uint8_t state;
+} ZoneInfo;
+
+static uint32_t zt_dev32(ZonedTest *t, uint32_t v)
+{
+    return qvirtio_is_big_endian(t->dev) ? cpu_to_be32(v) : cpu_to_le32(v);
+}
+
+static uint64_t zt_dev64(ZonedTest *t, uint64_t v)
+{
+    return qvirtio_is_big_endian(t->dev) ? cpu_to_be64(v) : cpu_to_le64(v);
+}
+
+static uint64_t zt_host64(ZonedTest *t, uint64_t v)
+{
+    return qvirtio_is_big_endian(t->dev) ? be64_to_cpu(v) : le64_to_cpu(v);
+}
+
+/*
+ * Negotiate the features, with VIRTIO_BLK_F_ZONED, and set up the request
+ * queue.
+ */
+static void zt_init(ZonedTest *t, void *obj, QGuestAllocator *alloc)
+{
+    QVirtioBlk *blk = obj;
+    uint64_t features;
+
+    t->qts = global_qtest;
+    t->dev = blk->vdev;
+    t->alloc = alloc;
+
+    features = qvirtio_get_features(t->dev);
+    g_assert_true(features & (1ULL << VIRTIO_BLK_F_ZONED));
+    features &= ~(QVIRTIO_F_BAD_FEATURE |
+                  (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+                  (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+                  (1ULL << VIRTIO_BLK_F_SCSI));
+    qvirtio_set_features(t->dev, features);
+
+    t->vq = qvirtqueue_setup(t->dev, alloc, 0);
+    qvirtio_set_driver_ok(t->dev);
+}
+
+static void zt_cleanup(ZonedTest *t)
+{
+    qvirtqueue_cleanup(t->dev->bus, t->vq, t->alloc);
+}
+
+/*
+ * Submit one request and wait for it: the header, @out_len bytes the device
+ * reads (from @out, or left as they are in guest memory when @out is NULL),
+ * @in_len bytes the device writes (copied to @in unless it is NULL), and the
+ * status byte, which is returned.
+ */
+static uint8_t zt_request(ZonedTest *t, uint32_t type, uint64_t sector,
+                          const void *out, size_t out_len,
+                          void *in, size_t in_len)
+{
+    struct {
+        uint32_t type;
+        uint32_t ioprio;
+        uint64_t sector;
+    } hdr = {
+        .type = zt_dev32(t, type),
+        .ioprio = 0,
+        .sector = zt_dev64(t, sector),
+    };
+    uint64_t addr, out_addr, in_addr, status_addr;
+    uint8_t status = 0xff;
+    uint32_t head;
+
+    QEMU_BUILD_BUG_ON(sizeof(hdr) != ZT_OUTHDR_SIZE);
+
+    addr = guest_alloc(t->alloc, ZT_OUTHDR_SIZE + out_len + in_len + 1);
+    out_addr = addr + ZT_OUTHDR_SIZE;
+    in_addr = out_addr + out_len;
+    status_addr = in_addr + in_len;
+
+    qtest_memwrite(t->qts, addr, &hdr, sizeof(hdr));
+    if (out && out_len) {
+        qtest_memwrite(t->qts, out_addr, out, out_len);
+    }
+    qtest_memwrite(t->qts, status_addr, &status, 1);
+
+    head = qvirtqueue_add(t->qts, t->vq, addr, ZT_OUTHDR_SIZE, false, true);
+    if (out_len) {
+        qvirtqueue_add(t->qts, t->vq, out_addr, out_len, false, true);
+    }
+    if (in_len) {
+        qvirtqueue_add(t->qts, t->vq, in_addr, in_len, true, true);
+    }
+    qvirtqueue_add(t->qts, t->vq, status_addr, 1, true, false);
+    qvirtqueue_kick(t->qts, t->dev, t->vq, head);
+    qvirtio_wait_used_elem(t->qts, t->dev, t->vq, head, NULL, ZT_TIMEOUT_US);
+
+    status = qtest_readb(t->qts, status_addr);
+    if (in && in_len) {
+        qtest_memread(t->qts, in_addr, in, in_len);
+    }
+    guest_free(t->alloc, addr);
+    return status;
+}
+
+static uint8_t zt_write(ZonedTest *t, uint64_t sector, const void *buf,
+                        size_t len)
+{
+    return zt_request(t, VIRTIO_BLK_T_OUT, sector, buf, len, NULL, 0);
+}
+
+static uint8_t zt_read(ZonedTest *t, uint64_t sector, void *buf, size_t len)
+{
+    return zt_request(t, VIRTIO_BLK_T_IN, sector, NULL, 0, buf, len);
+}
+
+/* Write zeroes to @nr_sectors sectors from @sector. */
+static uint8_t zt_write_zeroes(ZonedTest *t, uint64_t sector,
+                               uint32_t nr_sectors)
+{
+    struct virtio_blk_discard_write_zeroes seg = {
+        .sector = zt_dev64(t, sector),
+        .num_sectors = zt_dev32(t, nr_sectors),
+        .flags = 0,
+    };
+
+    return zt_request(t, VIRTIO_BLK_T_WRITE_ZEROES, 0, &seg, sizeof(seg),
+                      NULL, 0);
+}
+
+/* A zone operation (open, close, finish, reset) on the zone at @sector. */
+static uint8_t zt_zone_op(ZonedTest *t, uint32_t type, uint64_t sector)
+{
+    return zt_request(t, type, sector, NULL, 0, NULL, 0);
+}
+
+/*
+ * Append @len bytes of @buf to the zone at @sector.  On success,
+ * *@append_sector is where the device put the data.
+ */
+static uint8_t zt_append(ZonedTest *t, uint64_t sector, const void *buf,
+                         size_t len, uint64_t *append_sector)
+{
+    uint64_t where = UINT64_MAX;
+    uint8_t status;
+
+    status = zt_request(t, VIRTIO_BLK_T_ZONE_APPEND, sector, buf, len,
+                        &where, sizeof(where));
+    if (append_sector) {
+        *append_sector = zt_host64(t, where);
+    }
+    return status;
+}
+
+/*
+ * Report the zones from the one holding @sector into a buffer with room for
+ * @room descriptors.  *@nr_zones is the number the device reports.
+ */
+static uint8_t zt_report(ZonedTest *t, uint64_t sector, unsigned room,
+                         uint64_t *nr_zones, ZoneInfo *zones)
+{
+    size_t len = sizeof(struct virtio_blk_zone_report) +
+                 room * sizeof(struct virtio_blk_zone_descriptor);
+    g_autofree uint8_t *buf = g_malloc0(len);
+    struct virtio_blk_zone_report hdr;
+    uint8_t status;
+    unsigned i;
+
+    status = zt_request(t, VIRTIO_BLK_T_ZONE_REPORT, sector, NULL, 0,
+                        buf, len);
+    if (status != VIRTIO_BLK_S_OK) {
+        return status;
+    }
+
+    memcpy(&hdr, buf, sizeof(hdr));
+    *nr_zones = zt_host64(t, hdr.nr_zones);
+    g_assert_cmpuint(*nr_zones, <=, room);
+    for (i = 0; i < *nr_zones; i++) {
+        struct virtio_blk_zone_descriptor d;
+
+        memcpy(&d, buf + sizeof(hdr) + i * sizeof(d), sizeof(d));
+        zones[i] = (ZoneInfo) {
+            .cap = zt_host64(t, d.z_cap),
+            .start = zt_host64(t, d.z_start),
+            .wp = zt_host64(t, d.z_wp),
+            .type = d.z_type,
+            .state = d.z_state,
+        };
+    }
+    return status;
+}
+
+/* Report zone @z alone. */
+static ZoneInfo zt_zone(ZonedTest *t, unsigned z)
+{
+    ZoneInfo zi;
+    uint64_t nr = 0;
+
+    g_assert_cmpuint(zt_report(t, ZSTART(z), 1, &nr, &zi), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(nr, ==, 1);
+    g_assert_cmpuint(zi.start, ==, ZSTART(z));
+    return zi;
+}
+
+/* Check the state and write pointer (relative to the zone start) of zone @z. */
+static void zt_assert_zone(ZonedTest *t, unsigned z, uint8_t state,
+                           uint64_t wp_offset)
+{
+    ZoneInfo zi = zt_zone(t, z);
+
+    g_assert_cmpuint(zi.state, ==, state);
+    g_assert_cmpuint(zi.wp, ==, ZSTART(z) + wp_offset);
+}
+
+/* @len bytes of a pattern that depends on @seed. */
+static uint8_t *zt_pattern(size_t len, unsigned seed)
+{
+    uint8_t *buf = g_malloc(len);
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        buf[i] = (i * 7 + seed * 31 + i / 512) & 0xff;
+    }
+    return buf;
+}
+
+/* 1. The zoned characteristics in the configuration space. */
+static void zoned_config(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+
+    g_assert_cmpuint(qvirtio_config_readq(t.dev, 0), ==,
+                     ZT_CAPACITY / ZT_SECTOR);
+    g_assert_cmpuint(qvirtio_config_readb(t.dev,
+                         offsetof(struct virtio_blk_config, zoned.model)),
+                     ==, VIRTIO_BLK_Z_HM);
+    g_assert_cmpuint(qvirtio_config_readl(t.dev,
+                         offsetof(struct virtio_blk_config,
+                                  zoned.zone_sectors)),
+                     ==, ZT_ZONE_SECTORS);
+    g_assert_cmpuint(qvirtio_config_readl(t.dev,
+                         offsetof(struct virtio_blk_config,
+                                  zoned.max_open_zones)),
+                     ==, ZT_MAX_OPEN);
+    g_assert_cmpuint(qvirtio_config_readl(t.dev,
+                         offsetof(struct virtio_blk_config,
+                                  zoned.max_active_zones)),
+                     ==, ZT_MAX_ACTIVE);
+    g_assert_cmpuint(qvirtio_config_readl(t.dev,
+                         offsetof(struct virtio_blk_config,
+                                  zoned.max_append_sectors)),
+                     ==, ZT_MAX_APPEND_BYTES / ZT_SECTOR);
+    g_assert_cmpuint(qvirtio_config_readl(t.dev,
+                         offsetof(struct virtio_blk_config,
+                                  zoned.write_granularity)),
+                     ==, ZT_SECTOR);
+
+    zt_cleanup(&t);
+}
+
+/* 2. ZONE_REPORT: the whole device, from the middle, into a small buffer. */
+static void zoned_report(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZoneInfo zones[ZT_NR_ZONES + 4];
+    uint64_t nr = 0;
+    ZonedTest t;
+    unsigned i;
+
+    zt_init(&t, obj, alloc);
+
+    /* Room for more zones than there are: all of them are reported. */
+    g_assert_cmpuint(zt_report(&t, 0, ZT_NR_ZONES + 4, &nr, zones), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(nr, ==, ZT_NR_ZONES);
+    for (i = 0; i < ZT_NR_ZONES; i++) {
+        g_assert_cmpuint(zones[i].start, ==, ZSTART(i));
+        g_assert_cmpuint(zones[i].cap, ==, ZT_ZONE_SECTORS);
+        g_assert_cmpuint(zones[i].wp, ==, ZSTART(i));
+        if (i < ZT_NR_CONV) {
+            g_assert_cmpuint(zones[i].type, ==, VIRTIO_BLK_ZT_CONV);
+            g_assert_cmpuint(zones[i].state, ==, VIRTIO_BLK_ZS_NOT_WP);
+            continue;
+        }
+        g_assert_cmpuint(zones[i].type, ==, VIRTIO_BLK_ZT_SWR);
+        if (i == ZT_RDONLY_ZONE) {
+            g_assert_cmpuint(zones[i].state, ==, VIRTIO_BLK_ZS_RDONLY);
+        } else if (i == ZT_OFFLINE_ZONE) {
+            g_assert_cmpuint(zones[i].state, ==, VIRTIO_BLK_ZS_OFFLINE);
+        } else {
+            g_assert_cmpuint(zones[i].state, ==, VIRTIO_BLK_ZS_EMPTY);
+        }
+    }
+
+    /* A written zone shows its write pointer and the implicit open. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(3), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+
+    /*
+     * From a sector in the middle of zone 3 (the sector need not be a zone
+     * start): zones 3 to 15.
+     */
+    g_assert_cmpuint(zt_report(&t, ZSTART(3) + 1000, ZT_NR_ZONES, &nr, zones),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(nr, ==, ZT_NR_ZONES - 3);
+    for (i = 0; i < nr; i++) {
+        g_assert_cmpuint(zones[i].start, ==, ZSTART(3 + i));
+    }
+    g_assert_cmpuint(zones[0].state, ==, VIRTIO_BLK_ZS_IOPEN);
+    g_assert_cmpuint(zones[0].wp, ==, ZSTART(3) + 8);
+    g_assert_cmpuint(zones[1].state, ==, VIRTIO_BLK_ZS_EMPTY);
+    g_assert_cmpuint(zones[1].wp, ==, ZSTART(4));
+
+    /* A buffer with room for 3 of the 16 zones gets the first 3. */
+    g_assert_cmpuint(zt_report(&t, 0, 3, &nr, zones), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(nr, ==, 3);
+    for (i = 0; i < nr; i++) {
+        g_assert_cmpuint(zones[i].start, ==, ZSTART(i));
+    }
+    g_assert_cmpuint(zones[0].type, ==, VIRTIO_BLK_ZT_CONV);
+    g_assert_cmpuint(zones[1].type, ==, VIRTIO_BLK_ZT_SWR);
+
+    /* From the last sector of the device: the last zone only. */
+    g_assert_cmpuint(zt_report(&t, ZT_CAPACITY / ZT_SECTOR - 1, 4, &nr, zones),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(nr, ==, 1);
+    g_assert_cmpuint(zones[0].start, ==, ZSTART(ZT_NR_ZONES - 1));
+
+    /* Past the end of the device. */
+    g_assert_cmpuint(zt_report(&t, ZT_CAPACITY / ZT_SECTOR + ZT_ZONE_SECTORS,
+                               4, &nr, zones),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+
+    zt_cleanup(&t);
+}
+
+/* 3. Writes at, off and across the write pointer and zone boundaries. */
+static void zoned_write(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+
+    /* At the write pointer: it advances, the zone is implicitly open. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 8);
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 8, NULL, 16 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 24);
+
+    /* Behind and ahead of the write pointer: UNALIGNED_WP, no change. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 32, NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 24);
+
+    /* An empty zone must be written from its start. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(2) + 8, NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    /* Conventional zones take writes anywhere. */
+    g_assert_cmpuint(zt_write(&t, 4096, NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_write(&t, 8, NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+
+    /* From the conventional zone into the first sequential one. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) - 8, NULL, 16 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 24);
+
+    /*
+     * Across the boundary of two sequential zones, at the write pointer:
+     * fill zone 2 up to 8 sectors before its end (the data is whatever is in
+     * guest memory), then write 16 sectors.
+     */
+    g_assert_cmpuint(zt_write(&t, ZSTART(2), NULL,
+                              ZT_ZONE_BYTES - 8 * ZT_SECTOR),
+                     ==, VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_IOPEN, ZT_ZONE_SECTORS - 8);
+    g_assert_cmpuint(zt_write(&t, ZSTART(3) - 8, NULL, 16 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_IOPEN, ZT_ZONE_SECTORS - 8);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    /* The last 8 sectors fill the zone. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(3) - 8, NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+
+    /*
+     * A full zone has no write pointer to write at: the device reports
+     * UNALIGNED_WP (a zoned status of the spec; Linux's guest driver makes
+     * it an I/O error as it would INVALID_CMD).
+     */
+    g_assert_cmpuint(zt_write(&t, ZSTART(2), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+
+    /* Beyond the capacity: the plain block device check, IOERR. */
+    g_assert_cmpuint(zt_write(&t, ZT_CAPACITY / ZT_SECTOR - 8, NULL,
+                              16 * ZT_SECTOR),
+                     ==, VIRTIO_BLK_S_IOERR);
+
+    /* WRITE_ZEROES is a write: off the write pointer UNALIGNED_WP. */
+    g_assert_cmpuint(zt_write_zeroes(&t, ZSTART(3) + 8, 8), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_EMPTY, 0);
+    g_assert_cmpuint(zt_write_zeroes(&t, ZSTART(3), 8), ==, VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    zt_cleanup(&t);
+}
+
+/* 4. ZONE_APPEND. */
+static void zoned_append(void *obj, void *data, QGuestAllocator *alloc)
+{
+    uint64_t where;
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+
+    /* Each append returns the write pointer it wrote at. */
+    where = 0;
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), NULL, 8 * ZT_SECTOR, &where),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(where, ==, ZSTART(1));
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), NULL, 4 * ZT_SECTOR, &where),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(where, ==, ZSTART(1) + 8);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 12);
+
+    /* Exactly max_append_sectors is fine. */
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), NULL, ZT_MAX_APPEND_BYTES,
+                               &where),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(where, ==, ZSTART(1) + 12);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN,
+                   12 + ZT_MAX_APPEND_BYTES / ZT_SECTOR);
+
+    /* One sector more than max_append_sectors: INVALID_CMD. */
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), NULL,
+                               ZT_MAX_APPEND_BYTES + ZT_SECTOR, NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN,
+                   12 + ZT_MAX_APPEND_BYTES / ZT_SECTOR);
+
+    /* To a conventional zone: INVALID_CMD. */
+    g_assert_cmpuint(zt_append(&t, ZSTART(0), NULL, 8 * ZT_SECTOR, NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+
+    /* The sector must be the zone's first: INVALID_CMD. */
+    g_assert_cmpuint(zt_append(&t, ZSTART(1) + 8, NULL, 8 * ZT_SECTOR, NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN,
+                   12 + ZT_MAX_APPEND_BYTES / ZT_SECTOR);
+
+    /* An empty zone: the data goes to its start. */
+    g_assert_cmpuint(zt_append(&t, ZSTART(5), NULL, ZT_SECTOR, &where),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(where, ==, ZSTART(5));
+    zt_assert_zone(&t, 5, VIRTIO_BLK_ZS_IOPEN, 1);
+
+    /* A full zone: the append exceeds its writable capacity. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_FINISH, ZSTART(5)), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_append(&t, ZSTART(5), NULL, ZT_SECTOR, NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 5, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+
+    zt_cleanup(&t);
+}
+
+/* 5. OPEN, CLOSE, FINISH, RESET and RESET_ALL. */
+static void zoned_mgmt(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZoneInfo zones[ZT_NR_ZONES];
+    uint64_t nr = 0;
+    ZonedTest t;
+    unsigned i;
+
+    zt_init(&t, obj, alloc);
+
+    /* Empty -> explicitly open; opening it again is not an error. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EOPEN, 0);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EOPEN, 0);
+
+    /* Closing an open zone that was never written empties it. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    /* An empty zone cannot be closed. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    /* Implicitly open -> closed -> explicitly open, keeping the data. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(2), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_IOPEN, 8);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_CLOSED, 8);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_CLOSED, 8);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EOPEN, 8);
+
+    /* A write keeps an explicitly open zone explicitly open. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(2) + 8, NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EOPEN, 16);
+
+    /* Finish: full, the write pointer at the end of the zone. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_FINISH, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_FINISH, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+
+    /* A full zone can be neither opened nor closed. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+
+    /* Reset: empty again; resetting an empty zone is not an error. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EMPTY, 0);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    /* An empty zone can be finished. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_FINISH, ZSTART(4)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 4, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+
+    /* Zone operations on the conventional zone: INVALID_CMD. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, 0), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, 0), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_FINISH, 0), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET, 0), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+
+    /* A sector that is not a zone start, or past the end: INVALID_CMD. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(3) + 8), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_EMPTY, 0);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET,
+                                ZSTART(ZT_NR_ZONES)),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+
+    /*
+     * RESET_ALL: zone 1 implicitly open, 2 explicitly open, 3 closed and 4
+     * full all become empty; the conventional, read-only and offline zones
+     * stay as they are.
+     */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_write(&t, ZSTART(3), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(3)), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 8);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EOPEN, 0);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_CLOSED, 8);
+    zt_assert_zone(&t, 4, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET_ALL, 0), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_report(&t, 0, ZT_NR_ZONES, &nr, zones), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(nr, ==, ZT_NR_ZONES);
+    g_assert_cmpuint(zones[0].state, ==, VIRTIO_BLK_ZS_NOT_WP);
+    for (i = ZT_NR_CONV; i < ZT_RDONLY_ZONE; i++) {
+        g_assert_cmpuint(zones[i].state, ==, VIRTIO_BLK_ZS_EMPTY);
+        g_assert_cmpuint(zones[i].wp, ==, ZSTART(i));
+    }
+    g_assert_cmpuint(zones[ZT_RDONLY_ZONE].state, ==, VIRTIO_BLK_ZS_RDONLY);
+    g_assert_cmpuint(zones[ZT_OFFLINE_ZONE].state, ==,
+                     VIRTIO_BLK_ZS_OFFLINE);
+
+    /* The zones work as before: written from their start. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(3), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    zt_cleanup(&t);
+}
+
+/* 6. The open and active zone limits (2 open, 3 active). */
+static void zoned_limits(void *obj, void *data, QGuestAllocator *alloc)
+{
+    uint64_t where;
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+
+    /* Two explicitly open zones use up the open resources. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(1)), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+
+    /* A third one, explicitly or by a write or append: OPEN_RESOURCE. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(3)), ==,
+                     VIRTIO_BLK_S_ZONE_OPEN_RESOURCE);
+    g_assert_cmpuint(zt_write(&t, ZSTART(3), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_OPEN_RESOURCE);
+    g_assert_cmpuint(zt_append(&t, ZSTART(3), NULL, 8 * ZT_SECTOR, NULL), ==,
+                     VIRTIO_BLK_S_ZONE_OPEN_RESOURCE);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_EMPTY, 0);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_EOPEN, 0);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_EOPEN, 0);
+
+    /* Writes to the open zones are fine. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_write(&t, ZSTART(2), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+
+    /*
+     * Close zone 1: 1 open (zone 2) and 2 active zones; then zone 3 can be
+     * opened implicitly: 2 open, 3 active.
+     */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(1)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_CLOSED, 8);
+    g_assert_cmpuint(zt_append(&t, ZSTART(3), NULL, 8 * ZT_SECTOR, &where),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(where, ==, ZSTART(3));
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    /*
+     * Opening a fourth zone would exceed both limits: the spec wants
+     * ACTIVE_RESOURCE then.
+     */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(4)), ==,
+                     VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE);
+    zt_assert_zone(&t, 4, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    /*
+     * Close zone 3: 1 open, still 3 active.  An empty zone cannot leave the
+     * empty state, by an open, a write, an append or a finish.
+     */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(3)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_CLOSED, 8);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(4)), ==,
+                     VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE);
+    g_assert_cmpuint(zt_write(&t, ZSTART(4), NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE);
+    g_assert_cmpuint(zt_append(&t, ZSTART(4), NULL, 8 * ZT_SECTOR, NULL), ==,
+                     VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_FINISH, ZSTART(4)), ==,
+                     VIRTIO_BLK_S_ZONE_ACTIVE_RESOURCE);
+    zt_assert_zone(&t, 4, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    /* Closed zones (active already) can be reopened within the limits. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(3)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_EOPEN, 8);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(1)), ==,
+                     VIRTIO_BLK_S_ZONE_OPEN_RESOURCE);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_CLOSED, 8);
+
+    /* Finishing zone 1 frees an active resource: zone 4 can be opened. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_FINISH, ZSTART(1)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_FULL, ZT_ZONE_SECTORS);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_CLOSE, ZSTART(2)), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(4)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 4, VIRTIO_BLK_ZS_EOPEN, 0);
+
+    /* Resetting frees both resources. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET_ALL, 0), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(5)), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, ZSTART(6)), ==,
+                     VIRTIO_BLK_S_OK);
+
+    zt_cleanup(&t);
+}
+
+/* 7. The read-only and the offline zone. */
+static void zoned_faults(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint32_t ops[] = {
+        VIRTIO_BLK_T_ZONE_OPEN, VIRTIO_BLK_T_ZONE_CLOSE,
+        VIRTIO_BLK_T_ZONE_FINISH, VIRTIO_BLK_T_ZONE_RESET,
+    };
+    uint8_t buf[8 * ZT_SECTOR];
+    ZonedTest t;
+    unsigned i;
+
+    zt_init(&t, obj, alloc);
+
+    /*
+     * A read-only zone can be read, but not written or appended to; an
+     * offline zone can be neither read nor written.  The virtio zoned device
+     * completes all of these, and zone operations that cannot make their
+     * transition, with ZONE_INVALID_CMD.
+     */
+    g_assert_cmpuint(zt_read(&t, ZSTART(ZT_RDONLY_ZONE), buf, sizeof(buf)),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_write(&t, ZSTART(ZT_RDONLY_ZONE), NULL, sizeof(buf)),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_append(&t, ZSTART(ZT_RDONLY_ZONE), NULL, sizeof(buf),
+                               NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, ZT_RDONLY_ZONE, VIRTIO_BLK_ZS_RDONLY, 0);
+
+    g_assert_cmpuint(zt_read(&t, ZSTART(ZT_OFFLINE_ZONE), buf, sizeof(buf)),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_write(&t, ZSTART(ZT_OFFLINE_ZONE), NULL, sizeof(buf)),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_append(&t, ZSTART(ZT_OFFLINE_ZONE), NULL,
+                               sizeof(buf), NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, ZT_OFFLINE_ZONE, VIRTIO_BLK_ZS_OFFLINE, 0);
+
+    for (i = 0; i < ARRAY_SIZE(ops); i++) {
+        g_assert_cmpuint(zt_zone_op(&t, ops[i], ZSTART(ZT_RDONLY_ZONE)), ==,
+                         VIRTIO_BLK_S_ZONE_INVALID_CMD);
+        g_assert_cmpuint(zt_zone_op(&t, ops[i], ZSTART(ZT_OFFLINE_ZONE)), ==,
+                         VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    }
+    zt_assert_zone(&t, ZT_RDONLY_ZONE, VIRTIO_BLK_ZS_RDONLY, 0);
+    zt_assert_zone(&t, ZT_OFFLINE_ZONE, VIRTIO_BLK_ZS_OFFLINE, 0);
+
+    /* The device still works. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), NULL, sizeof(buf)), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    zt_cleanup(&t);
+}
+
+/* 8. memory-backed=on keeps the data: written, appended, reset. */
+static void zoned_data(void *obj, void *data, QGuestAllocator *alloc)
+{
+    const size_t len = 8 * ZT_SECTOR;
+    g_autofree uint8_t *p1 = zt_pattern(len, 1);
+    g_autofree uint8_t *p2 = zt_pattern(len, 2);
+    g_autofree uint8_t *p3 = zt_pattern(len, 3);
+    g_autofree uint8_t *zero = g_malloc0(2 * len);
+    g_autofree uint8_t *buf = g_malloc(2 * len);
+    uint64_t where;
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+
+    /* A write, then an append behind it, read back at once. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), p1, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), p2, len, &where), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(where, ==, ZSTART(1) + len / ZT_SECTOR);
+    g_assert_cmpuint(zt_read(&t, ZSTART(1), buf, 2 * len), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, len, p1, len);
+    g_assert_cmpmem(buf + len, len, p2, len);
+
+    /* Each half on its own. */
+    g_assert_cmpuint(zt_read(&t, where, buf, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, len, p2, len);
+
+    /* The conventional zone is written in place. */
+    g_assert_cmpuint(zt_write(&t, 1000, p3, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_write(&t, 1004, p1, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_read(&t, 1000, buf, len + 4 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, 4 * ZT_SECTOR, p3, 4 * ZT_SECTOR);
+    g_assert_cmpmem(buf + 4 * ZT_SECTOR, len, p1, len);
+
+    /* A failed write leaves the data as it was. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), p3, len), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    g_assert_cmpuint(zt_read(&t, ZSTART(1), buf, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, len, p1, len);
+
+    /* A reset drops the zone's data: it reads back as zeroes. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET, ZSTART(1)), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_read(&t, ZSTART(1), buf, 2 * len), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, 2 * len, zero, 2 * len);
+
+    /* Written again from the start, with new data. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), p3, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_read(&t, ZSTART(1), buf, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, len, p3, len);
+
+    /* RESET_ALL leaves the conventional zone's data alone. */
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET_ALL, 0), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_read(&t, 1000, buf, 4 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, 4 * ZT_SECTOR, p3, 4 * ZT_SECTOR);
+    g_assert_cmpuint(zt_read(&t, ZSTART(1), buf, len), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(buf, len, zero, len);
+
+    zt_cleanup(&t);
+}
+
+static void zt_invalidate_qemu(void *unused)
+{
+    /* The zone states live in QEMU: every test case starts a new one. */
+    qos_invalidate_command_line();
+}
+
+static void *zoned_test_setup(GString *cmd_line, void *arg)
+{
+    /*
+     * The libqos virtio-blk nodes attach drive=drive0.  werror and rerror
+     * stop the VM on an I/O error: zone errors are the guest's and must be
+     * reported to it instead, or the request never completes here.
+     */
+    g_string_append(cmd_line, " -global virtio-blk-device.werror=stop"
+                              " -global virtio-blk-device.rerror=stop");
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=null-co,node-name=drive0,"
+                           "size=%llu,zoned=host-managed,zone-size=%llu,"
+                           "zone-nr-conv=%d,max-open-zones=%d,"
+                           "max-active-zones=%d,max-append-bytes=%d,"
+                           "memory-backed=on,read-only-zones.0=%d,"
+                           "offline-zones.0=%d ",
+                           ZT_CAPACITY, ZT_ZONE_BYTES, ZT_NR_CONV,
+                           ZT_MAX_OPEN, ZT_MAX_ACTIVE, ZT_MAX_APPEND_BYTES,
+                           ZT_RDONLY_ZONE, ZT_OFFLINE_ZONE);
+    g_test_queue_destroy(zt_invalidate_qemu, NULL);
+    return arg;
+}
+
+static void register_virtio_blk_zoned_test(void)
+{
+    QOSGraphTestOptions opts = {
+        .before = zoned_test_setup,
+    };
+
+    qos_add_test("zoned-config", "virtio-blk", zoned_config, &opts);
+    qos_add_test("zoned-report", "virtio-blk", zoned_report, &opts);
+    qos_add_test("zoned-write", "virtio-blk", zoned_write, &opts);
+    qos_add_test("zoned-append", "virtio-blk", zoned_append, &opts);
+    qos_add_test("zoned-mgmt", "virtio-blk", zoned_mgmt, &opts);
+    qos_add_test("zoned-limits", "virtio-blk", zoned_limits, &opts);
+    qos_add_test("zoned-faults", "virtio-blk", zoned_faults, &opts);
+    qos_add_test("zoned-data", "virtio-blk", zoned_data, &opts);
+}
+
+libqos_init(register_virtio_blk_zoned_test);
