@@ -32,7 +32,10 @@ struct BlockZoneEmu {
     unsigned zone_shift;
     uint32_t nr_zones;
     EmuZone *zones;
-    /* Resource accounting: open = implicitly + explicitly open; active = open + closed. */
+    /*
+     * Resource accounting: open zones are the implicitly and explicitly
+     * open ones; active zones are the open and the closed ones.
+     */
     uint32_t nr_imp_open;
     uint32_t nr_exp_open;
     uint32_t nr_closed;
@@ -75,7 +78,7 @@ static bool zone_limits_enforced(BlockZoneEmu *ze)
     return ze->cfg.model == BLK_Z_HM;
 }
 
-/* ZNS "Active Resources" / ZBC max active: a zone that leaves empty needs one. */
+/* ZNS "Active Resources", ZBC max active: a zone that leaves empty needs one */
 static int zone_check_active(BlockZoneEmu *ze)
 {
     uint32_t active = ze->nr_imp_open + ze->nr_exp_open + ze->nr_closed;
@@ -223,7 +226,8 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
     EmuZone *z;
     int ret = 0;
 
-    if (offset < 0 || bytes < 0 || offset > capacity || bytes > capacity - offset) {
+    if (offset < 0 || bytes < 0 || offset > capacity ||
+        bytes > capacity - offset) {
         return -EINVAL;
     }
     if (!bytes) {
@@ -233,8 +237,13 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
     qemu_mutex_lock(&ze->lock);
     z = zone_at(ze, offset);
     if (z->type == BLK_ZT_CONV) {
-        /* Conventional zones come first; a write may span them but not leave them. */
-        if (offset + bytes > (uint64_t)ze->cfg.nr_conv_zones << ze->zone_shift) {
+        /*
+         * Conventional zones come first: a write may span them, but not
+         * leave them.
+         */
+        uint64_t conv_end = (uint64_t)ze->cfg.nr_conv_zones << ze->zone_shift;
+
+        if (offset + bytes > conv_end) {
             ret = -EINVAL;
         }
     } else if (z->type == BLK_ZT_SWP) {
@@ -249,7 +258,8 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
         }
         for (i = first; i <= last && !ret; i++) {
             z = &ze->zones[i];
-            ret = zone_write_locked(ze, z, pos, MIN(end, z->start + z->len) - pos);
+            ret = zone_write_locked(ze, z, pos,
+                                    MIN(end, z->start + z->len) - pos);
             pos = z->start + z->len;
         }
     } else if (offset + bytes > z->start + z->len) {
@@ -436,8 +446,8 @@ int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
     bool all;
     int ret = 0;
 
-    if (offset < 0 || len <= 0 || offset >= capacity || len > capacity - offset ||
-        (offset & zone_mask) ||
+    if (offset < 0 || len <= 0 || offset >= capacity ||
+        len > capacity - offset || (offset & zone_mask) ||
         ((offset + len) & zone_mask && offset + len != capacity)) {
         return -EINVAL;
     }
@@ -552,7 +562,8 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
     uint32_t nr_zones, nr_seq, i;
 
     if (cfg->model != BLK_Z_HM && cfg->model != BLK_Z_HA) {
-        error_setg(errp, "zoned: the zone model must be host-managed or host-aware");
+        error_setg(errp, "zoned: the zone model must be host-managed or "
+                   "host-aware");
         return NULL;
     }
     if (zone_size < BDRV_SECTOR_SIZE || !is_power_of_2(zone_size)) {
@@ -619,8 +630,8 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
     if (cfg->max_append_bytes > zone_cap ||
         cfg->max_append_bytes % BDRV_SECTOR_SIZE) {
         error_setg(errp, "max-append-bytes (%" PRIu64 ") must be a multiple "
-                   "of 512 bytes no larger than the zone capacity (%" PRIu64 ")",
-                   cfg->max_append_bytes, zone_cap);
+                   "of 512 bytes no larger than the zone capacity "
+                   "(%" PRIu64 ")", cfg->max_append_bytes, zone_cap);
         return NULL;
     }
     for (i = 0; i < cfg->nr_read_only_zones; i++) {

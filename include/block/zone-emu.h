@@ -18,7 +18,7 @@
  *                 boundary or the zone's capacity, an append or zone operation
  *                 on a conventional zone, an invalid condition transition
  *   -EIO          write not at the zone's write pointer, or to a full zone
- *   -ETOOMANYREFS no open zone resource left (Linux: BLK_STS_ZONE_OPEN_RESOURCE)
+ *   -ETOOMANYREFS no open zone resource left (BLK_STS_ZONE_OPEN_RESOURCE)
  *   -EOVERFLOW    no active zone resource left (BLK_STS_ZONE_ACTIVE_RESOURCE)
  *   -EROFS        write to, or zone operation on, a read-only zone
  *   -ENXIO        access to an offline zone
