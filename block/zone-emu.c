@@ -90,13 +90,28 @@ static int zone_check_active(BlockZoneEmu *ze)
     return -EOVERFLOW;
 }
 
+/* The zone leaves an open or closed condition: give back what it held. */
+static void zone_put_resources(BlockZoneEmu *ze, EmuZone *z)
+{
+    switch (z->cond) {
+    case BLK_ZS_IOPEN:
+        ze->nr_imp_open--;
+        break;
+    case BLK_ZS_EOPEN:
+        ze->nr_exp_open--;
+        break;
+    case BLK_ZS_CLOSED:
+        ze->nr_closed--;
+        break;
+    default:
+        /* Empty, full, read-only and offline zones hold nothing. */
+        break;
+    }
+}
+
 static void zone_close_locked(BlockZoneEmu *ze, EmuZone *z)
 {
-    if (z->cond == BLK_ZS_IOPEN) {
-        ze->nr_imp_open--;
-    } else {
-        ze->nr_exp_open--;
-    }
+    zone_put_resources(ze, z);
     if (z->wp == z->start) {
         zone_set_cond(ze, z, BLK_ZS_EMPTY);
     } else {
@@ -194,9 +209,7 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
         if (ret) {
             return ret;
         }
-        if (z->cond == BLK_ZS_CLOSED) {
-            ze->nr_closed--;
-        }
+        zone_put_resources(ze, z);
         ze->nr_imp_open++;
         z->open_seq = ++ze->open_seq;
         zone_set_cond(ze, z, BLK_ZS_IOPEN);
@@ -210,11 +223,7 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
 
     z->wp = MAX(z->wp, offset + bytes);
     if (z->wp == z->start + z->cap) {
-        if (z->cond == BLK_ZS_IOPEN) {
-            ze->nr_imp_open--;
-        } else {
-            ze->nr_exp_open--;
-        }
+        zone_put_resources(ze, z);
         zone_set_cond(ze, z, BLK_ZS_FULL);
     }
     return 0;
@@ -338,7 +347,6 @@ static int zone_open_locked(BlockZoneEmu *ze, EmuZone *z)
         /* Opening an explicitly open zone is not an error. */
         return 0;
     case BLK_ZS_IOPEN:
-        ze->nr_imp_open--;
         break;
     case BLK_ZS_EMPTY:
     case BLK_ZS_CLOSED:
@@ -346,15 +354,13 @@ static int zone_open_locked(BlockZoneEmu *ze, EmuZone *z)
         if (ret) {
             return ret;
         }
-        if (z->cond == BLK_ZS_CLOSED) {
-            ze->nr_closed--;
-        }
         break;
     case BLK_ZS_FULL:
         return -EINVAL;
     default:
         return zone_bad_cond(z);
     }
+    zone_put_resources(ze, z);
     ze->nr_exp_open++;
     zone_set_cond(ze, z, BLK_ZS_EOPEN);
     return 0;
@@ -393,17 +399,13 @@ static int zone_finish_locked(BlockZoneEmu *ze, EmuZone *z)
         }
         break;
     case BLK_ZS_IOPEN:
-        ze->nr_imp_open--;
-        break;
     case BLK_ZS_EOPEN:
-        ze->nr_exp_open--;
-        break;
     case BLK_ZS_CLOSED:
-        ze->nr_closed--;
         break;
     default:
         return zone_bad_cond(z);
     }
+    zone_put_resources(ze, z);
     z->wp = z->start + z->cap;
     zone_set_cond(ze, z, BLK_ZS_FULL);
     return 0;
@@ -416,19 +418,14 @@ static int zone_reset_locked(BlockZoneEmu *ze, EmuZone *z)
         /* Resetting an empty zone is not an error. */
         return 0;
     case BLK_ZS_IOPEN:
-        ze->nr_imp_open--;
-        break;
     case BLK_ZS_EOPEN:
-        ze->nr_exp_open--;
-        break;
     case BLK_ZS_CLOSED:
-        ze->nr_closed--;
-        break;
     case BLK_ZS_FULL:
         break;
     default:
         return zone_bad_cond(z);
     }
+    zone_put_resources(ze, z);
     z->wp = z->start;
     zone_set_cond(ze, z, BLK_ZS_EMPTY);
     if (ze->cfg.zone_reset_cb) {
