@@ -28,7 +28,8 @@ adding_commit() {
 }
 
 fold_uncommitted() {
-    local untracked f target fixups=0
+    local untracked f target c first="" tree parent idx mode
+    local -A target_of=()
     untracked=$(g ls-files --others --exclude-standard)
     if [ -n "$untracked" ]; then
         die "build/src has new files that no commit holds:
@@ -37,20 +38,53 @@ $(printf '    %s\n' $untracked)
     fi
     [ -n "$(g status --porcelain)" ] || return 0
     while read -r f; do
-        # The last commit touching the file: the fold then applies without
-        # conflicts.  (For an overlay file only its final content matters.)
+        # The last commit touching the file: no later commit changes it, so
+        # the new content can go into that commit and every later one.
+        # (For an overlay file only its final content matters anyway.)
         target=$(g log -n 1 --format=%H base..HEAD -- "$f")
         [ -n "$target" ] || die "build/src: $f is changed, but no patch of the series touches it yet;
   commit the change as a new patch (git -C build/src commit -a) and run 'make refresh' again"
-        g add -- "$f"
-        g commit -q --no-verify --fixup="$target" -- "$f"
-        info "folded the change to $f into: $(g log -n 1 --format=%s "$target")"
-        fixups=$((fixups + 1))
+        target_of[$f]=$target
+        info "folding the change to $f into: $(g log -n 1 --format=%s "$target")"
     done < <(g diff --name-only HEAD)
-    if [ "$fixups" -gt 0 ]; then
-        GIT_SEQUENCE_EDITOR=true g rebase -q -i --autosquash base >/dev/null \
-            || die "folding the changes into their commits failed; finish or abort the rebase in build/src (git -C build/src status)"
-    fi
+
+    # Rewrite the commits from the first target on with commit-tree, never
+    # touching the work tree: the files keep their timestamps and the build
+    # stays incremental (a rebase would rewrite every file it replays).
+    idx=$(mktemp "$build_dir/fold-index.XXXXXX")
+    local -A active=()
+    for c in $(g rev-list --reverse base..HEAD); do
+        for f in "${!target_of[@]}"; do
+            [ "${target_of[$f]}" = "$c" ] && active[$f]=1
+        done
+        if [ -z "$first" ]; then
+            [ "${#active[@]}" -gt 0 ] || continue
+            first=$c
+            parent=$(g rev-parse "$c^")
+        fi
+        GIT_INDEX_FILE="$idx" g read-tree "$c"
+        for f in "${!active[@]}"; do
+            if [ -e "$src_dir/$f" ]; then
+                mode=100644
+                [ -x "$src_dir/$f" ] && mode=100755
+                GIT_INDEX_FILE="$idx" g update-index --add --cacheinfo \
+                    "$mode,$(g hash-object -w -- "$f"),$f"
+            else
+                GIT_INDEX_FILE="$idx" g update-index --force-remove -- "$f"
+            fi
+        done
+        tree=$(GIT_INDEX_FILE="$idx" g write-tree)
+        parent=$(
+            export GIT_AUTHOR_NAME="$(g log -1 --format=%an "$c")"
+            export GIT_AUTHOR_EMAIL="$(g log -1 --format=%ae "$c")"
+            export GIT_AUTHOR_DATE="$(g log -1 --format=%ad --date=raw "$c")"
+            g log -1 --format=%B "$c" | g commit-tree "$tree" -p "$parent"
+        )
+    done
+    rm -f "$idx"
+    # Move the branch; the index follows, the work tree already matches.
+    g update-ref -m "refresh: fold uncommitted changes" HEAD "$parent"
+    g reset -q
 }
 
 write_back() {

@@ -70,14 +70,22 @@ expect_fail "a patch that does not apply is named" \
 [ "$(head_of)" = "$h0" ] && ok "build/src is left as it was" || not_ok "build/src changed"
 cp "$tmp/saved.patch" "$p/patches/$first"
 
-# Work in build/src, then refresh.
-file=$(git -C "$p/build/src" diff-tree --no-commit-id -r --name-only HEAD | head -n 1)
+# Work in build/src, then refresh: an edit to a file of the first patch.
+file=$(git -C "$p/build/src" diff-tree --no-commit-id -r --name-only "$(git -C "$p/build/src" rev-list --reverse base..HEAD | head -n 1)" | head -n 1)
+later=$(git -C "$p/build/src" diff-tree --no-commit-id -r --name-only HEAD | head -n 1)
 echo "# selftest edit" >>"$p/build/src/$file"
 expect_fail "assemble refuses to overwrite unrefreshed edits" \
     "uncommitted changes" "$p/scripts/assemble.sh"
+before=$(stat -c %Y.%y "$p/build/src/$later")
+sleep 1
 expect_ok "refresh folds an edit into the patch that touches the file" "$p/scripts/refresh.sh"
-grep -F "+# selftest edit" "$p/patches/$(sed -e 's/#.*//' -e '/^$/d' "$p/patches/series" | tail -n 1)" >/dev/null \
-    && ok "the edit is in the patch" || not_ok "the edit is not in the patch"
+grep -F "+# selftest edit" "$p/patches/$first" >/dev/null \
+    && ok "the edit is in $first" || not_ok "the edit is not in $first"
+[ "$(stat -c %Y.%y "$p/build/src/$later")" = "$before" ] \
+    && ok "refresh rewrote no file (the build stays incremental)" \
+    || not_ok "refresh rewrote $later"
+[ -z "$(git -C "$p/build/src" status --porcelain)" ] \
+    && ok "build/src is clean after refresh" || not_ok "build/src is not clean after refresh"
 
 mkdir -p "$p/build/src/docs/devel"
 echo "Selftest" >"$p/build/src/docs/devel/selftest-new.rst"
