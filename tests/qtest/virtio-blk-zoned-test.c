@@ -882,6 +882,38 @@ static void zoned_data(void *obj, void *data, QGuestAllocator *alloc)
     zt_cleanup(&t);
 }
 
+/*
+ * A driver that does not accept VIRTIO_BLK_F_ZONED cannot drive a
+ * host-managed device: the device refuses FEATURES_OK.  With the feature
+ * accepted, it takes FEATURES_OK.
+ */
+static void zoned_features_ok(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioBlk *blk = obj;
+    QVirtioDevice *dev = blk->vdev;
+    uint64_t features = qvirtio_get_features(dev);
+    uint8_t status;
+
+    g_assert_true(features & (1ULL << VIRTIO_F_VERSION_1));
+    g_assert_true(features & (1ULL << VIRTIO_BLK_F_ZONED));
+    features &= ~(QVIRTIO_F_BAD_FEATURE |
+                  (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+                  (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+                  (1ULL << VIRTIO_BLK_F_SCSI));
+
+    dev->bus->set_features(dev, features & ~(1ULL << VIRTIO_BLK_F_ZONED));
+    status = dev->bus->get_status(dev);
+    dev->bus->set_status(dev, status | VIRTIO_CONFIG_S_FEATURES_OK);
+    g_assert_cmphex(dev->bus->get_status(dev) & VIRTIO_CONFIG_S_FEATURES_OK,
+                    ==, 0);
+
+    /* Start again, with the feature: qvirtio_set_features() checks it. */
+    qvirtio_reset(dev);
+    qvirtio_set_acknowledge(dev);
+    qvirtio_set_driver(dev);
+    qvirtio_set_features(dev, features);
+}
+
 static void zt_invalidate_qemu(void *unused)
 {
     /* The zone states live in QEMU: every test case starts a new one. */
@@ -925,6 +957,7 @@ static void register_virtio_blk_zoned_test(void)
     qos_add_test("zoned-limits", "virtio-blk", zoned_limits, &opts);
     qos_add_test("zoned-faults", "virtio-blk", zoned_faults, &opts);
     qos_add_test("zoned-data", "virtio-blk", zoned_data, &opts);
+    qos_add_test("zoned-features-ok", "virtio-blk", zoned_features_ok, &opts);
 }
 
 libqos_init(register_virtio_blk_zoned_test);
