@@ -22,6 +22,17 @@ g() { git -C "$src_dir" "$@"; }
 
 in_base() { g cat-file -e "base:$1" 2>/dev/null; }
 
+# recommit COMMIT TREE PARENT: a copy of COMMIT (message, author, date) with
+# another tree and parent; prints the new commit.
+recommit() {
+    (
+        export GIT_AUTHOR_NAME="$(g log -1 --format=%an "$1")"
+        export GIT_AUTHOR_EMAIL="$(g log -1 --format=%ae "$1")"
+        export GIT_AUTHOR_DATE="$(g log -1 --format=%ad --date=raw "$1")"
+        g log -1 --format=%B "$1" | g commit-tree "$2" -p "$3"
+    )
+}
+
 # The commit of the series that added path (first one), if any.
 adding_commit() {
     g log --reverse --diff-filter=A --format=%H base..HEAD -- "$1" | head -n 1
@@ -74,12 +85,7 @@ $(printf '    %s\n' $untracked)
             fi
         done
         tree=$(GIT_INDEX_FILE="$idx" g write-tree)
-        parent=$(
-            export GIT_AUTHOR_NAME="$(g log -1 --format=%an "$c")"
-            export GIT_AUTHOR_EMAIL="$(g log -1 --format=%ae "$c")"
-            export GIT_AUTHOR_DATE="$(g log -1 --format=%ad --date=raw "$c")"
-            g log -1 --format=%B "$c" | g commit-tree "$tree" -p "$parent"
-        )
+        parent=$(recommit "$c" "$tree" "$parent")
     done
     rm -f "$idx"
     # Move the branch; the index follows, the work tree already matches.
@@ -107,15 +113,9 @@ write_back() {
     parent=$(g rev-parse base)
     for c in $(g rev-list --reverse base..HEAD); do
         GIT_INDEX_FILE="$idx" g read-tree "$c"
-        # shellcheck disable=SC2046
         xargs -r -d '\n' env GIT_INDEX_FILE="$idx" git -C "$src_dir" update-index --force-remove -- <"$out/overlay"
         tree=$(GIT_INDEX_FILE="$idx" g write-tree)
-        parent=$(
-            export GIT_AUTHOR_NAME="$(g log -1 --format=%an "$c")"
-            export GIT_AUTHOR_EMAIL="$(g log -1 --format=%ae "$c")"
-            export GIT_AUTHOR_DATE="$(g log -1 --format=%ad --date=raw "$c")"
-            g log -1 --format=%B "$c" | g commit-tree "$tree" -p "$parent"
-        )
+        parent=$(recommit "$c" "$tree" "$parent")
     done
     g format-patch -q -N --always --zero-commit --no-signature -o "$out/patches" \
         "base..$parent"
