@@ -461,6 +461,22 @@ static void zoned_write(void *obj, void *data, QGuestAllocator *alloc)
                               16 * ZT_SECTOR),
                      ==, VIRTIO_BLK_S_IOERR);
 
+    /*
+     * A read of sequential zones must stay in one zone: across a boundary
+     * (zone 2 is full, zone 1 partly written) ZONE_INVALID_CMD, also from
+     * the conventional zone into the first sequential one.
+     */
+    {
+        uint8_t rbuf[16 * ZT_SECTOR];
+
+        g_assert_cmpuint(zt_read(&t, ZSTART(3) - 8, rbuf, sizeof(rbuf)), ==,
+                         VIRTIO_BLK_S_ZONE_INVALID_CMD);
+        g_assert_cmpuint(zt_read(&t, ZSTART(1) - 8, rbuf, sizeof(rbuf)), ==,
+                         VIRTIO_BLK_S_ZONE_INVALID_CMD);
+        g_assert_cmpuint(zt_read(&t, ZSTART(3) - 16, rbuf, sizeof(rbuf)), ==,
+                         VIRTIO_BLK_S_OK);
+    }
+
     /* WRITE_ZEROES is a write: off the write pointer UNALIGNED_WP. */
     g_assert_cmpuint(zt_write_zeroes(&t, ZSTART(3) + 8, 8), ==,
                      VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
