@@ -13,6 +13,5 @@ bin="$qemu_build/$1"; shift
 export QTEST_QEMU_BINARY="$qemu_build/qemu-system-x86_64"
 export QTEST_QEMU_IMG="$qemu_build/qemu-img"
 export QTEST_QEMU_STORAGE_DAEMON_BINARY="$qemu_build/storage-daemon/qemu-storage-daemon"
-export G_TEST_DBUS_DAEMON="$src_dir/tests/dbus-vmstate-daemon.sh"
 export MALLOC_PERTURB_=$((RANDOM % 255 + 1))
 exec "$bin" --tap -k "$@"
