@@ -35,7 +35,7 @@ configure_args=(
 configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
 
 # The qtest binaries `make check` uses.
-qtest_targets=(tests/qtest/qos-test)
+qtest_targets=(tests/qtest/qos-test tests/qtest/nvme-zns-test)
 
 mkdir -p "$qemu_build"
 want="$(printf '%s\n' "${configure_args[@]}")"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # make demo: boot a guest of the built QEMU that shows what the series adds.
-# The guest sees an NVMe disk, a virtio-blk disk, and a host-managed zoned
-# virtio-blk disk emulated by null-co (no root, no zoned hardware); it also
-# creates a Linux null_blk zoned disk of its own.  It lists the disks, works
-# the zones with blkzone and fio, and powers off.
+# The guest sees an NVMe controller with a regular namespace and a zoned one
+# (ZNS), a virtio-blk disk, a host-managed zoned virtio-blk disk and a
+# host-managed ZBC disk on virtio-scsi; the zoned ones are emulated by
+# null-co (no root, no zoned hardware).  It also creates a Linux null_blk
+# zoned disk of its own.  It lists the disks, works the zones with blkzone,
+# nvme-cli and fio, and powers off.
 set -euo pipefail
 
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
@@ -11,17 +13,25 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     echo "== make demo: booting a guest under ${GUEST_ACCEL:-tcg} (about 20 s)"
     exec "$here/guest-run" --mem 1024 --timeout 300 "$0" -- \
         -blockdev driver=null-co,node-name=nvme0,size=1073741824,read-zeroes=on \
-        -device nvme,serial=demo-nvme,drive=nvme0 \
+        -device nvme,id=nvme0,serial=demo-nvme \
+        -device nvme-ns,bus=nvme0,nsid=1,drive=nvme0 \
+        -blockdev driver=null-co,node-name=zns0,size=1073741824,zoned=host-managed,zone-size=67108864,max-open-zones=8,max-active-zones=12,memory-backed=on \
+        -device nvme-ns,bus=nvme0,nsid=2,drive=zns0,zoned.backend=on \
         -blockdev driver=null-co,node-name=vblk0,size=536870912,read-zeroes=on \
         -device virtio-blk-pci,drive=vblk0,serial=demo-virtio \
         -blockdev driver=null-co,node-name=zoned0,size=4294967296,zoned=host-managed,zone-size=67108864,zone-nr-conv=2,max-open-zones=8,max-active-zones=12,memory-backed=on \
-        -device virtio-blk-pci,drive=zoned0,serial=demo-zoned
+        -device virtio-blk-pci,drive=zoned0,serial=demo-zoned \
+        -blockdev driver=null-co,node-name=zbc0,size=1073741824,zoned=host-managed,zone-size=67108864,zone-nr-conv=1,max-open-zones=8,memory-backed=on \
+        -device virtio-scsi-pci,id=scsi0 \
+        -device scsi-hd,bus=scsi0.0,drive=zbc0,serial=demo-zbc
 fi
 
 # In the guest.
 step() { printf '\n== %s\n' "$*"; }
 modprobe nvme
 modprobe virtio_blk
+modprobe virtio_scsi
+modprobe sd_mod
 modprobe null_blk nr_devices=1 zoned=1 gb=4 zone_size=64 zone_nr_conv=1
 udevadm settle 2>/dev/null || sleep 1
 
@@ -59,6 +69,33 @@ blkzone report --offset $z --count 1 "$zdev"
 
 step "fio --zonemode=zbd sequential write with crc32c verify on $zdev"
 fio --name=zoned --filename="$zdev" --direct=1 --ioengine=psync --zonemode=zbd \
+    --rw=write --bs=64k --offset=128m --size=128m --verify=crc32c \
+    --max_open_zones=4 --output-format=normal | grep -E 'WRITE:|READ:|err='
+
+nsdev=
+for d in /sys/block/nvme0n*; do
+    [ "$(cat "$d/nsid" 2>/dev/null)" = 2 ] && nsdev=/dev/${d##*/}
+done
+[ -n "$nsdev" ] || { echo "the zoned NVMe namespace is missing"; exit 1; }
+step "An NVMe zoned namespace on null-co zones (nvme-ns zoned.backend=on): $nsdev"
+nvme zns id-ns "$nsdev" | grep -E '^(mor|mar|zoc|ozcs) |lbafe  *0'
+nvme zns report-zones "$nsdev" --descs=3
+z=$((2 * 131072))
+dd if=/dev/urandom of="$nsdev" bs=64k count=2 seek=$((z / 128)) oflag=direct status=none
+echo "after writing 128 KiB to the zone at sector $z:"
+blkzone report --offset $z --count 1 "$nsdev"
+blkzone reset --offset $z --count 1 "$nsdev"
+
+sddev=
+for d in /sys/block/sd*; do
+    grep -qs demo-zbc "$d/device/vpd_pg80" && sddev=/dev/${d##*/}
+done
+[ -n "$sddev" ] || { echo "the ZBC disk is missing"; exit 1; }
+step "A host-managed ZBC disk (scsi-hd on null-co zones): $sddev"
+echo "peripheral device type: $(cat /sys/block/${sddev#/dev/}/device/type) (20 = ZBC)"
+blkzone report --count 3 "$sddev"
+step "fio --zonemode=zbd sequential write with crc32c verify on $sddev"
+fio --name=zbc --filename="$sddev" --direct=1 --ioengine=psync --zonemode=zbd \
     --rw=write --bs=64k --offset=128m --size=128m --verify=crc32c \
     --max_open_zones=4 --output-format=normal | grep -E 'WRITE:|READ:|err='
 

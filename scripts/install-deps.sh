@@ -14,6 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # (linux-aio, io_uring, 9p), meson/ninja.  Guest harness:
 # busybox-static, cpio, kmod.  Guest-side test tools (the guest sees the host's
 # root file system read-only over 9p): fio, util-linux (blkzone), nvme-cli.
+# Fuzzing: clang with libFuzzer and the sanitizers (libclang-rt-dev), llvm
+# (llvm-cov, llvm-profdata), afl++.
 # Export: git, perl (checkpatch).  Benchmarks: gnuplot-nox.
 packages=(
   build-essential gcc-multilib git python3 python3-venv python3-setuptools
@@ -23,6 +25,7 @@ packages=(
   seabios ipxe-qemu
   busybox-static cpio kmod xz-utils zstd
   fio util-linux nvme-cli
+  clang libclang-rt-dev llvm afl++
   perl gnuplot-nox sudo
 )
 bpo_packages=(meson python3-pycotap)

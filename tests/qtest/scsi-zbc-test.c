@@ -1,0 +1,669 @@
+/*
+ * QTest testcase for the ZBC (zoned block device) emulation of scsi-hd,
+ * through virtio-scsi, on null-co zoned drives
+ *
+ * Copyright (c) 2026 QEMU Storage Series contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest-single.h"
+#include "qemu/module.h"
+#include "qemu/bswap.h"
+#include "scsi/constants.h"
+#include "libqos/virtio.h"
+#include "libqos/virtio-pci.h"
+#include "standard-headers/linux/virtio_ids.h"
+#include "standard-headers/linux/virtio_scsi.h"
+#include "libqos/virtio-scsi.h"
+#include "libqos/qgraph.h"
+
+#define TIMEOUT_US      (10 * 1000 * 1000)
+#define ZONE_BLOCKS     2048            /* 1 MiB zones of 512-byte blocks */
+#define NR_ZONES        16
+#define NR_CONV         2
+#define RO_ZONE         14
+#define OFFLINE_ZONE    15
+#define MAX_OPEN        2
+#define MAX_ACTIVE      3
+
+#define ZSTART(z)       ((uint64_t)(z) * ZONE_BLOCKS)
+
+/* Zone conditions in REPORT ZONES */
+#define ZC_NOT_WP       0x0
+#define ZC_EMPTY        0x1
+#define ZC_IOPEN        0x2
+#define ZC_EOPEN        0x3
+#define ZC_CLOSED       0x4
+#define ZC_RDONLY       0xd
+#define ZC_FULL         0xe
+#define ZC_OFFLINE      0xf
+
+typedef struct {
+    QVirtioDevice *dev;
+    int num_queues;
+    QVirtQueue *vq[3];
+    QGuestAllocator *alloc;
+    struct virtio_scsi_cmd_resp resp;
+} ZbcTest;
+
+/* Send @cdb; data out from @out, data in to @in; returns the SCSI status */
+static uint8_t zbc_cmd(ZbcTest *t, const uint8_t *cdb, const void *out,
+                       size_t out_len, void *in, size_t in_len)
+{
+    QTestState *qts = global_qtest;
+    QVirtQueue *vq = t->vq[2];
+    struct virtio_scsi_cmd_req req = { { 0 } };
+    struct virtio_scsi_cmd_resp resp = { .response = 0xff, .status = 0xff };
+    uint64_t req_addr, resp_addr, in_addr = 0, out_addr = 0;
+    uint32_t free_head;
+
+    req.lun[0] = 1;
+    req.lun[1] = 1;
+    memcpy(req.cdb, cdb, VIRTIO_SCSI_CDB_SIZE);
+
+    req_addr = guest_alloc(t->alloc, sizeof(req));
+    memwrite(req_addr, &req, sizeof(req));
+    free_head = qvirtqueue_add(qts, vq, req_addr, sizeof(req), false, true);
+    if (out_len) {
+        out_addr = guest_alloc(t->alloc, out_len);
+        memwrite(out_addr, out, out_len);
+        qvirtqueue_add(qts, vq, out_addr, out_len, false, true);
+    }
+    resp_addr = guest_alloc(t->alloc, sizeof(resp));
+    memwrite(resp_addr, &resp, sizeof(resp));
+    qvirtqueue_add(qts, vq, resp_addr, sizeof(resp), true, !!in_len);
+    if (in_len) {
+        in_addr = guest_alloc(t->alloc, in_len);
+        qtest_memset(qts, in_addr, 0xa5, in_len);
+        qvirtqueue_add(qts, vq, in_addr, in_len, true, false);
+    }
+    qvirtqueue_kick(qts, t->dev, vq, free_head);
+    qvirtio_wait_used_elem(qts, t->dev, vq, free_head, NULL, TIMEOUT_US);
+
+    memread(resp_addr, &t->resp, sizeof(t->resp));
+    if (in_len) {
+        memread(in_addr, in, in_len);
+    }
+    guest_free(t->alloc, req_addr);
+    guest_free(t->alloc, resp_addr);
+    guest_free(t->alloc, in_addr);
+    guest_free(t->alloc, out_addr);
+    g_assert_cmpint(t->resp.response, ==, VIRTIO_SCSI_S_OK);
+    return t->resp.status;
+}
+
+static void assert_good(ZbcTest *t, uint8_t status)
+{
+    if (status != GOOD) {
+        g_test_message("sense %x/%02x/%02x", t->resp.sense[2] & 0xf,
+                       t->resp.sense[12], t->resp.sense[13]);
+    }
+    g_assert_cmphex(status, ==, GOOD);
+}
+
+#define assert_sense(t, status, key, asc, ascq) \
+    do_assert_sense(t, status, key, asc, ascq, __LINE__)
+
+static void do_assert_sense(ZbcTest *t, uint8_t status, uint8_t key,
+                            uint8_t asc, uint8_t ascq, int line)
+{
+    g_test_message("sense expected at line %d", line);
+    g_assert_cmphex(status, ==, CHECK_CONDITION);
+    g_assert_cmphex(t->resp.sense[0] & 0x7f, ==, 0x70);
+    g_assert_cmphex(t->resp.sense[2] & 0xf, ==, key);
+    g_assert_cmphex(t->resp.sense[12], ==, asc);
+    g_assert_cmphex(t->resp.sense[13], ==, ascq);
+}
+
+/* The VM must still run: no zone error may stop it (werror/rerror=stop) */
+static void assert_running(void)
+{
+    QDict *rsp = qmp("{'execute': 'query-status'}");
+    QDict *ret = qdict_get_qdict(rsp, "return");
+
+    g_assert_cmpstr(qdict_get_str(ret, "status"), ==, "running");
+    qobject_unref(rsp);
+}
+
+static ZbcTest *zbc_init(QVirtioSCSI *scsi, QGuestAllocator *alloc)
+{
+    ZbcTest *t = g_new0(ZbcTest, 1);
+    const uint8_t tur[VIRTIO_SCSI_CDB_SIZE] = { TEST_UNIT_READY };
+    uint64_t features;
+    int i;
+
+    t->dev = scsi->vdev;
+    t->alloc = alloc;
+    features = qvirtio_get_features(t->dev);
+    features &= ~(QVIRTIO_F_BAD_FEATURE | (1ull << VIRTIO_RING_F_EVENT_IDX));
+    qvirtio_set_features(t->dev, features);
+    t->num_queues = qvirtio_config_readl(t->dev, 0);
+    for (i = 0; i < 3; i++) {
+        t->vq[i] = qvirtqueue_setup(t->dev, alloc, i);
+    }
+    qvirtio_set_driver_ok(t->dev);
+    /* POWER ON OCCURRED */
+    assert_sense(t, zbc_cmd(t, tur, NULL, 0, NULL, 0), UNIT_ATTENTION,
+                 0x29, 0x00);
+    return t;
+}
+
+static void zbc_free(ZbcTest *t)
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        qvirtqueue_cleanup(t->dev->bus, t->vq[i], t->alloc);
+    }
+    g_free(t);
+}
+
+static uint8_t report_zones(ZbcTest *t, uint64_t lba, uint8_t options,
+                            uint32_t alloc_len, uint8_t *buf)
+{
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { ZBC_IN, ZI_REPORT_ZONES };
+
+    stq_be_p(&cdb[2], lba);
+    stl_be_p(&cdb[10], alloc_len);
+    cdb[14] = options;
+    return zbc_cmd(t, cdb, NULL, 0, buf, alloc_len);
+}
+
+/* The condition of zone @z, from REPORT ZONES; the write pointer in @wp */
+static uint8_t zone_cond(ZbcTest *t, uint32_t z, uint64_t *wp)
+{
+    uint8_t buf[128];
+
+    assert_good(t, report_zones(t, ZSTART(z), 0x80, sizeof(buf), buf));
+    g_assert_cmpuint(ldl_be_p(&buf[0]), ==, 64);
+    g_assert_cmpuint(ldq_be_p(&buf[64 + 16]), ==, ZSTART(z));
+    if (wp) {
+        *wp = ldq_be_p(&buf[64 + 24]);
+    }
+    return buf[64 + 1] >> 4;
+}
+
+static uint8_t zone_op(ZbcTest *t, uint8_t sa, uint64_t lba, uint8_t all)
+{
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { ZBC_OUT, sa };
+
+    stq_be_p(&cdb[2], lba);
+    cdb[14] = all;
+    return zbc_cmd(t, cdb, NULL, 0, NULL, 0);
+}
+
+static uint8_t rw16(ZbcTest *t, bool write, uint64_t lba, uint32_t blocks,
+                    void *buf)
+{
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { write ? WRITE_16 : READ_16 };
+
+    stq_be_p(&cdb[2], lba);
+    stl_be_p(&cdb[10], blocks);
+    return write ? zbc_cmd(t, cdb, buf, blocks * 512, NULL, 0)
+                 : zbc_cmd(t, cdb, NULL, 0, buf, blocks * 512);
+}
+
+static uint8_t write_blocks(ZbcTest *t, uint64_t lba, uint32_t blocks)
+{
+    g_autofree uint8_t *buf = g_malloc(blocks * 512);
+
+    memset(buf, lba & 0xff, blocks * 512);
+    return rw16(t, true, lba, blocks, buf);
+}
+
+static uint8_t inquiry(ZbcTest *t, bool evpd, uint8_t page, uint8_t *buf,
+                       uint16_t len)
+{
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { INQUIRY, evpd, page };
+
+    stw_be_p(&cdb[3], len);
+    return zbc_cmd(t, cdb, NULL, 0, buf, len);
+}
+
+static void zbc_identify(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint8_t buf[256];
+    uint8_t rc16[VIRTIO_SCSI_CDB_SIZE] = {
+        SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16
+    };
+    uint8_t unmap[VIRTIO_SCSI_CDB_SIZE] = { UNMAP };
+    int i;
+    bool b1 = false, b2 = false, b6 = false;
+
+    assert_good(t, inquiry(t, false, 0, buf, 36));
+    g_assert_cmphex(buf[0] & 0x1f, ==, TYPE_ZBC);
+
+    assert_good(t, inquiry(t, true, 0x00, buf, 64));
+    g_assert_cmphex(buf[0] & 0x1f, ==, TYPE_ZBC);
+    for (i = 0; i < buf[3]; i++) {
+        b1 |= buf[4 + i] == 0xb1;
+        b2 |= buf[4 + i] == 0xb2;
+        b6 |= buf[4 + i] == 0xb6;
+    }
+    g_assert_true(b1 && b6 && !b2);
+
+    assert_good(t, inquiry(t, true, 0xb1, buf, 64));
+    g_assert_cmphex(buf[0] & 0x1f, ==, TYPE_ZBC);
+    g_assert_cmphex(buf[8] & 0x30, ==, 0);  /* ZONED: reserved for HM */
+
+    assert_good(t, inquiry(t, true, 0xb6, buf, 64));
+    g_assert_cmphex(buf[0] & 0x1f, ==, TYPE_ZBC);
+    g_assert_cmphex(buf[1], ==, 0xb6);
+    g_assert_cmpuint(lduw_be_p(&buf[2]), ==, 0x3c);
+    g_assert_cmphex(buf[4] & 1, ==, 0);     /* URSWRZ off here */
+    g_assert_cmpuint(ldl_be_p(&buf[16]), ==, MAX_OPEN);
+
+    /* A page that is not there */
+    assert_sense(t, inquiry(t, true, 0xb2, buf, 64), ILLEGAL_REQUEST,
+                 0x24, 0x00);
+
+    stl_be_p(&rc16[10], 32);
+    assert_good(t, zbc_cmd(t, rc16, NULL, 0, buf, 32));
+    g_assert_cmpuint(ldq_be_p(&buf[0]), ==, NR_ZONES * ZONE_BLOCKS - 1);
+    g_assert_cmpuint(ldl_be_p(&buf[8]), ==, 512);
+    g_assert_cmphex(buf[12] & 0x30, ==, 0x10);  /* RC BASIS 01b */
+    g_assert_cmphex(buf[14] & 0x80, ==, 0);     /* no LBPME */
+
+    /* No logical block provisioning on a host-managed device */
+    stw_be_p(&unmap[7], 24);
+    memset(buf, 0, 24);
+    assert_sense(t, zbc_cmd(t, unmap, buf, 24, NULL, 0), ILLEGAL_REQUEST,
+                 0x20, 0x00);
+    assert_running();
+    zbc_free(t);
+}
+
+static void zbc_report(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    const uint32_t len = 64 * (NR_ZONES + 1);
+    g_autofree uint8_t *buf = g_malloc(len);
+    uint8_t small[200];
+    struct {
+        uint8_t option;
+        uint32_t matches;
+        uint32_t first;
+    } opt[] = {
+        { 0x00, NR_ZONES, 0 },
+        { 0x01, NR_ZONES - NR_CONV - 4, 4 },    /* empty */
+        { 0x02, 1, 2 },                         /* implicitly open */
+        { 0x03, 1, 3 },                         /* explicitly open */
+        { 0x04, 0, 0 },                         /* closed */
+        { 0x05, 0, 0 },                         /* full */
+        { 0x06, 1, RO_ZONE },                   /* read only */
+        { 0x07, 1, OFFLINE_ZONE },              /* offline */
+        { 0x10, 0, 0 },                         /* RWP recommended */
+        { 0x11, 0, 0 },                         /* non-sequential */
+        { 0x3f, NR_CONV, 0 },                   /* not write pointer */
+    };
+    int i;
+
+    /* Zone 2 implicitly open, zone 3 explicitly open */
+    assert_good(t, write_blocks(t, ZSTART(2), 8));
+    assert_good(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(3), false));
+
+    assert_good(t, report_zones(t, 0, 0, len, buf));
+    g_assert_cmpuint(ldl_be_p(&buf[0]), ==, 64 * NR_ZONES);
+    g_assert_cmpuint(ldq_be_p(&buf[8]), ==, NR_ZONES * ZONE_BLOCKS - 1);
+    for (i = 0; i < NR_ZONES; i++) {
+        uint8_t *d = &buf[64 * (i + 1)];
+        uint8_t type = i < NR_CONV ? 1 : 2;
+
+        g_assert_cmphex(d[0] & 0xf, ==, type);
+        g_assert_cmpuint(ldq_be_p(&d[8]), ==, ZONE_BLOCKS);
+        g_assert_cmpuint(ldq_be_p(&d[16]), ==, ZSTART(i));
+    }
+    g_assert_cmphex(buf[64 * 1 + 1] >> 4, ==, ZC_NOT_WP);
+    g_assert_cmphex(buf[64 * 3 + 1] >> 4, ==, ZC_IOPEN);
+    g_assert_cmpuint(ldq_be_p(&buf[64 * 3 + 24]), ==, ZSTART(2) + 8);
+    g_assert_cmphex(buf[64 * 4 + 1] >> 4, ==, ZC_EOPEN);
+    g_assert_cmphex(buf[64 * 5 + 1] >> 4, ==, ZC_EMPTY);
+    g_assert_cmpuint(ldq_be_p(&buf[64 * 5 + 24]), ==, ZSTART(4));
+    g_assert_cmphex(buf[64 * (RO_ZONE + 1) + 1] >> 4, ==, ZC_RDONLY);
+    g_assert_cmphex(buf[64 * (OFFLINE_ZONE + 1) + 1] >> 4, ==, ZC_OFFLINE);
+
+    for (i = 0; i < ARRAY_SIZE(opt); i++) {
+        memset(buf, 0, len);
+        assert_good(t, report_zones(t, 0, opt[i].option, len, buf));
+        g_assert_cmpuint(ldl_be_p(&buf[0]), ==, 64 * opt[i].matches);
+        if (opt[i].matches) {
+            g_assert_cmpuint(ldq_be_p(&buf[64 + 16]), ==,
+                             ZSTART(opt[i].first));
+        }
+    }
+
+    /* From a zone's middle: that zone first */
+    assert_good(t, report_zones(t, ZSTART(5) + 7, 0, len, buf));
+    g_assert_cmpuint(ldl_be_p(&buf[0]), ==, 64 * (NR_ZONES - 5));
+    g_assert_cmpuint(ldq_be_p(&buf[64 + 16]), ==, ZSTART(5));
+
+    /* Short allocation length: the full count, unless PARTIAL */
+    assert_good(t, report_zones(t, 0, 0x00, sizeof(small), small));
+    g_assert_cmpuint(ldl_be_p(&small[0]), ==, 64 * NR_ZONES);
+    g_assert_cmpuint(ldq_be_p(&small[128 + 16]), ==, ZSTART(1));
+    g_assert_cmphex(small[192], ==, 0xa5);  /* never overrun */
+    assert_good(t, report_zones(t, 0, 0x80, sizeof(small), small));
+    g_assert_cmpuint(ldl_be_p(&small[0]), ==, 64 * 2);
+    assert_good(t, report_zones(t, 0, 0x81, sizeof(small), small));
+    g_assert_cmpuint(ldl_be_p(&small[0]), ==, 64 * 2);
+    g_assert_cmpuint(ldq_be_p(&small[64 + 16]), ==, ZSTART(4));
+    /* Only part of the header */
+    memset(small, 0, sizeof(small));
+    assert_good(t, report_zones(t, 0, 0, 10, small));
+    g_assert_cmpuint(ldl_be_p(&small[0]), ==, 64 * NR_ZONES);
+    /* A larger allocation length: only the header and the zones come */
+    {
+        g_autofree uint8_t *big = g_malloc(8192);
+
+        assert_good(t, report_zones(t, 0, 0, 8192, big));
+        g_assert_cmpuint(ldl_be_p(&big[0]), ==, 64 * NR_ZONES);
+        g_assert_cmphex(big[len], ==, 0xa5);
+    }
+
+    /* Reserved reporting options, reserved bits, bad service action */
+    assert_sense(t, report_zones(t, 0, 0x08, len, buf), ILLEGAL_REQUEST,
+                 0x24, 0x00);
+    assert_sense(t, report_zones(t, 0, 0x40, len, buf), ILLEGAL_REQUEST,
+                 0x24, 0x00);
+    {
+        uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { ZBC_IN, 0x06 };
+
+        stl_be_p(&cdb[10], 128);
+        assert_sense(t, zbc_cmd(t, cdb, NULL, 0, buf, 128), ILLEGAL_REQUEST,
+                     0x24, 0x00);
+    }
+    /* Beyond the last LBA */
+    assert_sense(t, report_zones(t, ZSTART(NR_ZONES), 0, len, buf),
+                 ILLEGAL_REQUEST, 0x21, 0x00);
+    assert_running();
+    zbc_free(t);
+}
+
+static void zbc_mgmt(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint64_t wp;
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { ZBC_OUT, ZO_OPEN_ZONE };
+
+    /* Single zones: open, close, finish, reset */
+    assert_good(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(2), false));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_EOPEN);
+    assert_good(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(2), false));
+    assert_good(t, zone_op(t, ZO_CLOSE_ZONE, ZSTART(2), false));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_EMPTY);
+    assert_good(t, zone_op(t, ZO_CLOSE_ZONE, ZSTART(2), false));
+    assert_good(t, write_blocks(t, ZSTART(2), 16));
+    g_assert_cmphex(zone_cond(t, 2, &wp), ==, ZC_IOPEN);
+    g_assert_cmpuint(wp, ==, ZSTART(2) + 16);
+    assert_good(t, zone_op(t, ZO_CLOSE_ZONE, ZSTART(2), false));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_CLOSED);
+    assert_good(t, zone_op(t, ZO_FINISH_ZONE, ZSTART(2), false));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_FULL);
+    assert_good(t, zone_op(t, ZO_FINISH_ZONE, ZSTART(2), false));
+    assert_good(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(2), false));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_FULL);
+    assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(2), false));
+    g_assert_cmphex(zone_cond(t, 2, &wp), ==, ZC_EMPTY);
+    g_assert_cmpuint(wp, ==, ZSTART(2));
+    assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(2), false));
+
+    /* ZONE COUNT: two zones at once */
+    stq_be_p(&cdb[2], ZSTART(4));
+    stw_be_p(&cdb[12], 2);
+    cdb[1] = ZO_FINISH_ZONE;
+    assert_good(t, zbc_cmd(t, cdb, NULL, 0, NULL, 0));
+    g_assert_cmphex(zone_cond(t, 4, NULL), ==, ZC_FULL);
+    g_assert_cmphex(zone_cond(t, 5, NULL), ==, ZC_FULL);
+    cdb[1] = ZO_RESET_WRITE_POINTER;
+    assert_good(t, zbc_cmd(t, cdb, NULL, 0, NULL, 0));
+    g_assert_cmphex(zone_cond(t, 4, NULL), ==, ZC_EMPTY);
+    g_assert_cmphex(zone_cond(t, 5, NULL), ==, ZC_EMPTY);
+    /* More zones than the device has */
+    stq_be_p(&cdb[2], ZSTART(NR_ZONES - 1));
+    assert_sense(t, zbc_cmd(t, cdb, NULL, 0, NULL, 0), ILLEGAL_REQUEST,
+                 0x24, 0x00);
+
+    /* ALL: the zone ID is ignored, even a bad one */
+    assert_good(t, write_blocks(t, ZSTART(2), 8));
+    assert_good(t, write_blocks(t, ZSTART(3), 8));
+    assert_good(t, zone_op(t, ZO_CLOSE_ZONE, 12345, true));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_CLOSED);
+    g_assert_cmphex(zone_cond(t, 3, NULL), ==, ZC_CLOSED);
+    assert_good(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(NR_ZONES) + 1, true));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_EOPEN);
+    g_assert_cmphex(zone_cond(t, 3, NULL), ==, ZC_EOPEN);
+    g_assert_cmphex(zone_cond(t, 4, NULL), ==, ZC_EMPTY);
+    assert_good(t, zone_op(t, ZO_FINISH_ZONE, 1, true));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_FULL);
+    g_assert_cmphex(zone_cond(t, 3, NULL), ==, ZC_FULL);
+    g_assert_cmphex(zone_cond(t, 4, NULL), ==, ZC_EMPTY);
+    assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, 0, true));
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_EMPTY);
+    g_assert_cmphex(zone_cond(t, 3, NULL), ==, ZC_EMPTY);
+    g_assert_cmphex(zone_cond(t, RO_ZONE, NULL), ==, ZC_RDONLY);
+    g_assert_cmphex(zone_cond(t, OFFLINE_ZONE, NULL), ==, ZC_OFFLINE);
+
+    /* Bad zone IDs */
+    assert_sense(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(2) + 1, false),
+                 ILLEGAL_REQUEST, 0x24, 0x00);
+    assert_sense(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(0), false),
+                 ILLEGAL_REQUEST, 0x24, 0x00);
+    assert_sense(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(NR_ZONES), false),
+                 ILLEGAL_REQUEST, 0x21, 0x00);
+    /* Read-only and offline zones */
+    assert_sense(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(RO_ZONE), false),
+                 DATA_PROTECT, 0x27, 0x08);
+    assert_sense(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(OFFLINE_ZONE),
+                            false),
+                 DATA_PROTECT, 0x2c, 0x0e);
+    /* Reserved fields, unknown service action */
+    assert_sense(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(2), 0x02),
+                 ILLEGAL_REQUEST, 0x24, 0x00);
+    assert_sense(t, zone_op(t, 0x05, ZSTART(2), false),
+                 ILLEGAL_REQUEST, 0x24, 0x00);
+    assert_sense(t, zone_op(t, 0x00, ZSTART(2), false),
+                 ILLEGAL_REQUEST, 0x24, 0x00);
+
+    /* The open limit: two explicitly open zones, no third */
+    assert_good(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(2), false));
+    assert_good(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(3), false));
+    assert_sense(t, zone_op(t, ZO_OPEN_ZONE, ZSTART(4), false),
+                 DATA_PROTECT, 0x55, 0x0e);
+    g_assert_cmphex(zone_cond(t, 4, NULL), ==, ZC_EMPTY);
+    /* ... nor a write to a third zone */
+    assert_sense(t, write_blocks(t, ZSTART(4), 8), DATA_PROTECT, 0x55, 0x0e);
+    /* Closed zones 2 and 3 and one more: OPEN ALL is all or nothing */
+    assert_good(t, zone_op(t, ZO_CLOSE_ZONE, 0, true));
+    assert_good(t, write_blocks(t, ZSTART(2), 8));
+    assert_good(t, write_blocks(t, ZSTART(3), 8));
+    assert_good(t, zone_op(t, ZO_CLOSE_ZONE, 0, true));
+    assert_good(t, write_blocks(t, ZSTART(5), 8));
+    assert_good(t, zone_op(t, ZO_CLOSE_ZONE, 0, true));
+    g_assert_cmphex(zone_cond(t, 5, NULL), ==, ZC_CLOSED);
+    assert_sense(t, zone_op(t, ZO_OPEN_ZONE, 0, true), DATA_PROTECT,
+                 0x55, 0x0e);
+    g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_CLOSED);
+    /* The active limit: three closed zones, no fourth */
+    assert_sense(t, write_blocks(t, ZSTART(6), 8), DATA_PROTECT, 0x55, 0x0e);
+    assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, 0, true));
+    assert_running();
+    zbc_free(t);
+}
+
+static void zbc_rw(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    g_autofree uint8_t *wbuf = g_malloc(32 * 512);
+    g_autofree uint8_t *rbuf = g_malloc(32 * 512);
+    uint64_t wp;
+    int i;
+
+    for (i = 0; i < 32 * 512; i++) {
+        wbuf[i] = i * 7 + 3;
+    }
+
+    /* Conventional zones: anywhere, and across them */
+    assert_good(t, rw16(t, true, 100, 4, wbuf));
+    assert_good(t, rw16(t, true, ZSTART(1) - 2, 4, wbuf));
+    assert_good(t, rw16(t, false, ZSTART(1) - 2, 4, rbuf));
+    g_assert_cmpmem(wbuf, 4 * 512, rbuf, 4 * 512);
+    /* ... but not into a sequential zone */
+    assert_sense(t, rw16(t, true, ZSTART(2) - 2, 4, wbuf), ILLEGAL_REQUEST,
+                 0x21, 0x05);
+
+    /* At the write pointer, then read back */
+    assert_good(t, rw16(t, true, ZSTART(2), 16, wbuf));
+    assert_good(t, rw16(t, true, ZSTART(2) + 16, 16, wbuf + 16 * 512));
+    assert_good(t, rw16(t, false, ZSTART(2), 32, rbuf));
+    g_assert_cmpmem(wbuf, 32 * 512, rbuf, 32 * 512);
+    g_assert_cmphex(zone_cond(t, 2, &wp), ==, ZC_IOPEN);
+    g_assert_cmpuint(wp, ==, ZSTART(2) + 32);
+    /* Off the write pointer */
+    assert_sense(t, rw16(t, true, ZSTART(2) + 40, 4, wbuf), ILLEGAL_REQUEST,
+                 0x21, 0x04);
+    assert_sense(t, rw16(t, true, ZSTART(2), 4, wbuf), ILLEGAL_REQUEST,
+                 0x21, 0x04);
+    g_assert_cmpuint((zone_cond(t, 2, &wp), wp), ==, ZSTART(2) + 32);
+    /* Across a zone boundary */
+    assert_sense(t, rw16(t, true, ZSTART(4) - 2, 4, wbuf), ILLEGAL_REQUEST,
+                 0x21, 0x05);
+    /* To a full zone */
+    assert_good(t, zone_op(t, ZO_FINISH_ZONE, ZSTART(3), false));
+    assert_sense(t, rw16(t, true, ZSTART(3), 4, wbuf), ILLEGAL_REQUEST,
+                 0x24, 0x00);
+    /* Read-only and offline zones */
+    assert_sense(t, rw16(t, true, ZSTART(RO_ZONE), 4, wbuf), DATA_PROTECT,
+                 0x27, 0x08);
+    assert_good(t, rw16(t, false, ZSTART(RO_ZONE), 4, rbuf));
+    assert_sense(t, rw16(t, true, ZSTART(OFFLINE_ZONE), 4, wbuf),
+                 DATA_PROTECT, 0x2c, 0x0e);
+    assert_sense(t, rw16(t, false, ZSTART(OFFLINE_ZONE), 4, rbuf),
+                 DATA_PROTECT, 0x2c, 0x0e);
+    /* Reads across sequential zones, and from a conventional one */
+    assert_sense(t, rw16(t, false, ZSTART(3) - 2, 4, rbuf), ILLEGAL_REQUEST,
+                 0x21, 0x07);
+    assert_sense(t, rw16(t, false, ZSTART(2) - 2, 4, rbuf), ILLEGAL_REQUEST,
+                 0x21, 0x07);
+    assert_good(t, rw16(t, false, ZSTART(3) - 4, 4, rbuf));
+
+    /* WRITE SAME is a write too */
+    {
+        uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { WRITE_SAME_16 };
+
+        stq_be_p(&cdb[2], ZSTART(2) + 32);
+        stl_be_p(&cdb[10], 8);
+        assert_good(t, zbc_cmd(t, cdb, wbuf, 512, NULL, 0));
+        stq_be_p(&cdb[2], ZSTART(2) + 64);
+        assert_sense(t, zbc_cmd(t, cdb, wbuf, 512, NULL, 0), ILLEGAL_REQUEST,
+                     0x21, 0x04);
+        stq_be_p(&cdb[2], ZSTART(5) - 4);
+        assert_sense(t, zbc_cmd(t, cdb, wbuf, 512, NULL, 0), ILLEGAL_REQUEST,
+                     0x21, 0x05);
+        g_assert_cmpuint((zone_cond(t, 2, &wp), wp), ==, ZSTART(2) + 40);
+    }
+    assert_running();
+    zbc_free(t);
+}
+
+static void zbc_urswrz(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint8_t buf[64];
+    g_autofree uint8_t *rbuf = g_malloc(8 * 512);
+
+    assert_good(t, inquiry(t, true, 0xb6, buf, 64));
+    g_assert_cmphex(buf[4] & 1, ==, 1);
+    assert_good(t, rw16(t, false, ZSTART(3) - 4, 8, rbuf));
+    zbc_free(t);
+}
+
+static void zbc_host_aware(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint8_t buf[64 * 9];
+    g_autofree uint8_t *wbuf = g_malloc(16 * 512);
+    g_autofree uint8_t *rbuf = g_malloc(16 * 512);
+    int i;
+    bool b6 = false;
+
+    assert_good(t, inquiry(t, false, 0, buf, 36));
+    g_assert_cmphex(buf[0] & 0x1f, ==, TYPE_DISK);
+    assert_good(t, inquiry(t, true, 0x00, buf, 64));
+    for (i = 0; i < buf[3]; i++) {
+        b6 |= buf[4 + i] == 0xb6;
+    }
+    g_assert_true(b6);
+    assert_good(t, inquiry(t, true, 0xb1, buf, 64));
+    g_assert_cmphex(buf[8] & 0x30, ==, 0x10);   /* ZONED: host-aware */
+    assert_good(t, inquiry(t, true, 0xb6, buf, 64));
+    g_assert_cmphex(buf[4] & 1, ==, 1);
+
+    assert_good(t, report_zones(t, 0, 0, sizeof(buf), buf));
+    g_assert_cmpuint(ldl_be_p(&buf[0]), ==, 64 * 8);
+    g_assert_cmphex(buf[64] & 0xf, ==, 3);      /* sequential preferred */
+
+    /* A plain disk for old guests: random writes, across zones */
+    for (i = 0; i < 16 * 512; i++) {
+        wbuf[i] = i ^ 0x5a;
+    }
+    assert_good(t, rw16(t, true, ZSTART(1) - 8, 16, wbuf));
+    assert_good(t, rw16(t, true, 100, 4, wbuf));
+    assert_good(t, rw16(t, false, ZSTART(1) - 8, 16, rbuf));
+    g_assert_cmpmem(wbuf, 16 * 512, rbuf, 16 * 512);
+    assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, 0, true));
+    assert_running();
+    zbc_free(t);
+}
+
+#define HM_DRIVE \
+    " -blockdev driver=null-co,node-name=z0,size=%d,zoned=host-managed," \
+    "zone-size=1048576,zone-nr-conv=%d,max-open-zones=%d," \
+    "max-active-zones=%d,read-only-zones.0=%d,offline-zones.0=%d," \
+    "memory-backed=on,read-zeroes=on" \
+    " -device scsi-hd,drive=z0,scsi-id=1,lun=0,werror=stop,rerror=stop"
+
+static void *zbc_setup(GString *cmd_line, void *arg)
+{
+    g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
+                           MAX_OPEN, MAX_ACTIVE, RO_ZONE, OFFLINE_ZONE);
+    g_string_append(cmd_line, ",zoned-unrestricted-reads=off");
+    return arg;
+}
+
+static void *zbc_setup_urswrz(GString *cmd_line, void *arg)
+{
+    /* Unrestricted reads are the default */
+    g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
+                           MAX_OPEN, MAX_ACTIVE, RO_ZONE, OFFLINE_ZONE);
+    return arg;
+}
+
+static void *zbc_setup_ha(GString *cmd_line, void *arg)
+{
+    g_string_append(cmd_line,
+                    " -blockdev driver=null-co,node-name=z0,size=8388608,"
+                    "zoned=host-aware,zone-size=1048576,memory-backed=on,"
+                    "read-zeroes=on"
+                    " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
+                    "werror=stop,rerror=stop");
+    return arg;
+}
+
+static void register_scsi_zbc_test(void)
+{
+    QOSGraphTestOptions opts = { .before = zbc_setup };
+
+    qos_add_test("zbc-identify", "virtio-scsi", zbc_identify, &opts);
+    qos_add_test("zbc-report", "virtio-scsi", zbc_report, &opts);
+    qos_add_test("zbc-mgmt", "virtio-scsi", zbc_mgmt, &opts);
+    qos_add_test("zbc-rw", "virtio-scsi", zbc_rw, &opts);
+    opts.before = zbc_setup_urswrz;
+    qos_add_test("zbc-unrestricted-reads", "virtio-scsi", zbc_urswrz, &opts);
+    opts.before = zbc_setup_ha;
+    qos_add_test("zbc-host-aware", "virtio-scsi", zbc_host_aware, &opts);
+}
+
+libqos_init(register_scsi_zbc_test);
