@@ -5,13 +5,14 @@
 # host-managed ZBC disk on virtio-scsi; the zoned ones are emulated by
 # null-co (no root, no zoned hardware).  It also creates a Linux null_blk
 # zoned disk of its own.  It lists the disks, works the zones with blkzone,
-# nvme-cli and fio, and powers off.
+# nvme-cli and fio, and powers off.  Then afl-fuzz runs QEMU with the
+# snapfuzz device for 30 seconds (scripts/demo-snapfuzz.sh).
 set -euo pipefail
 
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     here=$(cd "$(dirname "$0")" && pwd)
     echo "== make demo: booting a guest under ${GUEST_ACCEL:-tcg} (about 20 s)"
-    exec "$here/guest-run" --mem 1024 --timeout 300 "$0" -- \
+    "$here/guest-run" --mem 1024 --timeout 300 "$0" -- \
         -blockdev driver=null-co,node-name=nvme0,size=1073741824,read-zeroes=on \
         -device nvme,id=nvme0,serial=demo-nvme \
         -device nvme-ns,bus=nvme0,nsid=1,drive=nvme0 \
@@ -24,6 +25,9 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         -blockdev driver=null-co,node-name=zbc0,size=1073741824,zoned=host-managed,zone-size=67108864,zone-nr-conv=1,max-open-zones=8,memory-backed=on \
         -device virtio-scsi-pci,id=scsi0 \
         -device scsi-hd,bus=scsi0.0,drive=zbc0,serial=demo-zbc
+    echo
+    echo "== make demo: snapshot fuzzing, afl-fuzz driving a whole guest (30 s)"
+    exec "$here/demo-snapfuzz.sh" 30
 fi
 
 # In the guest.

@@ -1,0 +1,181 @@
+/*
+ * snapfuzz example harness for Linux user space
+ *
+ *   example            fuzz target (also as a guest's /init): runs every
+ *                      input through target(), which has a planted bug:
+ *                      an input starting with "BUG!" writes through NULL.
+ *                      The SIGSEGV handler reports the crash.
+ *   example stress     runs inputs until the device's max-inputs are
+ *                      spent; each dirties 1-256 pages, makes system calls
+ *                      and sometimes sleeps.  Prints the device's counters
+ *                      and how far apart in guest time the inputs started.
+ *   example hang       odd inputs loop forever (for the device's timeout),
+ *                      even ones end at once.  Prints the counters.
+ *
+ * Build: gcc -O2 -static example.c libsnapfuzz.c, or with afl-clang-fast
+ * for coverage in the device's coverage map.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "snapfuzz.h"
+
+#define PAGE 4096
+#define SCRATCH_MAGIC 0x53435243u
+
+static struct snapfuzz sf;
+static unsigned char area[256 * PAGE] __attribute__((aligned(PAGE)));
+
+/*
+ * Kept in the input window past any input, which restores leave alone:
+ * how far apart the inputs started.
+ */
+struct scratch {
+    uint32_t magic;
+    uint64_t mono_min, mono_max;
+    uint64_t tsc_min, tsc_max;
+};
+
+static void target(const uint8_t *d, size_t n)
+{
+    if (n > 0 && d[0] == 'B') {
+        if (n > 1 && d[1] == 'U') {
+            if (n > 2 && d[2] == 'G') {
+                if (n > 3 && d[3] == '!') {
+                    /* volatile: the planted bug must stay in */
+                    *(volatile int *)(uintptr_t)(n - 4) = 1;
+                }
+            }
+        }
+    }
+}
+
+static void on_fault(int sig)
+{
+    sf_crash(&sf, sig == SIGSEGV ? "SIGSEGV in the target"
+                                 : "fatal signal in the target");
+    _exit(128 + sig);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void note_start(struct scratch *sc)
+{
+    uint64_t mono = now_ns();
+    uint64_t tsc = __builtin_ia32_rdtsc();
+
+    if (sc->magic != SCRATCH_MAGIC) {
+        sc->magic = SCRATCH_MAGIC;
+        sc->mono_min = sc->mono_max = mono;
+        sc->tsc_min = sc->tsc_max = tsc;
+        return;
+    }
+    sc->mono_min = mono < sc->mono_min ? mono : sc->mono_min;
+    sc->mono_max = mono > sc->mono_max ? mono : sc->mono_max;
+    sc->tsc_min = tsc < sc->tsc_min ? tsc : sc->tsc_min;
+    sc->tsc_max = tsc > sc->tsc_max ? tsc : sc->tsc_max;
+}
+
+static void stress(const uint8_t *in, size_t len)
+{
+    unsigned pages = 1 + (len > 0 ? in[0] : 0);
+    char name[32];
+    int fd;
+
+    for (unsigned i = 0; i < pages; i++) {
+        area[i * PAGE + (len > 1 ? in[1] : 0) * 8] = in[(2 + i) % len] | 1;
+    }
+    (void)getpid();
+    snprintf(name, sizeof(name), "/tmp/sf-%u", len > 2 ? in[2] : 0);
+    fd = open(name, O_CREAT | O_RDWR, 0600);
+    if (fd >= 0) {
+        if (write(fd, in, len) < 0) {
+            /* Nothing to do. */
+        }
+        close(fd);
+    }
+    if (len > 3 && in[3] % 8 == 0) {
+        struct timespec ts = { 0, 1000000 };
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "fuzz";
+    struct sigaction sa;
+    struct scratch *sc;
+    const uint8_t *in;
+    size_t len;
+    uint32_t st;
+    int ret;
+
+    if (getpid() == 1) {
+        mount("sysfs", "/sys", "sysfs", 0, NULL);
+        mount("proc", "/proc", "proc", 0, NULL);
+    }
+    ret = sf_open(&sf);
+    if (ret < 0) {
+        fprintf(stderr, "example: no snapfuzz device (%s)\n", strerror(-ret));
+        return 1;
+    }
+    /* Nothing may fault in from disk while an input runs. */
+    mlockall(MCL_CURRENT | MCL_FUTURE);
+    memset(area, 0, sizeof(area));
+    sc = (struct scratch *)(sf.input + sf.input_size - PAGE);
+    memset(sc, 0, sizeof(*sc));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fault;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+    sigaction(SIGFPE, &sa, NULL);
+
+    while ((st = sf_next_input(&sf, &in, &len)) == SF_ST_OK) {
+        if (!strcmp(mode, "stress")) {
+            note_start(sc);
+            stress(in, len);
+        } else if (!strcmp(mode, "hang")) {
+            if (sf_reg(&sf, SF_REG_INPUT_SEQ) & 1) {
+                for (;;) {
+                    /* The device's timeout ends this. */
+                }
+            }
+        } else {
+            target(in, len);
+        }
+        st = sf_done(&sf, 0);
+        fprintf(stderr, "example: DONE failed with status %u\n", st);
+        return 1;
+    }
+    if (st != SF_ST_EXHAUSTED) {
+        fprintf(stderr, "example: NEXT_INPUT failed with status %u\n", st);
+        return 1;
+    }
+    printf("inputs %u verify-errors %u timeouts %u crashes %u restores %u\n",
+           sf_reg(&sf, SF_REG_INPUT_SEQ), sf_reg(&sf, SF_REG_VERIFY_ERRORS),
+           sf_reg(&sf, SF_REG_TIMEOUTS), sf_reg(&sf, SF_REG_CRASHES),
+           sf_reg(&sf, SF_REG_RESTORES));
+    if (sc->magic == SCRATCH_MAGIC) {
+        printf("start time spread: monotonic %llu us, tsc %llu cycles\n",
+               (unsigned long long)(sc->mono_max - sc->mono_min) / 1000,
+               (unsigned long long)(sc->tsc_max - sc->tsc_min));
+    }
+    return 0;
+}

@@ -1,0 +1,93 @@
+/*
+ * snapfuzz: snapshot fuzzing device, internals
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_MISC_SNAPFUZZ_INTERNAL_H
+#define HW_MISC_SNAPFUZZ_INTERNAL_H
+
+#include "hw/pci/pci_device.h"
+#include "hw/misc/snapfuzz.h"
+#include "io/channel-buffer.h"
+#include "qemu/timer.h"
+#include "qom/object.h"
+
+OBJECT_DECLARE_SIMPLE_TYPE(SnapfuzzState, SNAPFUZZ)
+
+/* One RAM block of the snapshot. */
+typedef struct SnapfuzzRAM {
+    RAMBlock *rb;
+    uint8_t *host;
+    uint8_t *copy;          /* contents at snapshot time */
+    uint64_t len;
+    unsigned long *dirty;   /* pages to copy back, one bit each */
+} SnapfuzzRAM;
+
+typedef struct SnapfuzzStats {
+    uint64_t pages;
+    uint64_t sync_ns, copy_ns, device_ns, cpu_ns, total_ns;
+} SnapfuzzStats;
+
+struct SnapfuzzState {
+    PCIDevice parent_obj;
+
+    MemoryRegion regs;
+    MemoryRegion input_bar;
+    MemoryRegion input_ram;
+    MemoryRegion cov_bar;
+    MemoryRegion cov_ram;
+    uint8_t *input;         /* host view of the input window */
+    uint8_t *cov;           /* host view of the coverage map */
+    uint64_t cov_len;       /* bytes of the coverage map */
+
+    /* Properties */
+    uint64_t input_size;
+    uint64_t cov_size;
+    uint32_t timeout_ms;
+    uint32_t max_inputs;
+    uint32_t random_len;
+    bool verify;
+    bool afl;
+
+    /* Registers */
+    uint32_t status;
+    uint32_t state;
+    uint32_t arg;
+    uint32_t input_len;
+    uint32_t input_seq;
+    uint32_t last_result;
+    uint32_t last_arg;
+    uint32_t timeouts;
+    uint32_t crashes;
+    uint32_t verify_errors;
+    uint32_t restores;
+    uint8_t msg[SNAPFUZZ_MSG_SIZE];
+    SnapfuzzStats stats;
+
+    /* Command execution outside the MMIO callback */
+    QEMUBH *bh;
+    uint32_t pending_cmd;
+    bool timed_out;
+    QEMUTimer *timer;
+
+    /* The snapshot */
+    bool have_snapshot;
+    uint32_t snap_cmd;      /* the command the snapshot was taken in */
+    bool dirty_log_on;
+    uint32_t ram_version;
+    SnapfuzzRAM *ram;
+    unsigned nr_ram;
+    uint8_t *devstate;      /* device and CPU vmstate */
+    size_t devstate_len;
+
+    Error *migration_blocker;
+    void *engine;           /* AFL++ fork server (afl.c), afl=on */
+};
+
+/* snapshot.c */
+bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp);
+bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp);
+uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s);
+void snapfuzz_snapshot_free(SnapfuzzState *s);
+
+#endif

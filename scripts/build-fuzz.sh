@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Configure (once) and build the clang/libFuzzer tree of the disk image fuzzer
+# (tests/image-fuzz in the QEMU tree): build/fuzz, with ASan+UBSan and the
+# block drivers instrumented for coverage.  Only the fuzzer, its seeds and
+# dictionaries (and the qemu-img that makes the seeds) are built.
+#   scripts/build-fuzz.sh [ninja targets]
+# BUILD_SRC (default build/src) and BUILD_DIR (default build/fuzz) select the
+# trees; FUZZ_COVERAGE=1 configures a source-based coverage build without
+# sanitizers instead (for llvm-cov; use another BUILD_DIR).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+src_dir=${BUILD_SRC:-$src_dir}
+fuzz_build=${BUILD_DIR:-$build_dir/fuzz}
+coverage=${FUZZ_COVERAGE:-0}
+
+command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 libclang-rt-14-dev"
+if [ -d /usr/lib/ccache ]; then
+    export PATH="/usr/lib/ccache:$PATH" CCACHE_BASEDIR="$build_dir" CCACHE_NOHASHDIR=1
+fi
+[ -f "$src_dir/configure" ] || die "$src_dir is not assembled; run 'make assemble' first"
+
+# Nothing but the tools: the image fuzzer links the block layer like qemu-img.
+configure_args=(
+    --python=/usr/bin/python3
+    --cc=clang-14 --cxx=clang++-14 --host-cc=clang-14
+    --disable-system --disable-user --enable-tools
+    --enable-fuzzing
+    --disable-download --disable-docs --disable-werror
+    --disable-guest-agent --disable-vhost-user --disable-libvduse --disable-vduse-blk-export
+)
+if [ "$coverage" = 1 ]; then
+    # Source-based coverage of the block drivers only; --disable-fuzzing would
+    # drop the fuzzer, so keep it and add the profile instrumentation.
+    configure_args+=("--extra-cflags=-fprofile-instr-generate -fcoverage-mapping"
+                     "--extra-ldflags=-fprofile-instr-generate")
+else
+    configure_args+=(--enable-asan --enable-ubsan)
+fi
+configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(qemu-img qemu-io tests/image-fuzz/qemu-fuzz-image tests/image-fuzz/seeds.stamp)
+
+mkdir -p "$fuzz_build"
+want="$(printf '%s\n' "${configure_args[@]}")"
+have=$(cat "$fuzz_build/.series-configure-args" 2>/dev/null || true)
+if [ ! -f "$fuzz_build/build.ninja" ] || [ "$want" != "$have" ]; then
+    info "configuring $fuzz_build"
+    rm -f "$fuzz_build/.series-configure-args"
+    (cd "$fuzz_build" && "$src_dir/configure" "${configure_args[@]}") \
+        || die "configure failed (log: $fuzz_build/meson-logs/meson-log.txt); is libclang-rt-14-dev installed?"
+    echo "$want" >"$fuzz_build/.series-configure-args"
+fi
+
+jobs=${JOBS:-$(nproc)}
+# Regenerate build.ninja first when a meson.build changed, so that new
+# targets are known.
+ninja -C "$fuzz_build" build.ninja >/dev/null || die "meson could not regenerate $fuzz_build"
+# Targets this tree does not know (an older series) are left out with a note.
+known=()
+for t in "${targets[@]}"; do
+    if ninja -C "$fuzz_build" -t query "$t" >/dev/null 2>&1; then
+        known+=("$t")
+    else
+        info "no target $t in $fuzz_build"
+    fi
+done
+[ ${#known[@]} -gt 0 ] || die "nothing to build"
+ninja -C "$fuzz_build" -j"$jobs" "${known[@]}" \
+    || die "build failed; see the compiler messages above"
+info "$fuzz_build is up to date"

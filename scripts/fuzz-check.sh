@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# make check for the disk image fuzzer (tests/image-fuzz): build it with
+# scripts/build-fuzz.sh, replay the reproducers of fixed findings
+# (tests/image-fuzz/regressions/TARGET/), then fuzz every target for a few
+# seconds from its seeds.  Any sanitizer report, crash, leak or timeout
+# fails.  Prints TAP.
+#   scripts/fuzz-check.sh [target...]
+# FUZZ_CHECK_SECONDS (default 5) is the fuzzing time per target.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+src=${BUILD_SRC:-$src_dir}
+fuzz_build=${BUILD_DIR:-$build_dir/fuzz}
+secs=${FUZZ_CHECK_SECONDS:-5}
+
+if ! BUILD_SRC="$src" BUILD_DIR="$fuzz_build" "$here/build-fuzz.sh" \
+        tests/image-fuzz/qemu-fuzz-image tests/image-fuzz/seeds.stamp >&2; then
+    echo "1..1"
+    echo "not ok 1 - build the image fuzzer (scripts/build-fuzz.sh)"
+    exit 1
+fi
+fuzzer=$fuzz_build/tests/image-fuzz/qemu-fuzz-image
+seeds=$fuzz_build/tests/image-fuzz/seeds
+regressions=$src/tests/image-fuzz/regressions
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    for f in "$seeds"/qemu-fuzz-image-target-*.options; do
+        t=${f##*/qemu-fuzz-image-target-}
+        targets+=("${t%.options}")
+    done
+fi
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-check.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+n=0 failed=0
+echo "1..$((2 * ${#targets[@]}))"
+report() {   # report STATUS DESCRIPTION LOG
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then
+        echo "ok $n - $2"
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $2"
+        # The sanitizer report, indented as a TAP diagnostic
+        grep -E -A25 '==[0-9]+==ERROR: |runtime error|Assertion|SUMMARY|Test unit written' "$3" \
+            | head -60 | sed 's/^/# /' || true
+    fi
+}
+
+for t in "${targets[@]}"; do
+    log=$scratch/$t.log
+    # Replay: each reproducer, every stage
+    files=()
+    if [ -d "$regressions/$t" ]; then
+        files=("$regressions/$t"/*)
+    fi
+    if [ ${#files[@]} -gt 0 ]; then
+        rc=0
+        "$fuzzer" --fuzz-target="$t" -runs=1 -close_fd_mask=3 -malloc_limit_mb=256 \
+            "${files[@]}" \
+            >"$log" 2>&1 || rc=$?
+        report "$rc" "replay $t (${#files[@]} reproducers)" "$log"
+    else
+        report 0 "replay $t # SKIP no reproducers"
+    fi
+
+    # Fuzz from the seeds into a scratch corpus; the seeds stay as they are
+    mkdir -p "$scratch/$t"
+    rc=0
+    "$fuzzer" --fuzz-target="$t" -max_total_time="$secs" -timeout=20 \
+        -malloc_limit_mb=256 -rss_limit_mb=2560 -max_len=1048576 \
+        -dict="$seeds/qemu-fuzz-image-target-$t.dict" -close_fd_mask=3 \
+        -artifact_prefix="$scratch/$t-" -seed=1 -print_final_stats=1 \
+        "$scratch/$t" "$seeds/$t" >"$log" 2>&1 || rc=$?
+    if [ "$rc" != 0 ]; then
+        # Keep the reproducer where people can find it
+        mkdir -p "$fuzz_build/fuzz-artifacts"
+        cp "$scratch/$t"-* "$fuzz_build/fuzz-artifacts/" 2>/dev/null || true
+    fi
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    report "$rc" "fuzz $t for ${secs}s (${execs:-0} executions)" "$log"
+done
+[ "$failed" = 0 ]

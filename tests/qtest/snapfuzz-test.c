@@ -1,0 +1,336 @@
+/*
+ * QTest testcase for the snapfuzz snapshot fuzzing device
+ *
+ * The register interface, every command and its errors, and restore
+ * semantics: guest RAM written, snapshot taken, RAM changed, snapshot
+ * restored, RAM compared; the input and coverage windows left alone.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci.h"
+#include "libqos/pci-pc.h"
+#include "hw/misc/snapfuzz.h"
+#include "hw/pci/pci_regs.h"
+
+#define RAM_A   0x00200000      /* 16 pages written before the snapshot */
+#define RAM_B   0x01000000      /* 4 pages written only after it */
+#define NPAGES  16
+
+#define PCI_VENDOR_ID_REDHAT 0x1b36
+
+typedef struct Snapfuzz {
+    QTestState *qts;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar regs, input, cov;
+} Snapfuzz;
+
+static void sf_start(Snapfuzz *sf, const char *props)
+{
+    sf->qts = qtest_initf("-machine pc -m 128 -device snapfuzz,addr=04.0%s%s",
+                          props ? "," : "", props ? props : "");
+    sf->bus = qpci_new_pc(sf->qts, NULL);
+    sf->dev = qpci_device_find(sf->bus, QPCI_DEVFN(4, 0));
+    g_assert(sf->dev);
+    qpci_device_enable(sf->dev);
+    sf->regs = qpci_iomap(sf->dev, 0, NULL);
+    sf->input = qpci_iomap(sf->dev, 1, NULL);
+    sf->cov = qpci_iomap(sf->dev, 2, NULL);
+}
+
+static void sf_stop(Snapfuzz *sf)
+{
+    g_free(sf->dev);
+    qpci_free_pc(sf->bus);
+    qtest_quit(sf->qts);
+}
+
+static uint32_t rd(Snapfuzz *sf, uint32_t reg)
+{
+    return qpci_io_readl(sf->dev, sf->regs, reg);
+}
+
+static void wr(Snapfuzz *sf, uint32_t reg, uint32_t val)
+{
+    qpci_io_writel(sf->dev, sf->regs, reg, val);
+}
+
+/* Issue a command and wait for it: the device runs it in a bottom half. */
+static uint32_t cmd(Snapfuzz *sf, uint32_t c, uint32_t arg)
+{
+    uint32_t st;
+    int i;
+
+    wr(sf, SNAPFUZZ_REG_ARG, arg);
+    wr(sf, SNAPFUZZ_REG_CMD, c);
+    for (i = 0; i < 10000; i++) {
+        st = rd(sf, SNAPFUZZ_REG_STATUS);
+        if (st != SNAPFUZZ_ST_BUSY) {
+            return st;
+        }
+        g_usleep(1000);
+    }
+    g_assert_not_reached();
+}
+
+static void fill(Snapfuzz *sf, uint64_t addr, int pages, uint8_t seed)
+{
+    g_autofree uint8_t *buf = g_malloc(pages * 4096);
+
+    for (int i = 0; i < pages * 4096; i++) {
+        buf[i] = seed + i * 7 + (i >> 12);
+    }
+    qtest_memwrite(sf->qts, addr, buf, pages * 4096);
+}
+
+static bool check(Snapfuzz *sf, uint64_t addr, int pages, uint8_t seed)
+{
+    g_autofree uint8_t *buf = g_malloc(pages * 4096);
+
+    qtest_memread(sf->qts, addr, buf, pages * 4096);
+    for (int i = 0; i < pages * 4096; i++) {
+        if (buf[i] != (uint8_t)(seed + i * 7 + (i >> 12))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void test_registers(void)
+{
+    Snapfuzz sf;
+
+    sf_start(&sf, NULL);
+    g_assert_cmphex(qpci_config_readw(sf.dev, PCI_VENDOR_ID), ==,
+                    PCI_VENDOR_ID_REDHAT);
+    g_assert_cmphex(qpci_config_readw(sf.dev, PCI_DEVICE_ID), ==, 0x0015);
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_MAGIC), ==, SNAPFUZZ_MAGIC);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERSION), ==, SNAPFUZZ_VERSION);
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_CAPS), ==, SNAPFUZZ_CAP_TIMEOUT);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATUS), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SIZE), ==, 1024 * 1024);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_COV_SIZE), ==, 65536);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_TIMEOUT_MS), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_MAX_INPUTS), ==, 0);
+
+    /* Read-only registers ignore writes; ARG keeps what is written. */
+    wr(&sf, SNAPFUZZ_REG_MAGIC, 0);
+    wr(&sf, SNAPFUZZ_REG_STATUS, 5);
+    wr(&sf, SNAPFUZZ_REG_STATE, 2);
+    wr(&sf, SNAPFUZZ_REG_INPUT_SEQ, 9);
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_MAGIC), ==, SNAPFUZZ_MAGIC);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATUS), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 0);
+    wr(&sf, SNAPFUZZ_REG_ARG, 0xdeadbeef);
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_ARG), ==, 0xdeadbeef);
+    /* Undefined registers read 0; narrow register accesses do nothing. */
+    g_assert_cmphex(rd(&sf, 0x80), ==, 0);
+    g_assert_cmphex(rd(&sf, 0xffc), ==, 0);
+    g_assert_cmphex(qpci_io_readw(sf.dev, sf.regs, SNAPFUZZ_REG_MAGIC), ==, 0);
+    qpci_io_writeb(sf.dev, sf.regs, SNAPFUZZ_REG_CMD, SNAPFUZZ_CMD_SNAPSHOT);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
+
+    /* The message buffer takes any access size. */
+    qpci_io_writeb(sf.dev, sf.regs, SNAPFUZZ_REG_MSG, 'h');
+    qpci_io_writeb(sf.dev, sf.regs, SNAPFUZZ_REG_MSG + 1, 'i');
+    qpci_io_writew(sf.dev, sf.regs, SNAPFUZZ_REG_MSG + 2, '!');
+    qpci_io_writel(sf.dev, sf.regs, SNAPFUZZ_REG_MSG + 0xfc, 0x64636261);
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_MSG), ==, 0x216968);
+    g_assert_cmphex(qpci_io_readb(sf.dev, sf.regs, SNAPFUZZ_REG_MSG + 0xff),
+                    ==, 'd');
+    sf_stop(&sf);
+}
+
+static void test_command_errors(void)
+{
+    Snapfuzz sf;
+
+    sf_start(&sf, NULL);
+    g_assert_cmpuint(cmd(&sf, 0, 0), ==, SNAPFUZZ_ST_ERR_CMD);
+    g_assert_cmpuint(cmd(&sf, 7, 0), ==, SNAPFUZZ_ST_ERR_CMD);
+    g_assert_cmpuint(cmd(&sf, 0xffffffff, 0), ==, SNAPFUZZ_ST_ERR_CMD);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==,
+                     SNAPFUZZ_ST_ERR_NO_SNAPSHOT);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_CRASH, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_CRASH, 257), ==,
+                     SNAPFUZZ_ST_ERR_VALUE);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_LOG, 257), ==,
+                     SNAPFUZZ_ST_ERR_VALUE);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_LOG, 0xffffffff), ==,
+                     SNAPFUZZ_ST_ERR_VALUE);
+    /* An error changes nothing else. */
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 0);
+
+    qpci_memwrite(sf.dev, sf.regs, SNAPFUZZ_REG_MSG, "hello", 5);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_LOG, 5), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_LOG, 256), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_LOG, 0), ==, SNAPFUZZ_ST_OK);
+    sf_stop(&sf);
+}
+
+static void test_restore(void)
+{
+    Snapfuzz sf;
+
+    sf_start(&sf, "verify=on");
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_CAPS) & SNAPFUZZ_CAP_VERIFY, ==,
+                    SNAPFUZZ_CAP_VERIFY);
+    fill(&sf, RAM_A, NPAGES, 1);
+    qpci_io_writel(sf.dev, sf.input, 0, 0x11111111);
+    qpci_io_writel(sf.dev, sf.cov, 0, 0x22222222);
+
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_READY);
+
+    /* Change RAM and both windows, then restore. */
+    fill(&sf, RAM_A, NPAGES, 2);
+    fill(&sf, RAM_B, 4, 3);
+    g_assert_false(check(&sf, RAM_A, NPAGES, 1));
+    qpci_io_writel(sf.dev, sf.input, 0, 0x33333333);
+    qpci_io_writel(sf.dev, sf.cov, 0, 0x44444444);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, NPAGES, 1));
+    g_assert_false(check(&sf, RAM_B, 4, 3));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DIRTY_PAGES), >=, NPAGES + 4);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_T_TOTAL), >, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_READY);
+    /* The windows are not restored. */
+    g_assert_cmphex(qpci_io_readl(sf.dev, sf.input, 0), ==, 0x33333333);
+    g_assert_cmphex(qpci_io_readl(sf.dev, sf.cov, 0), ==, 0x44444444);
+
+    /* Again: the same snapshot, only the new writes copied back. */
+    fill(&sf, RAM_A + 4096, 1, 9);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, NPAGES, 1));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DIRTY_PAGES), >=, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DIRTY_PAGES), <, NPAGES);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 2);
+
+    /* A new root snapshot replaces the old one. */
+    fill(&sf, RAM_A, NPAGES, 5);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==, SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_A, NPAGES, 6);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, NPAGES, 5));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+    sf_stop(&sf);
+}
+
+static void test_inputs(void)
+{
+    Snapfuzz sf;
+    uint8_t in1[16], in2[16];
+
+    sf_start(&sf, "max-inputs=3,random-len=16");
+    fill(&sf, RAM_A, 2, 1);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_INPUT);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_LEN), ==, 16);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_RESULT), ==,
+                     SNAPFUZZ_RESULT_NONE);
+    qpci_memread(sf.dev, sf.input, 0, in1, sizeof(in1));
+
+    /* Commands that need no running input are refused meanwhile. */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_INPUT);
+
+    /* DONE: restored, and the next input is there. */
+    fill(&sf, RAM_A, 2, 2);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 42), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 2, 1));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_INPUT);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 2);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_RESULT), ==,
+                     SNAPFUZZ_RESULT_DONE);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_ARG), ==, 42);
+    qpci_memread(sf.dev, sf.input, 0, in2, sizeof(in2));
+    g_assert_true(memcmp(in1, in2, sizeof(in1)) != 0);
+
+    /* CRASH with a message. */
+    qpci_memwrite(sf.dev, sf.regs, SNAPFUZZ_REG_MSG, "boom", 4);
+    fill(&sf, RAM_A, 1, 3);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_CRASH, 4), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 2, 1));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 3);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_RESULT), ==,
+                     SNAPFUZZ_RESULT_CRASH);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_CRASHES), ==, 1);
+
+    /* The budget is spent: restored, then no input. */
+    fill(&sf, RAM_A, 1, 4);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==,
+                     SNAPFUZZ_ST_EXHAUSTED);
+    g_assert_true(check(&sf, RAM_A, 2, 1));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_READY);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 3);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_EXHAUSTED);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    /* RESTORE goes back into NEXT_INPUT, which has nothing to give. */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==,
+                     SNAPFUZZ_ST_EXHAUSTED);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 4);
+    sf_stop(&sf);
+}
+
+static void test_timeout(void)
+{
+    Snapfuzz sf;
+    uint32_t result, timeouts, st;
+    int i;
+
+    sf_start(&sf, "timeout=300,max-inputs=2");
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_TIMEOUT_MS), ==, 300);
+    fill(&sf, RAM_A, 1, 1);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_A, 1, 2);
+    /* The input never ends; the device ends it and restores. */
+    for (i = 0; i < 1000 && rd(&sf, SNAPFUZZ_REG_INPUT_SEQ) < 2; i++) {
+        g_usleep(5 * 1000);
+    }
+    /* End the second input at once, before its own timeout. */
+    result = rd(&sf, SNAPFUZZ_REG_LAST_RESULT);
+    timeouts = rd(&sf, SNAPFUZZ_REG_TIMEOUTS);
+    st = cmd(&sf, SNAPFUZZ_CMD_DONE, 0);
+    g_assert_cmpuint(result, ==, SNAPFUZZ_RESULT_TIMEOUT);
+    g_assert_cmpuint(timeouts, ==, 1);
+    g_assert_cmpuint(st, ==, SNAPFUZZ_ST_EXHAUSTED);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 2);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_TIMEOUTS), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_RESULT), ==,
+                     SNAPFUZZ_RESULT_DONE);
+    g_assert_true(check(&sf, RAM_A, 1, 1));
+    sf_stop(&sf);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/snapfuzz/registers", test_registers);
+    qtest_add_func("/snapfuzz/command-errors", test_command_errors);
+    qtest_add_func("/snapfuzz/restore", test_restore);
+    qtest_add_func("/snapfuzz/inputs", test_inputs);
+    qtest_add_func("/snapfuzz/timeout", test_timeout);
+    return g_test_run();
+}
