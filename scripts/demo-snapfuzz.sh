@@ -36,6 +36,9 @@ AFL_QUIET=1 AFL_LLVM_INSTRUMENT=CLASSIC afl-clang-fast -O2 -static -Wall -o "$ou
 printf 'AAAA' >"$out/in/seed"
 
 echo "== snapfuzz: afl-fuzz -- qemu-system-x86_64 ... -device snapfuzz,afl=on ($limit s)"
+# afl-fuzz refuses sanitizer options it did not set (meson test sets
+# ASAN_OPTIONS and friends); this QEMU is not a sanitizer build.
+unset ASAN_OPTIONS MSAN_OPTIONS UBSAN_OPTIONS
 export AFL_FORKSRV_INIT_TMOUT=120000 AFL_MAP_SIZE=65536 AFL_NO_UI=1 \
        AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_SKIP_BIN_CHECK=1 \
        AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1

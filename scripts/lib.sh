@@ -28,4 +28,4 @@ apt_update_once() {
 # Directories of the project that are the project's own, not QEMU overlay.
 # Everything else below a top-level directory that exists in the QEMU tree is
 # overlay (a new file at its QEMU path).
-own_dirs='^(scripts|patches|build|wip|\.ci|\.git)/'
+own_dirs='^(scripts|patches|build|\.ci|\.git)/'

@@ -1,0 +1,729 @@
+/*
+ * Coverage-guided fuzzing of the disk image format drivers
+ *
+ * One libFuzzer binary, one target per image format.  The input is an
+ * image (see decode_input() for the encoding) that an in-memory protocol
+ * driver serves to the format driver, so no file is involved; every
+ * other block driver is disabled, so that an image cannot make QEMU open
+ * a host file, a backing file or a network connection.  The input also
+ * selects which of the stages below run on the image, so that the cheap
+ * "qemu-img info" executions dominate:
+ *
+ *   info (always)      open without I/O, image info, snapshots
+ *   STAGE_MAP          block status map and bounded reads
+ *   STAGE_CHECK        qemu-img check (no repair)
+ *   STAGE_CONVERT_RAW  convert to raw in memory
+ *   STAGE_CONVERT_QCOW2 convert to qcow2 in memory
+ *   STAGE_WRITE        read-write open, writes derived from the input,
+ *                      repair
+ *   STAGE_REOPEN       after the writes, open the result again and check
+ *
+ * Copyright (c) 2026 QEMU Storage Series
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/cutils.h"
+#include "qemu/error-report.h"
+#include "qemu/units.h"
+#include "qemu/option.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "qobject/qdict.h"
+#include "qapi/qapi-types-block-core.h"
+#include "qapi/qapi-visit-block-core.h"
+#include "crypto/init.h"
+#include "block/block_int.h"
+#include "block/qapi.h"
+#include "system/block-backend.h"
+#include "image-fuzz.h"
+
+#define FUZZ_MEM_PROTOCOL "fuzz-mem"
+
+enum {
+    STAGE_MAP           = 1 << 0,
+    STAGE_CHECK         = 1 << 1,
+    STAGE_CONVERT_RAW   = 1 << 2,
+    STAGE_CONVERT_QCOW2 = 1 << 3,
+    STAGE_WRITE         = 1 << 4,
+    STAGE_REOPEN        = 1 << 5,
+    STAGE_ALL           = (1 << 6) - 1,
+};
+
+/* Input encoding: byte 0 stages, byte 1 flags, then the image */
+#define INPUT_HEADER_SIZE   2
+#define INPUT_CHUNKED       (1 << 0)
+
+/*
+ * Bounds per execution.  A legitimately huge virtual disk is fine: only
+ * its first bytes are read and converted.
+ */
+#define MAX_IMAGE_SIZE      (16 * MiB)  /* decoded input */
+#define MAX_OUTPUT_SIZE     (32 * MiB)  /* each in-memory output */
+#define MAX_MAP_EXTENTS     256         /* block status calls */
+#define MAX_READ_BYTES      (1 * MiB)   /* total read by STAGE_MAP */
+#define MAX_CONVERT_BYTES   (4 * MiB)   /* virtual bytes converted */
+#define MAX_WRITES          4
+#define MAX_STAGE_NS        (2 * NANOSECONDS_PER_SECOND)
+
+/*
+ * The in-memory protocol: named buffers, "fuzz-mem:in" is the input,
+ * the others are created by the convert stages.
+ */
+typedef struct FuzzMemBuffer {
+    char *name;
+    uint8_t *data;
+    int64_t size;
+    int64_t max_size;
+    bool read_only;
+    QLIST_ENTRY(FuzzMemBuffer) next;
+} FuzzMemBuffer;
+
+static QLIST_HEAD(, FuzzMemBuffer) fuzz_mem_buffers =
+    QLIST_HEAD_INITIALIZER(fuzz_mem_buffers);
+
+typedef struct BDRVFuzzMemState {
+    FuzzMemBuffer *buf;
+} BDRVFuzzMemState;
+
+static FuzzMemBuffer *fuzz_mem_find(const char *name)
+{
+    FuzzMemBuffer *buf;
+
+    strstart(name, FUZZ_MEM_PROTOCOL ":", &name);
+    QLIST_FOREACH(buf, &fuzz_mem_buffers, next) {
+        if (!strcmp(buf->name, name)) {
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static FuzzMemBuffer *fuzz_mem_add(const char *name, uint8_t *data,
+                                   int64_t size, bool read_only)
+{
+    FuzzMemBuffer *buf = g_new0(FuzzMemBuffer, 1);
+
+    buf->name = g_strdup(name);
+    buf->data = data;
+    buf->size = size;
+    buf->max_size = read_only ? size : MAX_OUTPUT_SIZE;
+    buf->read_only = read_only;
+    QLIST_INSERT_HEAD(&fuzz_mem_buffers, buf, next);
+    return buf;
+}
+
+static void fuzz_mem_free_all(void)
+{
+    FuzzMemBuffer *buf, *tmp;
+
+    QLIST_FOREACH_SAFE(buf, &fuzz_mem_buffers, next, tmp) {
+        QLIST_REMOVE(buf, next);
+        g_free(buf->name);
+        g_free(buf->data);
+        g_free(buf);
+    }
+}
+
+static int fuzz_mem_open(BlockDriverState *bs, QDict *options, int flags,
+                         Error **errp)
+{
+    BDRVFuzzMemState *s = bs->opaque;
+    const char *filename = qdict_get_try_str(options, "filename");
+
+    if (!filename) {
+        error_setg(errp, "%s needs a filename", FUZZ_MEM_PROTOCOL);
+        return -EINVAL;
+    }
+    s->buf = fuzz_mem_find(filename);
+    if (!s->buf) {
+        error_setg(errp, "no in-memory image '%s'", filename);
+        return -ENOENT;
+    }
+    if (s->buf->read_only && (flags & BDRV_O_RDWR)) {
+        error_setg(errp, "in-memory image '%s' is read-only", filename);
+        return -EACCES;
+    }
+    qdict_del(options, "filename");
+    bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP;
+    return 0;
+}
+
+static int coroutine_fn fuzz_mem_co_preadv(BlockDriverState *bs,
+                                           int64_t offset, int64_t bytes,
+                                           QEMUIOVector *qiov,
+                                           BdrvRequestFlags flags)
+{
+    BDRVFuzzMemState *s = bs->opaque;
+    int64_t avail = offset < s->buf->size ? s->buf->size - offset : 0;
+    int64_t n = MIN(bytes, avail);
+
+    if (n > 0) {
+        qemu_iovec_from_buf(qiov, 0, s->buf->data + offset, n);
+    }
+    if (n < bytes) {
+        qemu_iovec_memset(qiov, n, 0, bytes - n);
+    }
+    return 0;
+}
+
+static int fuzz_mem_grow(FuzzMemBuffer *buf, int64_t end)
+{
+    if (end > buf->max_size) {
+        return -ENOSPC;
+    }
+    if (end > buf->size) {
+        buf->data = g_realloc(buf->data, end);
+        memset(buf->data + buf->size, 0, end - buf->size);
+        buf->size = end;
+    }
+    return 0;
+}
+
+static int coroutine_fn fuzz_mem_co_pwritev(BlockDriverState *bs,
+                                            int64_t offset, int64_t bytes,
+                                            QEMUIOVector *qiov,
+                                            BdrvRequestFlags flags)
+{
+    BDRVFuzzMemState *s = bs->opaque;
+    int ret;
+
+    if (s->buf->read_only) {
+        return -EACCES;
+    }
+    ret = fuzz_mem_grow(s->buf, offset + bytes);
+    if (ret < 0) {
+        return ret;
+    }
+    qemu_iovec_to_buf(qiov, 0, s->buf->data + offset, bytes);
+    return 0;
+}
+
+static int coroutine_fn fuzz_mem_co_pwrite_zeroes(BlockDriverState *bs,
+                                                  int64_t offset,
+                                                  int64_t bytes,
+                                                  BdrvRequestFlags flags)
+{
+    BDRVFuzzMemState *s = bs->opaque;
+    int ret;
+
+    if (s->buf->read_only) {
+        return -EACCES;
+    }
+    ret = fuzz_mem_grow(s->buf, offset + bytes);
+    if (ret < 0) {
+        return ret;
+    }
+    memset(s->buf->data + offset, 0, bytes);
+    return 0;
+}
+
+static int coroutine_fn fuzz_mem_co_pdiscard(BlockDriverState *bs,
+                                             int64_t offset, int64_t bytes)
+{
+    return 0;
+}
+
+static int coroutine_fn fuzz_mem_co_flush(BlockDriverState *bs)
+{
+    return 0;
+}
+
+static int64_t coroutine_fn fuzz_mem_co_getlength(BlockDriverState *bs)
+{
+    BDRVFuzzMemState *s = bs->opaque;
+
+    return s->buf->size;
+}
+
+static int coroutine_fn fuzz_mem_co_truncate(BlockDriverState *bs,
+                                             int64_t offset, bool exact,
+                                             PreallocMode prealloc,
+                                             BdrvRequestFlags flags,
+                                             Error **errp)
+{
+    BDRVFuzzMemState *s = bs->opaque;
+
+    if (s->buf->read_only || offset > s->buf->max_size ||
+        prealloc != PREALLOC_MODE_OFF) {
+        error_setg(errp, "cannot resize in-memory image '%s' to %" PRId64,
+                   s->buf->name, offset);
+        return -ENOTSUP;
+    }
+    if (offset > s->buf->size) {
+        return fuzz_mem_grow(s->buf, offset);
+    }
+    s->buf->size = offset;
+    return 0;
+}
+
+static QemuOptsList fuzz_mem_create_opts = {
+    .name = "fuzz-mem-create-opts",
+    .head = QTAILQ_HEAD_INITIALIZER(fuzz_mem_create_opts.head),
+    .desc = {
+        {
+            .name = BLOCK_OPT_SIZE,
+            .type = QEMU_OPT_SIZE,
+            .help = "Virtual disk size"
+        },
+        { /* end of list */ }
+    }
+};
+
+static int coroutine_fn fuzz_mem_co_create_opts(BlockDriver *drv,
+                                                const char *filename,
+                                                QemuOpts *opts,
+                                                Error **errp)
+{
+    uint64_t size = qemu_opt_get_size_del(opts, BLOCK_OPT_SIZE, 0);
+    FuzzMemBuffer *buf;
+
+    strstart(filename, FUZZ_MEM_PROTOCOL ":", &filename);
+    if (fuzz_mem_find(filename)) {
+        error_setg(errp, "in-memory image '%s' exists", filename);
+        return -EEXIST;
+    }
+    buf = fuzz_mem_add(filename, NULL, 0, false);
+    if (fuzz_mem_grow(buf, size) < 0) {
+        error_setg(errp, "in-memory image '%s' too large", filename);
+        return -ENOSPC;
+    }
+    return 0;
+}
+
+static int fuzz_mem_has_zero_init(BlockDriverState *bs)
+{
+    return 1;
+}
+
+static BlockDriver bdrv_fuzz_mem = {
+    .format_name            = FUZZ_MEM_PROTOCOL,
+    .protocol_name          = FUZZ_MEM_PROTOCOL,
+    .instance_size          = sizeof(BDRVFuzzMemState),
+    .bdrv_needs_filename    = true,
+
+    .bdrv_open              = fuzz_mem_open,
+    .bdrv_co_preadv         = fuzz_mem_co_preadv,
+    .bdrv_co_pwritev        = fuzz_mem_co_pwritev,
+    .bdrv_co_pwrite_zeroes  = fuzz_mem_co_pwrite_zeroes,
+    .bdrv_co_pdiscard       = fuzz_mem_co_pdiscard,
+    .bdrv_co_flush_to_disk  = fuzz_mem_co_flush,
+    .bdrv_co_getlength      = fuzz_mem_co_getlength,
+    .bdrv_co_truncate       = fuzz_mem_co_truncate,
+    .bdrv_co_create_opts    = fuzz_mem_co_create_opts,
+    .create_opts            = &fuzz_mem_create_opts,
+    .bdrv_has_zero_init     = fuzz_mem_has_zero_init,
+};
+
+/*
+ * The whitelist: every driver but the target's format, the in-memory
+ * protocol and qcow2 (the output of STAGE_CONVERT_QCOW2) refuses to open.
+ */
+static const char *fuzz_format;
+
+static int fuzz_denied_open(BlockDriverState *bs, QDict *options, int flags,
+                            Error **errp)
+{
+    error_setg(errp, "driver '%s' is disabled in the image fuzzer",
+               bs->drv->format_name);
+    return -EPERM;
+}
+
+static void fuzz_restrict_drivers(void)
+{
+    BlockDriver *drv;
+
+    /* bdrv_register() inserts at the head, so this walks all of them */
+    bdrv_register(&bdrv_fuzz_mem);
+    for (drv = &bdrv_fuzz_mem; drv; drv = QLIST_NEXT(drv, list)) {
+        if (drv == &bdrv_fuzz_mem || !strcmp(drv->format_name, fuzz_format) ||
+            !strcmp(drv->format_name, "qcow2")) {
+            continue;
+        }
+        drv->bdrv_open = fuzz_denied_open;
+        drv->bdrv_probe = NULL;
+        drv->bdrv_probe_device = NULL;
+        drv->bdrv_co_create_opts = NULL;
+        drv->bdrv_co_create = NULL;
+    }
+}
+
+/* A small deterministic generator for the writes of STAGE_WRITE */
+static uint64_t fuzz_rand(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+/*
+ * The image: either the bytes after the header as they are, or (flag
+ * INPUT_CHUNKED) a list of chunks {le32 offset, le16 length, data} laid
+ * out in an image of zeroes, for formats whose structures are megabytes
+ * apart.
+ */
+static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
+                             int64_t *image_size)
+{
+    const uint8_t *p = data, *end = data + size;
+    uint8_t *image;
+    int64_t len = 0;
+
+    if (!(flags & INPUT_CHUNKED)) {
+        *image_size = size;
+        return g_memdup2(data, size);
+    }
+    /* First pass: the size */
+    while (end - p >= 6) {
+        uint32_t off = ldl_le_p(p);
+        size_t n = MIN(lduw_le_p(p + 4), end - p - 6);
+
+        if (off + n <= MAX_IMAGE_SIZE) {
+            len = MAX(len, off + n);
+        }
+        p += 6 + n;
+    }
+    image = g_malloc0(len);
+    for (p = data; end - p >= 6;) {
+        uint32_t off = ldl_le_p(p);
+        size_t n = MIN(lduw_le_p(p + 4), end - p - 6);
+
+        if (n && off + n <= MAX_IMAGE_SIZE) {
+            memcpy(image + off, p + 6, n);
+        }
+        p += 6 + n;
+    }
+    *image_size = len;
+    return image;
+}
+
+static BlockBackend *fuzz_open(const char *format, const char *name,
+                               int flags)
+{
+    QDict *opts = qdict_new();
+    Error *local_err = NULL;
+    BlockBackend *blk;
+
+    qdict_put_str(opts, "driver", format);
+    qdict_put_str(opts, "file.driver", FUZZ_MEM_PROTOCOL);
+    qdict_put_str(opts, "file.filename", name);
+    blk = blk_new_open(NULL, NULL, opts, flags | BDRV_O_NO_BACKING,
+                       &local_err);
+    error_free(local_err);
+    return blk;
+}
+
+static bool fuzz_timed_out(int64_t start)
+{
+    return get_clock() - start > MAX_STAGE_NS;
+}
+
+/* What qemu-img info does */
+static void stage_info(BlockBackend *blk)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    ImageInfo *info = NULL;
+    BlockDriverInfo bdi;
+    QEMUSnapshotInfo *sn = NULL;
+    Error *local_err = NULL;
+    int nb;
+
+    blk_getlength(blk);
+    bdrv_graph_rdlock_main_loop();
+    bdrv_query_image_info(bs, &info, true, false, &local_err);
+    error_free(local_err);
+    qapi_free_ImageInfo(info);
+    bdrv_get_info(bs, &bdi);
+    nb = bdrv_snapshot_list(bs, &sn);
+    (void)nb;
+    g_free(sn);
+    bdrv_graph_rdunlock_main_loop();
+}
+
+/* Walk the block status of the first bytes, read what is data */
+static void stage_map(BlockBackend *blk, int64_t start)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    int64_t len = blk_getlength(blk);
+    int64_t offset = 0, read_bytes = 0;
+    int i;
+
+    for (i = 0; i < MAX_MAP_EXTENTS && offset < len; i++) {
+        int64_t pnum = 0, map;
+        BlockDriverState *file;
+        int ret;
+
+        bdrv_graph_rdlock_main_loop();
+        ret = bdrv_block_status_above(bs, NULL, offset, len - offset, &pnum,
+                                      &map, &file);
+        bdrv_graph_rdunlock_main_loop();
+        if (ret < 0 || pnum <= 0 || fuzz_timed_out(start)) {
+            break;
+        }
+        if ((ret & BDRV_BLOCK_DATA) && read_bytes < MAX_READ_BYTES) {
+            int64_t n = MIN(pnum, 64 * KiB);
+            uint8_t *buf = g_malloc(n);
+
+            blk_pread(blk, offset, n, buf, 0);
+            g_free(buf);
+            read_bytes += n;
+        }
+        offset += pnum;
+    }
+}
+
+static void stage_check(BlockBackend *blk, BdrvCheckMode fix)
+{
+    BdrvCheckResult result = {};
+
+    bdrv_graph_rdlock_main_loop();
+    bdrv_check(blk_bs(blk), &result, fix);
+    bdrv_graph_rdunlock_main_loop();
+}
+
+/* Copy the first bytes of src to dst as qemu-img convert does */
+static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len,
+                      int64_t start)
+{
+    BlockDriverState *bs = blk_bs(src);
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    int64_t offset = 0;
+
+    while (offset < len && !fuzz_timed_out(start)) {
+        int64_t pnum = 0;
+        int ret;
+
+        bdrv_graph_rdlock_main_loop();
+        ret = bdrv_block_status_above(bs, NULL, offset,
+                                      MIN(len - offset, 64 * KiB), &pnum,
+                                      NULL, NULL);
+        bdrv_graph_rdunlock_main_loop();
+        if (ret < 0 || pnum <= 0) {
+            break;
+        }
+        if (ret & BDRV_BLOCK_ZERO) {
+            ret = blk_pwrite_zeroes(dst, offset, pnum, BDRV_REQ_MAY_UNMAP);
+        } else {
+            ret = blk_pread(src, offset, pnum, buf, 0);
+            if (ret >= 0) {
+                ret = blk_pwrite(dst, offset, pnum, buf, 0);
+            }
+        }
+        if (ret < 0) {
+            break;
+        }
+        offset += pnum;
+    }
+    blk_flush(dst);
+}
+
+static void stage_convert(BlockBackend *src, const char *out_format,
+                          int64_t start)
+{
+    int64_t len = MIN(blk_getlength(src), MAX_CONVERT_BYTES);
+    const char *name = out_format ? "out-qcow2" : "out-raw";
+    BlockBackend *dst;
+
+    if (len <= 0) {
+        return;
+    }
+    len = QEMU_ALIGN_DOWN(len, BDRV_SECTOR_SIZE);
+    if (out_format) {
+        BlockDriver *drv = bdrv_find_format(out_format);
+        QemuOpts *opts = qemu_opts_create(drv->create_opts, NULL, 0,
+                                          &error_abort);
+        Error *local_err = NULL;
+        int ret;
+
+        qemu_opt_set_number(opts, BLOCK_OPT_SIZE, len, &error_abort);
+        ret = bdrv_create(drv, FUZZ_MEM_PROTOCOL ":out-qcow2", opts,
+                          &local_err);
+        qemu_opts_del(opts);
+        if (ret < 0) {
+            /* The output is ours, not the input's: this is a bug */
+            error_report_err(local_err);
+            abort();
+        }
+        dst = fuzz_open(out_format, name, BDRV_O_RDWR);
+    } else {
+        Error *local_err = NULL;
+        QDict *opts = qdict_new();
+
+        fuzz_mem_grow(fuzz_mem_add(name, NULL, 0, false), len);
+        qdict_put_str(opts, "driver", FUZZ_MEM_PROTOCOL);
+        qdict_put_str(opts, "filename", name);
+        dst = blk_new_open(NULL, NULL, opts, BDRV_O_RDWR, &local_err);
+        error_free(local_err);
+    }
+    if (!dst) {
+        return;
+    }
+    fuzz_copy(src, dst, len, start);
+    if (out_format) {
+        stage_check(dst, 0);
+    }
+    blk_unref(dst);
+}
+
+static void stage_write(BlockBackend *blk, uint64_t seed, int64_t start)
+{
+    int64_t len = blk_getlength(blk);
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    int i;
+
+    if (len <= 0) {
+        return;
+    }
+    memset(buf, 0xa5, 64 * KiB);
+    for (i = 0; i < MAX_WRITES && !fuzz_timed_out(start); i++) {
+        uint64_t r = fuzz_rand(&seed);
+        int64_t offset = QEMU_ALIGN_DOWN((r >> 16) % len, BDRV_SECTOR_SIZE);
+        int64_t bytes = MIN(((r & 0x7f) + 1) * BDRV_SECTOR_SIZE,
+                            len - offset);
+
+        switch ((r >> 8) & 3) {
+        case 0:
+        case 1:
+            blk_pwrite(blk, offset, bytes, buf, 0);
+            break;
+        case 2:
+            blk_pwrite_zeroes(blk, offset, bytes, BDRV_REQ_MAY_UNMAP);
+            break;
+        case 3:
+            blk_pdiscard(blk, offset, bytes);
+            break;
+        }
+    }
+    blk_flush(blk);
+    stage_check(blk, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *env_stages = getenv("QEMU_FUZZ_IMAGE_STAGES");
+    const char *dump = getenv("QEMU_FUZZ_IMAGE_DUMP");
+    int64_t start = get_clock();
+    int stages, flags;
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    int64_t image_size;
+    uint8_t *image;
+    BlockBackend *blk;
+    size_t i;
+
+    if (size < INPUT_HEADER_SIZE) {
+        return 0;
+    }
+    stages = data[0] & STAGE_ALL;
+    flags = data[1];
+    if (env_stages && qemu_strtoi(env_stages, NULL, 0, &stages) == 0) {
+        stages &= STAGE_ALL;
+    }
+    image = decode_input(data + INPUT_HEADER_SIZE, size - INPUT_HEADER_SIZE,
+                         flags, &image_size);
+    if (dump) {
+        g_file_set_contents(dump, (char *)image, image_size, NULL);
+    }
+    for (i = 0; i < size; i++) {
+        seed = (seed ^ data[i]) * 0x100000001b3ULL;
+    }
+    if (stages & STAGE_WRITE) {
+        FuzzMemBuffer *rw = fuzz_mem_add("rw", g_memdup2(image, image_size),
+                                         image_size, false);
+
+        rw->max_size = MAX(image_size, MAX_OUTPUT_SIZE);
+    }
+    fuzz_mem_add("in", image, image_size, true);
+
+    /* qemu-img info */
+    blk = fuzz_open(fuzz_format, "in", BDRV_O_NO_IO);
+    if (!blk) {
+        goto out;
+    }
+    stage_info(blk);
+    blk_unref(blk);
+
+    if (stages & (STAGE_MAP | STAGE_CHECK | STAGE_CONVERT_RAW |
+                  STAGE_CONVERT_QCOW2)) {
+        blk = fuzz_open(fuzz_format, "in", 0);
+        if (blk) {
+            if (stages & STAGE_MAP) {
+                stage_map(blk, start);
+            }
+            if (stages & STAGE_CHECK) {
+                stage_check(blk, 0);
+            }
+            if (stages & STAGE_CONVERT_RAW) {
+                stage_convert(blk, NULL, start);
+            }
+            if (stages & STAGE_CONVERT_QCOW2) {
+                stage_convert(blk, "qcow2", start);
+            }
+            blk_unref(blk);
+        }
+    }
+    if (stages & STAGE_WRITE) {
+        blk = fuzz_open(fuzz_format, "rw", BDRV_O_RDWR);
+        if (blk) {
+            stage_write(blk, seed, start);
+            blk_unref(blk);
+            if (stages & STAGE_REOPEN) {
+                blk = fuzz_open(fuzz_format, "rw", 0);
+                if (blk) {
+                    stage_check(blk, 0);
+                    blk_unref(blk);
+                }
+            }
+        }
+    }
+
+out:
+    fuzz_mem_free_all();
+    return 0;
+}
+
+static void usage(const char *argv0)
+{
+    printf("Usage: %s --fuzz-target=FORMAT [libFuzzer arguments]\n"
+           "   or: qemu-fuzz-image-target-FORMAT [libFuzzer arguments]\n"
+           "FORMAT is the image format of the target, for example qcow2.\n"
+           "QEMU_FUZZ_IMAGE_STAGES=N forces the stages of every input,\n"
+           "QEMU_FUZZ_IMAGE_DUMP=FILE writes the decoded image to FILE.\n",
+           argv0);
+    exit(0);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv, char ***envp)
+{
+    const char *name = strstr(**argv, "-target-");
+    int i;
+
+    if (name) {
+        /* The binary name picks the target, as on OSS-Fuzz */
+        fuzz_format = name + strlen("-target-");
+    }
+    for (i = 1; i < *argc; i++) {
+        if (strstart((*argv)[i], "--fuzz-target=", &name)) {
+            fuzz_format = name;
+        }
+    }
+    if (!fuzz_format) {
+        usage(**argv);
+    }
+
+    error_init(**argv);
+    qemu_init_exec_dir(**argv);
+    qemu_init_main_loop(&error_fatal);
+    qcrypto_init(&error_fatal);
+    module_call_init(MODULE_INIT_QOM);
+    bdrv_init();
+    if (!bdrv_find_format(fuzz_format)) {
+        fprintf(stderr, "Unknown image format '%s'\n", fuzz_format);
+        exit(1);
+    }
+    fuzz_restrict_drivers();
+    return 0;
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+#
+# Make the seeds, dictionaries and libFuzzer options of the disk image
+# fuzzer (tests/image-fuzz/image-fuzz.c) with the build's own qemu-img and
+# qemu-io: many variants of each format, encoded the way the fuzzer reads
+# its input.  Also the OSS-Fuzz seed corpus zips.
+#
+#   make-seeds.py --qemu-img QEMU_IMG --qemu-io QEMU_IO --out DIR
+#                 [--samples DIR] [--stamp FILE] FORMAT...
+#
+# Copyright (c) 2026 QEMU Storage Series
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+import argparse
+import base64
+import bz2
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import uuid
+import zipfile
+import zlib
+
+STAGE_ALL = 0x3f
+INPUT_CHUNKED = 1
+BLOCK = 512
+MAX_SEED = 512 * 1024   # libFuzzer's -max_len in fuzz-check is 1 MiB
+
+# Options of qemu-img create, per variant; None: the format has no
+# create support, its seeds come from sample images only
+VARIANTS = {
+    'qcow2': [
+        'cluster_size=65536',
+        'cluster_size=512',
+        'cluster_size=4096,refcount_bits=1',
+        'cluster_size=2097152',
+        'compat=0.10',
+        'compat=1.1,lazy_refcounts=on',
+        'refcount_bits=64',
+        'extended_l2=on',
+        'extended_l2=on,cluster_size=16384',
+        'compression_type=zlib',
+    ],
+    'vmdk': [
+        'subformat=monolithicSparse',
+        'subformat=streamOptimized',
+        'subformat=monolithicSparse,zeroed_grain=on',
+        'subformat=monolithicSparse,hwversion=6',
+        'subformat=monolithicSparse,adapter_type=lsilogic',
+    ],
+    'vhdx': [
+        'subformat=dynamic',
+        'subformat=dynamic,block_size=1048576',
+        'subformat=dynamic,log_size=1048576,block_size=8388608',
+        'subformat=fixed',
+    ],
+    'vdi': ['static=off', 'static=on'],
+    'vpc': ['subformat=dynamic', 'subformat=fixed',
+            'subformat=dynamic,force_size=on'],
+    'parallels': ['cluster_size=1048576', 'cluster_size=65536'],
+    'qcow': [''],
+    'qed': ['cluster_size=65536', 'cluster_size=4096,table_size=2'],
+    'dmg': None,
+    'cloop': None,
+    'bochs': None,
+}
+
+SAMPLES = {
+    'qcow2': [],
+    'vmdk': ['afl9.vmdk.bz2', 'iotest-version3.vmdk.bz2'],
+    'vhdx': ['iotest-dynamic-1G.vhdx.bz2', 'test-disk2vhd.vhdx.bz2'],
+    'vpc': ['virtualpc-dynamic.vhd.bz2', 'hyperv2012r2-dynamic.vhd.bz2',
+            'd2v-zerofilled.vhd.bz2'],
+    'parallels': ['parallels-v1.bz2', 'parallels-v2.bz2',
+                  'parallels-with-bitmap.bz2'],
+    'dmg': ['simple-dmg.dmg.bz2'],
+    'cloop': ['simple-pattern.cloop.bz2'],
+    'bochs': ['empty.bochs.bz2'],
+}
+
+# Data written into the seeds that support writing
+WRITES = ['write -P 0x11 0 64k', 'write -P 0x22 1M 4k', 'write -z 2M 64k',
+          'write -P 0x33 3M 512', 'discard 0 4k']
+
+
+def guid(s):
+    return uuid.UUID(s).bytes_le
+
+
+def be32(v):
+    return struct.pack('>I', v)
+
+
+def le32(v):
+    return struct.pack('<I', v)
+
+
+# Magic numbers and keywords of each format, for the dictionaries
+DICT = {
+    'qcow2': [b'QFI\xfb', be32(2), be32(3), be32(0xe2792aca),
+              be32(0x6803f857), be32(0x23852875), be32(0x0537be77),
+              be32(0x44415441), b'\x80\x00\x00\x00\x00\x00\x00\x00',
+              b'\x40\x00\x00\x00\x00\x00\x00\x00'],
+    'qcow': [b'QFI\xfb', be32(1)],
+    'vmdk': [b'KDMV', b'COWD', b'# Disk DescriptorFile', b'version=1',
+             b'version=3', b'CID=', b'parentCID=ffffffff', b'createType=',
+             b'"monolithicSparse"', b'"streamOptimized"', b'"vmfs"',
+             b'"monolithicFlat"', b'"twoGbMaxExtentSparse"',
+             b'"vmfsSparse"', b'"seSparse"', b'RW ', b'RDONLY ',
+             b'NOACCESS ', b'SPARSE', b'FLAT', b'ZERO', b'VMFS',
+             b'VMFSSPARSE', b'SESPARSE', b'"fuzz-mem:in"',
+             b'ddb.virtualHWVersion', b'ddb.geometry.cylinders',
+             b'ddb.adapterType', b'\n'],
+    'vhdx': [b'vhdxfile', b'head', b'regi', b'loge', b'desc', b'data',
+             b'metadata',
+             guid('2DC27766-F623-4200-9D64-115E9BFD4A08'),
+             guid('8B7CA206-4790-4B9A-B8FE-575F050F886E'),
+             guid('CAA16737-FA36-4D43-B3B6-33F0AA44E76B'),
+             guid('2FA54224-CD1B-4876-B211-5DBED83BF4B8'),
+             guid('BECA12AB-B2E6-4523-93EF-C309E000C746'),
+             guid('8141BF1D-A96F-4709-BA47-F233A8FAAB5F'),
+             guid('CDA348C7-445D-4471-9CC9-E9885251C556'),
+             guid('A8D35F2D-B30B-454D-ABF7-D3D84834AB0C')],
+    'dmg': [b'koly', b'mish', b'<key>blkx</key>', b'<data>', b'</data>',
+            b'<dict>', b'</dict>', b'<array>', b'</array>',
+            be32(0x80000005), be32(0x80000006), be32(0x80000007),
+            be32(0x80000008), be32(1), be32(2), be32(0xffffffff),
+            be32(0x7ffffffe)],
+    'parallels': [b'WithoutFreeSpace', b'WithouFreSpacExt',
+                  struct.pack('<Q', 0xAB234CEF23DCEA87),
+                  struct.pack('<Q', 0x20385FAE252CB34A), le32(2),
+                  le32(0x746f6e59)],
+    'vdi': [b'<<< QEMU VM Virtual Disk Image >>>\n', le32(0xbeda107f),
+            le32(0x00010001), le32(1), le32(2)],
+    'vpc': [b'conectix', b'cxsparse', b'Wi2k', b'qemu', b'win ', b'vpc ',
+            be32(2), be32(3), be32(4), be32(0x00010000)],
+    'qed': [b'QED\x00', struct.pack('<Q', 1), struct.pack('<Q', 2),
+            struct.pack('<Q', 4)],
+    'cloop': [b'#!/bin/sh\n#V2.0 Format\n'
+              b'modprobe cloop file=$0 && mount -r -t iso9660 /dev/cloop $1\n',
+              b'#V2.0 Format'],
+    'bochs': [b'Bochs Virtual HD Image', b'Redolog', b'Growing',
+              b'Undoable', b'Volatile', le32(0x00020000), le32(0x00010000)],
+}
+
+
+def encode(image, stages):
+    """The fuzzer's input: header, then chunks of the non-zero blocks"""
+    out = bytearray([stages, INPUT_CHUNKED])
+    off = 0
+    while off < len(image):
+        if not any(image[off:off + BLOCK]):
+            off += BLOCK
+            continue
+        end = off
+        while (end < len(image) and end - off < 65535 - BLOCK + 1 and
+               any(image[end:end + BLOCK])):
+            end += BLOCK
+        end = min(end, len(image))
+        out += struct.pack('<IH', off, end - off) + image[off:end]
+        off = end
+    return bytes(out)
+
+
+def run(*args):
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+
+
+def dmg_image(chunk_types):
+    """A dmg with one mish block (in the plist) of the given chunk types"""
+    data = bytearray()
+    entries = b''
+    sector = 0
+    for ctype in chunk_types + [0xffffffff]:
+        raw = bytes([0x40 + sector]) * 1024
+        if ctype == 1:              # UDRW
+            blob = raw
+        elif ctype == 0x80000005:   # UDZO
+            blob = zlib.compress(raw)
+        else:                       # UDZE, UDIG, UDLE
+            blob = b''
+        count = 2 if ctype != 0xffffffff else 0
+        entries += struct.pack('>I4xQQQQ', ctype, sector, count, len(data),
+                               len(blob))
+        data += blob
+        sector += count
+    mish = bytearray(204)
+    mish[0:4] = b'mish'
+    struct.pack_into('>Q', mish, 0x10, sector)
+    mish += entries
+    plist = (b'<plist><dict><key>resource-fork</key><dict><key>blkx</key>'
+             b'<array><dict><data>' + base64.b64encode(bytes(mish)) +
+             b'</data></dict></array></dict></dict></plist>\n')
+    koly = bytearray(512)
+    koly[0:4] = b'koly'
+    struct.pack_into('>QQ', koly, 0xd8, len(data), len(plist))
+    struct.pack_into('>Q', koly, 0x1ec, sector)
+    return bytes(data) + plist + bytes(koly)
+
+
+CRAFTED = {
+    'dmg': [('zero', [0]), ('raw', [1]), ('zlib', [0x80000005]),
+            ('mixed', [0, 1, 0x80000005, 2, 1])],
+}
+
+
+def make_images(fmt, args, tmp):
+    for name, chunks in CRAFTED.get(fmt, []):
+        yield 'crafted-' + name, dmg_image(chunks)
+    """Yield (name, bytes) of the images of one format"""
+    n = 0
+    for opts in VARIANTS[fmt] or []:
+        for content in ('empty', 'data', 'extra'):
+            n += 1
+            img = os.path.join(tmp, '%s-%d' % (fmt, n))
+            size = '4M' if 'fixed' in opts or 'static=on' in opts else '64M'
+            cmd = [args.qemu_img, 'create', '-f', fmt]
+            if opts:
+                cmd += ['-o', opts]
+            try:
+                run(*cmd, img, size)
+                if content != 'empty':
+                    ios = []
+                    for w in WRITES:
+                        ios += ['-c', w]
+                    run(args.qemu_io, '-f', fmt, *ios, img)
+                if content == 'extra' and fmt == 'qcow2':
+                    run(args.qemu_img, 'snapshot', '-c', 'snap1', img)
+                    run(args.qemu_io, '-f', fmt, '-c', 'write -P 0x44 0 4k',
+                        img)
+                    if 'compat=0.10' not in opts:
+                        run(args.qemu_img, 'bitmap', '--add', img, 'b0')
+                        run(args.qemu_img, 'bitmap', '--add', '-g', '512k',
+                            img, 'b1')
+                    comp = img + '.c'
+                    run(args.qemu_img, 'convert', '-c', '-O', 'qcow2', img,
+                        comp)
+                    with open(comp, 'rb') as f:
+                        yield '%s-%d-compressed' % (fmt, n), f.read()
+                elif content == 'extra' and fmt == 'vmdk':
+                    run(args.qemu_img, 'snapshot', '-l', img)
+            except subprocess.CalledProcessError as e:
+                print('make-seeds: %s %s: %s' % (fmt, opts, e.stderr.decode()),
+                      file=sys.stderr)
+                continue
+            with open(img, 'rb') as f:
+                yield '%s-%d-%s' % (fmt, n, content), f.read()
+    if args.samples:
+        for s in SAMPLES.get(fmt, []):
+            path = os.path.join(args.samples, s)
+            if os.path.exists(path):
+                with bz2.open(path) as f:
+                    yield 'sample-' + s[:-4], f.read()
+
+
+def dict_line(i, token):
+    esc = ''.join(chr(b) if 0x20 <= b < 0x7f and b not in b'"\\'
+                  else '\\x%02x' % b for b in token)
+    return 'kw%d="%s"\n' % (i, esc)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('--qemu-img', required=True)
+    p.add_argument('--qemu-io', required=True)
+    p.add_argument('--out', required=True)
+    p.add_argument('--samples', default=os.path.join(
+        os.path.dirname(__file__), '..', 'qemu-iotests', 'sample_images'))
+    p.add_argument('--stamp')
+    p.add_argument('formats', nargs='+')
+    args = p.parse_args()
+
+    os.makedirs(args.out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in args.formats:
+            base = 'qemu-fuzz-image-target-' + fmt
+            d = os.path.join(args.out, fmt)
+            shutil.rmtree(d, ignore_errors=True)
+            os.makedirs(d)
+            count = 0
+            for i, (name, image) in enumerate(make_images(fmt, args, tmp)):
+                # Most seeds stay info-only so that cheap runs dominate
+                for stages in (0, STAGE_ALL) if i % 2 else (0,):
+                    data = encode(image, stages)
+                    if len(data) > MAX_SEED:
+                        continue
+                    with open(os.path.join(d, '%s-s%d' % (name, stages)),
+                              'wb') as f:
+                        f.write(data)
+                    count += 1
+            if count == 0:
+                print('make-seeds: no seed for %s' % fmt, file=sys.stderr)
+                return 1
+            with open(os.path.join(args.out, base + '.dict'), 'w') as f:
+                for i, tok in enumerate(DICT.get(fmt, [])):
+                    f.write(dict_line(i, tok))
+            with open(os.path.join(args.out, base + '.options'), 'w') as f:
+                f.write('[libfuzzer]\ndict = %s.dict\nmax_len = 1048576\n'
+                        'timeout = 20\nmalloc_limit_mb = 1024\n' % base)
+            with zipfile.ZipFile(os.path.join(args.out,
+                                              base + '_seed_corpus.zip'),
+                                 'w', zipfile.ZIP_DEFLATED) as z:
+                for s in sorted(os.listdir(d)):
+                    z.write(os.path.join(d, s), s)
+    if args.stamp:
+        with open(args.stamp, 'w') as f:
+            f.write('\n'.join(args.formats) + '\n')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
