@@ -14,7 +14,7 @@ overlay_map_entries() {
 }
 
 overlay_owner() {
-    overlay_map_entries | awk -v f="$1" '$1 == f { print $2; exit }'
+    overlay_map_entries | awk -v f="$1" '$1 == f && !found { print $2; found = 1 }'
 }
 
 overlay_files_of() {
