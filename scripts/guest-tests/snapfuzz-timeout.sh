@@ -11,15 +11,12 @@ set -euo pipefail
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     here=$(cd "$(dirname "$0")" && pwd)
     . "$here/../lib.sh"
-    src=${SNAPFUZZ_SRC:-$src_dir}/contrib/snapfuzz
-    out="$build_dir/snapfuzz-guest"
-    mkdir -p "$out"
-    gcc -O2 -static -Wall -o "$out/example-plain" "$src/example.c" \
-        "$src/libsnapfuzz.c" || die "building the example harness failed"
+    . "$here/../snapfuzz-lib.sh"
+    example=$(snapfuzz_build_example)
     qemu_opt=()
     [ -n "${QEMU:-}" ] && qemu_opt=(--qemu "$QEMU")
     exec "$here/../guest-run" "${qemu_opt[@]}" --mem 256 --timeout 300 \
-        "$0" "$out/example-plain" -- \
+        "$0" "$example" -- \
         -device snapfuzz,timeout=300,max-inputs=10
 fi
 

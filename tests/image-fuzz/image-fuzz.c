@@ -183,18 +183,23 @@ static int fuzz_mem_grow(FuzzMemBuffer *buf, int64_t end)
     return 0;
 }
 
+/* A write that ends at @end: refused on the input, grows an output buffer */
+static int fuzz_mem_prepare_write(FuzzMemBuffer *buf, int64_t end)
+{
+    if (buf->read_only) {
+        return -EACCES;
+    }
+    return fuzz_mem_grow(buf, end);
+}
+
 static int coroutine_fn fuzz_mem_co_pwritev(BlockDriverState *bs,
                                             int64_t offset, int64_t bytes,
                                             QEMUIOVector *qiov,
                                             BdrvRequestFlags flags)
 {
     BDRVFuzzMemState *s = bs->opaque;
-    int ret;
+    int ret = fuzz_mem_prepare_write(s->buf, offset + bytes);
 
-    if (s->buf->read_only) {
-        return -EACCES;
-    }
-    ret = fuzz_mem_grow(s->buf, offset + bytes);
     if (ret < 0) {
         return ret;
     }
@@ -208,12 +213,8 @@ static int coroutine_fn fuzz_mem_co_pwrite_zeroes(BlockDriverState *bs,
                                                   BdrvRequestFlags flags)
 {
     BDRVFuzzMemState *s = bs->opaque;
-    int ret;
+    int ret = fuzz_mem_prepare_write(s->buf, offset + bytes);
 
-    if (s->buf->read_only) {
-        return -EACCES;
-    }
-    ret = fuzz_mem_grow(s->buf, offset + bytes);
     if (ret < 0) {
         return ret;
     }

@@ -1,0 +1,67 @@
+# The AFL++ run shared by the snapfuzz guest test and `make demo`; sourced
+# after lib.sh, never run.
+# shellcheck shell=bash
+
+# snapfuzz_afl_run OUT SECONDS [VAR=VALUE...]
+# Builds contrib/snapfuzz's example with afl-clang-fast as the /init of an
+# initramfs in OUT, then lets afl-fuzz run QEMU itself as its target
+# (-device snapfuzz,afl=on) for SECONDS, with the extra AFL++ environment
+# given.  afl-fuzz's log goes to OUT/afl.log, its findings to OUT/out, its
+# exit status to $afl_rc.  QEMU=path overrides the QEMU binary,
+# SNAPFUZZ_SRC the source tree.
+snapfuzz_afl_run() {
+    local out=$1 limit=$2
+    shift 2
+    local qemu=${QEMU:-$qemu_build/qemu-system-x86_64}
+    local src=${SNAPFUZZ_SRC:-$src_dir}/contrib/snapfuzz
+    local kdir qdir
+
+    command -v afl-fuzz >/dev/null || die "afl-fuzz is missing: apt-get install afl++"
+    [ -x "$qemu" ] || die "$qemu does not exist; build first (make)"
+    kdir=$("$top/scripts/guest-kernel.sh")
+    qdir=$(dirname "$qemu")
+
+    rm -rf "$out"
+    mkdir -p "$out/initramfs"/{sys,proc,dev} "$out/in"
+    # CLASSIC instrumentation: the default (PCGUARD) of AFL++ 4.04c
+    # instruments some selects with a guard index one past its guard array,
+    # and the counter it then increments lies outside the map (the example's
+    # crash handler faulted on it, which killed the guest's init).
+    gcc -O2 -Wall -c -o "$out/libsnapfuzz.o" "$src/libsnapfuzz.c"
+    AFL_QUIET=1 AFL_LLVM_INSTRUMENT=CLASSIC afl-clang-fast -O2 -static -Wall \
+        -o "$out/initramfs/init" "$src/example.c" "$out/libsnapfuzz.o" \
+        || die "building the example with afl-clang-fast failed"
+    (cd "$out/initramfs" && find . | cpio -o -H newc --quiet) >"$out/initrd"
+    printf 'AAAA' >"$out/in/seed"
+
+    afl_rc=0
+    (
+        # afl-fuzz refuses sanitizer options it did not set (meson test sets
+        # ASAN_OPTIONS and friends); this QEMU is not a sanitizer build.
+        unset ASAN_OPTIONS MSAN_OPTIONS UBSAN_OPTIONS
+        export AFL_FORKSRV_INIT_TMOUT=120000 AFL_MAP_SIZE=65536 AFL_NO_UI=1 \
+               AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_SKIP_BIN_CHECK=1 \
+               AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 "$@"
+        # -D: deterministic mutations, whose 8-bit arithmetic reaches each
+        # byte of the planted "BUG!" from the seed's 'A'.
+        timeout -k 10 $((limit + 120)) afl-fuzz -i "$out/in" -o "$out/out" \
+            -t 5000 -V "$limit" -D -- \
+            "$qemu" -machine q35 -accel tcg -cpu max -m 256 \
+            -L "$qdir/pc-bios/optionrom" -L "$qemu_build/pc-bios/optionrom" \
+            -L /usr/share/seabios -L "$qdir/pc-bios" -nodefaults \
+            -display none -no-reboot -kernel "$kdir/vmlinuz" -initrd "$out/initrd" \
+            -append "quiet panic=-1" -device snapfuzz,afl=on
+    ) >"$out/afl.log" 2>&1 || afl_rc=$?
+}
+
+# snapfuzz_build_example: builds contrib/snapfuzz's example with plain gcc
+# (no AFL++ instrumentation) for the guest tests that run it as a program;
+# prints the binary's path.
+snapfuzz_build_example() {
+    local src=${SNAPFUZZ_SRC:-$src_dir}/contrib/snapfuzz
+    local out="$build_dir/snapfuzz-guest"
+    mkdir -p "$out"
+    gcc -O2 -static -Wall -o "$out/example-plain" "$src/example.c" \
+        "$src/libsnapfuzz.c" >&2 || die "building the example harness failed"
+    echo "$out/example-plain"
+}
