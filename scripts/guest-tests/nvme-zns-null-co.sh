@@ -24,11 +24,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
 fi
 
 # In the guest.
-fail() { echo "FAIL: $*"; exit 1; }
-expect() { # expect NAME GOT WANT
-    if [ "$2" != "$3" ]; then fail "$1: got '$2', want '$3'"; fi
-    echo "ok: $1 = $2"
-}
+. "$GUEST_TOP/scripts/guest-tests/zoned-lib.sh"
 modprobe nvme
 for i in $(seq 100); do [ -b /dev/nvme0n2 ] && break; sleep 0.1; done
 # The kernel numbers the block devices in the order it finds them: look up
@@ -60,29 +56,14 @@ expect "report-zones nr_zones" "$(echo "$rz" | sed -n 's/^nr_zones: *//p')" 16
 expect "report-zones sequential empty zones" "$(echo "$rz" | grep -c 'State: 0x10 Type: 0x2 ')" 16
 expect "report-zones zone capacity" "$(echo "$rz" | grep -m1 -o 'Cap: 0x[0-9a-f]*')" "Cap: 0x18000"
 
-zone_cond() { # zone_cond INDEX -> condition abbreviation (em oi oe cl fu ro ol)
-    blkzone report --offset $(($1 * zs)) --count 1 "$dev" |
-        sed -n 's/.*zcond: *[0-9]*(\([a-z]*\)).*/\1/p'
-}
 report=$(blkzone report "$dev")
 expect "zones reported by blkzone" "$(echo "$report" | wc -l)" 16
 expect "empty zones" "$(echo "$report" | grep -c '(em)')" 16
 
-z=5 off=$((5 * zs))
-blkzone open --offset $off --count 1 "$dev"
-expect "zone $z after open" "$(zone_cond $z)" oe
-blkzone close --offset $off --count 1 "$dev"
-expect "zone $z after close of an empty zone" "$(zone_cond $z)" em
-dd if=/dev/urandom of=$dev bs=4k count=4 seek=$((off / 8)) oflag=direct status=none
-expect "zone $z after a write" "$(zone_cond $z)" oi
-blkzone close --offset $off --count 1 "$dev"
-expect "zone $z after close" "$(zone_cond $z)" cl
-blkzone finish --offset $off --count 1 "$dev"
-expect "zone $z after finish" "$(zone_cond $z)" fu
-# The kernel knows the zone is full and fails the write itself; the
-# device's Zone Is Full is checked by the qtest.
-blkzone reset --offset $off --count 1 "$dev"
-expect "zone $z after reset" "$(zone_cond $z)" em
+zoned_walk_zone 5
+# The kernel knows a full zone and fails writes to it itself; the device's
+# Zone Is Full is checked by the qtest.
+zoned_write_off_wp_fails 5
 
 # Zone append: the data goes to the write pointer, the completion says where.
 z=3 zslba=$((3 * zs))
@@ -103,27 +84,8 @@ dd if=$dev of=/tmp/r bs=4k count=3 skip=$((zslba / 8)) iflag=direct status=none
 cat /tmp/a1 /tmp/a2 | cmp - /tmp/r || fail "appended data does not read back"
 echo "ok: appended data reads back"
 
-# A write off the write pointer fails.
-if dd if=/dev/zero of=$dev bs=4k count=1 seek=$((zslba / 8 + 16)) oflag=direct status=none 2>/dev/null; then
-    fail "a write off the write pointer succeeded"
-fi
-echo "ok: a write off the write pointer fails"
-
-# The open limit: 6 explicitly open zones, the 7th open fails.
-blkzone reset "$dev"
-for i in 2 3 4 5 6 7; do blkzone open --offset $((i * zs)) --count 1 "$dev"; done
-if blkzone open --offset $((8 * zs)) --count 1 "$dev" 2>/dev/null; then
-    fail "a 7th explicit open succeeded with max_open_zones=6"
-fi
-echo "ok: the open zone limit holds"
-blkzone reset "$dev"
+zoned_open_limit 6 2
 expect "zones empty after reset all" "$(blkzone report "$dev" | grep -c '(em)')" 16
 
-fio --output-format=terse --terse-version=3 --direct=1 --ioengine=psync \
-    --filename="$dev" --zonemode=zbd --max_open_zones=4 --name=seq \
-    --rw=write --bs=64k --offset=128m --size=256m \
-    --verify=crc32c --do_verify=1 --verify_fatal=1 >/tmp/fio.out 2>&1 ||
-    { cat /tmp/fio.out; fail "fio sequential write with verify"; }
-errors=$(cut -d';' -f5 /tmp/fio.out | head -1)
-expect "fio errors" "$errors" 0
+zoned_fio --name=seq --rw=write --bs=64k --offset=128m --size=256m
 echo "all NVMe ZNS (zoned.backend) checks passed"

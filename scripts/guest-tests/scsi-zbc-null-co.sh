@@ -19,11 +19,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
 fi
 
 # In the guest.
-fail() { echo "FAIL: $*"; exit 1; }
-expect() { # expect NAME GOT WANT
-    if [ "$2" != "$3" ]; then fail "$1: got '$2', want '$3'"; fi
-    echo "ok: $1 = $2"
-}
+. "$GUEST_TOP/scripts/guest-tests/zoned-lib.sh"
 modprobe virtio_scsi 2>/dev/null || true
 modprobe sd_mod 2>/dev/null || true
 find_disk() { # find_disk SERIAL -> sdX
@@ -44,7 +40,7 @@ for i in $(seq 100); do
 done
 [ -n "$hm" ] || fail "no disk with serial zbc0 (host-managed)"
 [ -n "$ha" ] || fail "no disk with serial zha0 (host-aware)"
-dev=/dev/$hm q=/sys/block/$hm/queue
+dev=/dev/$hm q=/sys/block/$hm/queue zs=131072
 expect "peripheral type of $hm" "$(cat /sys/block/$hm/device/type)" 20
 
 expect "zoned model" "$(cat $q/zoned)" host-managed
@@ -60,56 +56,19 @@ dd if=/tmp/ha.bin of=/dev/$ha bs=64k seek=1000 oflag=direct status=none
 expect "host-aware $ha: random write read back" \
     "$(dd if=/dev/$ha bs=64k skip=1000 count=2 iflag=direct status=none | cmp - /tmp/ha.bin && echo same)" same
 
-zone_cond() { # zone_cond INDEX -> condition abbreviation (nw em oi oe cl fu ro ol)
-    blkzone report --offset $(($1 * 131072)) --count 1 "$dev" |
-        sed -n 's/.*zcond: *[0-9]*(\([a-z]*\)).*/\1/p'
-}
 report=$(blkzone report "$dev")
 echo "$report" | head -4
 expect "zones reported" "$(echo "$report" | wc -l)" 16
 expect "conventional zones" "$(echo "$report" | grep -c CONVENTIONAL)" 2
 expect "sequential zones" "$(echo "$report" | grep -c SEQ_WRITE_REQUIRED)" 14
 
-z=5 off=$((5 * 131072))
-expect "zone $z initially" "$(zone_cond $z)" em
-blkzone open --offset $off --count 1 "$dev"
-expect "zone $z after open" "$(zone_cond $z)" oe
-blkzone close --offset $off --count 1 "$dev"
-expect "zone $z after close of an empty zone" "$(zone_cond $z)" em
-dd if=/dev/urandom of=$dev bs=4k count=4 seek=$((off / 8)) oflag=direct status=none
-expect "zone $z after a write" "$(zone_cond $z)" oi
-blkzone close --offset $off --count 1 "$dev"
-expect "zone $z after close" "$(zone_cond $z)" cl
-blkzone finish --offset $off --count 1 "$dev"
-expect "zone $z after finish" "$(zone_cond $z)" fu
-blkzone reset --offset $off --count 1 "$dev"
-expect "zone $z after reset" "$(zone_cond $z)" em
-
-# A write off the write pointer fails, and the VM goes on (werror=stop).
-if dd if=/dev/zero of=$dev bs=4k count=1 seek=$((off / 8 + 16)) oflag=direct status=none 2>/dev/null; then
-    fail "a write off the write pointer succeeded"
-fi
-echo "ok: a write off the write pointer fails"
-expect "zone $z after the failed write" "$(zone_cond $z)" em
-
-# Open limit: 6 explicitly open zones, the 7th open fails.
-for i in 2 3 4 5 6 7; do blkzone open --offset $((i * 131072)) --count 1 "$dev"; done
-if blkzone open --offset $((8 * 131072)) --count 1 "$dev" 2>/dev/null; then
-    fail "a 7th explicit open succeeded with max_open_zones=6"
-fi
-echo "ok: the open zone limit holds"
-blkzone reset "$dev"
+zoned_walk_zone 5
+# werror=stop: the failed write must not stop the VM.
+zoned_write_off_wp_fails 5
+zoned_open_limit 6 2
 expect "zones empty after reset all" "$(blkzone report "$dev" | grep -c '(em)')" 14
 
-fio_run() {
-    fio --output-format=terse --terse-version=3 --direct=1 --ioengine=psync \
-        --filename="$dev" --zonemode=zbd --max_open_zones=4 \
-        --verify=crc32c --do_verify=1 --verify_fatal=1 "$@" >/tmp/fio.out 2>&1 \
-        || { cat /tmp/fio.out; fail "fio $*"; }
-    # terse v3: field 5 is the error count
-    expect "fio $* errors" "$(cut -d';' -f5 /tmp/fio.out | head -1)" 0
-}
-fio_run --name=seq --rw=write --bs=64k --offset=128m --size=192m
+zoned_fio --name=seq --rw=write --bs=64k --offset=128m --size=192m
 blkzone reset "$dev"
-fio_run --name=rand --rw=randwrite --bs=16k --offset=128m --size=256m --io_size=32m
+zoned_fio --name=rand --rw=randwrite --bs=16k --offset=128m --size=256m --io_size=32m
 echo "all scsi-hd ZBC checks passed"

@@ -1,0 +1,74 @@
+# Checks shared by the zoned guest tests (virtio-blk, scsi-hd ZBC, NVMe ZNS),
+# sourced inside the guest after the test has found its disk:
+#   dev   the zoned block device (/dev/...)
+#   zs    the zone size in 512-byte sectors
+# Every check prints "ok: ..." or ends the test with "FAIL: ...".
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+expect() { # expect NAME GOT WANT
+    if [ "$2" != "$3" ]; then fail "$1: got '$2', want '$3'"; fi
+    echo "ok: $1 = $2"
+}
+
+zone_cond() { # zone_cond INDEX -> condition abbreviation (nw em oi oe cl fu ro ol)
+    blkzone report --offset $(($1 * zs)) --count 1 "$dev" |
+        sed -n 's/.*zcond: *[0-9]*(\([a-z]*\)).*/\1/p'
+}
+
+# zoned_walk_zone INDEX: an empty sequential zone goes through explicit open,
+# close (back to empty), a write (implicitly open), close, finish and reset.
+zoned_walk_zone() {
+    local z=$1 off=$(($1 * zs))
+    expect "zone $z initially" "$(zone_cond $z)" em
+    blkzone open --offset $off --count 1 "$dev"
+    expect "zone $z after open" "$(zone_cond $z)" oe
+    blkzone close --offset $off --count 1 "$dev"
+    expect "zone $z after close of an empty zone" "$(zone_cond $z)" em
+    dd if=/dev/urandom of="$dev" bs=4k count=4 seek=$((off / 8)) oflag=direct status=none
+    expect "zone $z after a write" "$(zone_cond $z)" oi
+    blkzone close --offset $off --count 1 "$dev"
+    expect "zone $z after close" "$(zone_cond $z)" cl
+    blkzone finish --offset $off --count 1 "$dev"
+    expect "zone $z after finish" "$(zone_cond $z)" fu
+    blkzone reset --offset $off --count 1 "$dev"
+    expect "zone $z after reset" "$(zone_cond $z)" em
+}
+
+# zoned_write_off_wp_fails INDEX: a write 64 KiB past the write pointer
+# of an empty zone fails (the kernel or the device refuses it) and leaves
+# the zone empty.
+zoned_write_off_wp_fails() {
+    local z=$1 off=$(($1 * zs))
+    if dd if=/dev/zero of="$dev" bs=4k count=1 seek=$((off / 8 + 16)) oflag=direct status=none 2>/dev/null; then
+        fail "a write off the write pointer of zone $z succeeded"
+    fi
+    echo "ok: a write off the write pointer fails"
+    expect "zone $z after the failed write" "$(zone_cond $z)" em
+}
+
+# zoned_open_limit MAX FIRST: MAX explicit opens from zone FIRST on succeed,
+# one more fails; then a reset of all zones leaves EMPTY sequential zones.
+zoned_open_limit() {
+    local max=$1 first=$2 i
+    blkzone reset "$dev"
+    for i in $(seq "$first" $((first + max - 1))); do
+        blkzone open --offset $((i * zs)) --count 1 "$dev"
+    done
+    if blkzone open --offset $(((first + max) * zs)) --count 1 "$dev" 2>/dev/null; then
+        fail "explicit open number $((max + 1)) succeeded with max_open_zones=$max"
+    fi
+    echo "ok: the open zone limit ($max) holds"
+    blkzone reset "$dev"
+}
+
+# zoned_fio FIO-ARGS...: fio --zonemode=zbd with crc32c verification and no
+# I/O errors.
+zoned_fio() {
+    fio --output-format=terse --terse-version=3 --direct=1 --ioengine=psync \
+        --filename="$dev" --zonemode=zbd --max_open_zones=4 \
+        --verify=crc32c --do_verify=1 --verify_fatal=1 "$@" >/tmp/fio.out 2>&1 \
+        || { cat /tmp/fio.out; fail "fio $*"; }
+    # terse v3: field 5 is the error count
+    expect "fio $* errors" "$(cut -d';' -f5 /tmp/fio.out | head -1)" 0
+}
