@@ -36,7 +36,7 @@ configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
 
 # The qtest binaries `make check` uses.
 qtest_targets=(tests/qtest/qos-test tests/qtest/nvme-zns-test tests/qtest/nvme-iothread-test
-               tests/qtest/snapfuzz-test)
+               tests/qtest/snapfuzz-test tests/qtest/migration-tcg-ram-blocks-test)
 
 mkdir -p "$qemu_build"
 want="$(printf '%s\n' "${configure_args[@]}")"

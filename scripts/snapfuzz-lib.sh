@@ -2,27 +2,16 @@
 # after lib.sh, never run.
 # shellcheck shell=bash
 
-# snapfuzz_afl_run OUT SECONDS [VAR=VALUE...]
-# Builds contrib/snapfuzz's example with afl-clang-fast as the /init of an
-# initramfs in OUT, then lets afl-fuzz run QEMU itself as its target
-# (-device snapfuzz,afl=on) for SECONDS, with the extra AFL++ environment
-# given.  afl-fuzz's log goes to OUT/afl.log, its findings to OUT/out, its
-# exit status to $afl_rc.  QEMU=path overrides the QEMU binary,
-# SNAPFUZZ_SRC the source tree.
-snapfuzz_afl_run() {
-    local out=$1 limit=$2
-    shift 2
-    local qemu=${QEMU:-$qemu_build/qemu-system-x86_64}
+# snapfuzz_build_afl_initrd OUT: builds contrib/snapfuzz's example with
+# afl-clang-fast as the /init of an initramfs, OUT/initrd.  SNAPFUZZ_SRC
+# overrides the source tree.
+snapfuzz_build_afl_initrd() {
+    local out=$1
     local src=${SNAPFUZZ_SRC:-$src_dir}/contrib/snapfuzz
-    local kdir qdir
 
-    command -v afl-fuzz >/dev/null || die "afl-fuzz is missing: apt-get install afl++"
-    [ -x "$qemu" ] || die "$qemu does not exist; build first (make)"
-    kdir=$("$top/scripts/guest-kernel.sh")
-    qdir=$(dirname "$qemu")
-
-    rm -rf "$out"
-    mkdir -p "$out/initramfs"/{sys,proc,dev} "$out/in"
+    command -v afl-clang-fast >/dev/null || die "afl-clang-fast is missing: apt-get install afl++"
+    rm -rf "$out/initramfs"
+    mkdir -p "$out/initramfs"/{sys,proc,dev}
     # CLASSIC instrumentation: the default (PCGUARD) of AFL++ 4.04c
     # instruments some selects with a guard index one past its guard array,
     # and the counter it then increments lies outside the map (the example's
@@ -32,6 +21,30 @@ snapfuzz_afl_run() {
         -o "$out/initramfs/init" "$src/example.c" "$out/libsnapfuzz.o" \
         || die "building the example with afl-clang-fast failed"
     (cd "$out/initramfs" && find . | cpio -o -H newc --quiet) >"$out/initrd"
+}
+
+# snapfuzz_afl_run OUT SECONDS [VAR=VALUE...]
+# Builds the example's initramfs in OUT (snapfuzz_build_afl_initrd), then
+# lets afl-fuzz run QEMU itself as its target (-device snapfuzz,afl=on) for
+# SECONDS, with the extra AFL++ environment given.  afl-fuzz's log goes to
+# OUT/afl.log, its findings to OUT/out, its exit status to $afl_rc.
+# QEMU=path overrides the QEMU binary, SNAPFUZZ_SRC the source tree;
+# afl_t (default 5000) is afl-fuzz's -t, afl_device_opts more snapfuzz
+# options (",timeout=300"), afl_init_args the example's mode ("fuzz-hang").
+snapfuzz_afl_run() {
+    local out=$1 limit=$2
+    shift 2
+    local qemu=${QEMU:-$qemu_build/qemu-system-x86_64}
+    local kdir qdir
+
+    command -v afl-fuzz >/dev/null || die "afl-fuzz is missing: apt-get install afl++"
+    [ -x "$qemu" ] || die "$qemu does not exist; build first (make)"
+    kdir=$("$top/scripts/guest-kernel.sh")
+    qdir=$(dirname "$qemu")
+
+    rm -rf "$out"
+    mkdir -p "$out/in"
+    snapfuzz_build_afl_initrd "$out"
     printf 'AAAA' >"$out/in/seed"
 
     afl_rc=0
@@ -45,12 +58,13 @@ snapfuzz_afl_run() {
         # -D: deterministic mutations, whose 8-bit arithmetic reaches each
         # byte of the planted "BUG!" from the seed's 'A'.
         timeout -k 10 $((limit + 120)) afl-fuzz -i "$out/in" -o "$out/out" \
-            -t 5000 -V "$limit" -D -- \
+            -t "${afl_t:-5000}" -V "$limit" -D -- \
             "$qemu" -machine q35 -accel tcg -cpu max -m 256 \
             -L "$qdir/pc-bios/optionrom" -L "$qemu_build/pc-bios/optionrom" \
             -L /usr/share/seabios -L "$qdir/pc-bios" -nodefaults \
             -display none -no-reboot -kernel "$kdir/vmlinuz" -initrd "$out/initrd" \
-            -append "quiet panic=-1" -device snapfuzz,afl=on
+            -append "quiet panic=-1${afl_init_args:+ -- $afl_init_args}" \
+            -device "snapfuzz,afl=on${afl_device_opts:-}"
     ) >"$out/afl.log" 2>&1 || afl_rc=$?
 }
 

@@ -11,6 +11,10 @@
  *                      and how far apart in guest time the inputs started.
  *   example hang       odd inputs loop forever (for the device's timeout),
  *                      even ones end at once.  Prints the counters.
+ *   example fuzz-hang  like the default, but an input starting with 'H'
+ *                      loops forever: a planted hang for an engine to
+ *                      find.  As a guest's /init, the mode comes from the
+ *                      kernel command line after "--".
  *
  * Build: gcc -O2 -static example.c libsnapfuzz.c, or with afl-clang-fast
  * for coverage in the device's coverage map.
@@ -151,6 +155,13 @@ int main(int argc, char **argv)
         if (!strcmp(mode, "stress")) {
             note_start(sc);
             stress(in, len);
+        } else if (!strcmp(mode, "fuzz-hang")) {
+            if (len > 0 && in[0] == 'H') {
+                for (;;) {
+                    /* The engine's or the device's timeout ends this. */
+                }
+            }
+            target(in, len);
         } else if (!strcmp(mode, "hang")) {
             if (sf_reg(&sf, SF_REG_INPUT_SEQ) & 1) {
                 for (;;) {

@@ -39,6 +39,7 @@
 #define SF_REG_T_TOTAL          0x58
 #define SF_REG_TIMEOUT_MS       0x5c
 #define SF_REG_MAX_INPUTS       0x60
+#define SF_REG_DEPTH            0x64
 #define SF_REG_MSG              0x100
 #define SF_MSG_SIZE             0x100
 
@@ -48,6 +49,7 @@
 #define SF_CAP_VERIFY           (1u << 1)
 #define SF_CAP_AFL              (1u << 2)
 #define SF_CAP_TCG              (1u << 3)
+#define SF_CAP_INCREMENTAL      (1u << 4)
 
 #define SF_CMD_SNAPSHOT         1
 #define SF_CMD_RESTORE          2
@@ -55,6 +57,10 @@
 #define SF_CMD_DONE             4
 #define SF_CMD_CRASH            5
 #define SF_CMD_LOG              6
+#define SF_CMD_PUSH             7
+#define SF_CMD_POP              8
+
+#define SF_MAX_DEPTH            8
 
 #define SF_ST_OK                0
 #define SF_ST_BUSY              1
@@ -142,6 +148,23 @@ static inline uint32_t sf_done(const struct snapfuzz *sf, uint32_t result)
 static inline uint32_t sf_crash(const struct snapfuzz *sf, const char *msg)
 {
     return sf_cmd(sf, SF_CMD_CRASH, sf_put_msg(sf, msg));
+}
+
+/*
+ * Take a snapshot above the current one (during an input, version 2,
+ * SF_CAP_INCREMENTAL).  Returns SF_ST_OK twice, like fork(): now, with the
+ * input going on, and after every DONE, CRASH or timeout that restores it,
+ * with the next input in the window: compare SF_REG_INPUT_SEQ.
+ */
+static inline uint32_t sf_push(const struct snapfuzz *sf)
+{
+    return sf_cmd(sf, SF_CMD_PUSH, 0);
+}
+
+/* Drop the top snapshot: inputs end back in the one below. */
+static inline uint32_t sf_pop(const struct snapfuzz *sf)
+{
+    return sf_cmd(sf, SF_CMD_POP, 0);
 }
 
 /* Print a message on the host. */

@@ -15,6 +15,7 @@
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "system/kvm.h"
+#include "hw/virtio/iothread-vq-mapping.h"
 
 #include "nvme.h"
 #include "dataplane.h"
@@ -71,7 +72,7 @@ static void nvme_dp_attach_cq(NvmeCQueue *cq)
 {
     if (cq->ioeventfd_enabled) {
         aio_set_event_notifier(cq->ctx, &cq->notifier, nvme_cq_notifier,
-                               NULL, NULL);
+                               nvme_cq_poll, nvme_cq_poll_ready);
     }
 }
 
@@ -556,101 +557,17 @@ void nvme_dp_invalid_db_value(NvmeCtrl *n)
 
 /* Configuration */
 
-static void nvme_dp_free(NvmeDataplane *dp)
+/* Drop the IOThread references taken by nvme_dp_realize() */
+static void nvme_dp_free(NvmeCtrl *n, NvmeDataplane *dp)
 {
-    int i;
-
-    for (i = 0; i < dp->nr_iothreads; i++) {
-        object_unref(OBJECT(dp->iothreads[i]));
+    if (n->iothread_vq_mapping_list) {
+        iothread_vq_mapping_cleanup(n->iothread_vq_mapping_list);
+    } else {
+        object_unref(OBJECT(n->iothread));
     }
-    g_free(dp->iothreads);
     g_free(dp->ctxs);
     g_free(dp->ioq_ctx);
     g_free(dp);
-}
-
-static void nvme_dp_add_iothread(NvmeDataplane *dp, IOThread *iothread)
-{
-    object_ref(OBJECT(iothread));
-    dp->iothreads[dp->nr_iothreads++] = iothread;
-}
-
-/*
- * iothread-vq-mapping=[{"iothread": ID, "vqs": [QID, ...]}, ...]: the I/O
- * queue IDs (1 to max_ioqpairs) of each IOThread; without "vqs" the queue
- * IDs go round-robin over the IOThreads.
- */
-static bool nvme_dp_apply_mapping(NvmeCtrl *n, NvmeDataplane *dp,
-                                  Error **errp)
-{
-    IOThreadVirtQueueMappingList *list = n->iothread_vq_mapping_list;
-    IOThreadVirtQueueMappingList *node, *prev;
-    uint32_t nr = n->params.max_ioqpairs;
-    bool explicit = list->value->vqs;
-    int nr_iothreads = 0, k;
-    uint32_t q;
-
-    for (node = list; node; node = node->next) {
-        const char *id = node->value->iothread;
-
-        if (!iothread_by_id(id)) {
-            error_setg(errp, "iothread-vq-mapping: IOThread '%s' not found",
-                       id);
-            return false;
-        }
-        for (prev = list; prev != node; prev = prev->next) {
-            if (!strcmp(prev->value->iothread, id)) {
-                error_setg(errp, "iothread-vq-mapping: IOThread '%s' is "
-                           "listed twice", id);
-                return false;
-            }
-        }
-        if (!!node->value->vqs != explicit) {
-            error_setg(errp, "iothread-vq-mapping: either every IOThread "
-                       "lists its vqs or none does");
-            return false;
-        }
-        nr_iothreads++;
-    }
-
-    dp->iothreads = g_new0(IOThread *, nr_iothreads);
-    for (node = list, k = 0; node; node = node->next, k++) {
-        IOThread *iothread = iothread_by_id(node->value->iothread);
-        AioContext *ctx = iothread_get_aio_context(iothread);
-        uint16List *vq;
-
-        nvme_dp_add_iothread(dp, iothread);
-        if (!explicit) {
-            for (q = 1 + k; q <= nr; q += nr_iothreads) {
-                dp->ioq_ctx[q] = ctx;
-            }
-            continue;
-        }
-        for (vq = node->value->vqs; vq; vq = vq->next) {
-            if (vq->value < 1 || vq->value > nr) {
-                error_setg(errp, "iothread-vq-mapping: queue %u of IOThread "
-                           "'%s' does not exist (I/O queue IDs are 1 to "
-                           "max_ioqpairs=%u)", vq->value,
-                           node->value->iothread, nr);
-                return false;
-            }
-            if (dp->ioq_ctx[vq->value]) {
-                error_setg(errp, "iothread-vq-mapping: queue %u is mapped "
-                           "to more than one IOThread", vq->value);
-                return false;
-            }
-            dp->ioq_ctx[vq->value] = ctx;
-        }
-    }
-
-    for (q = 1; q <= nr; q++) {
-        if (!dp->ioq_ctx[q]) {
-            error_setg(errp, "iothread-vq-mapping: I/O queue %u is not "
-                       "mapped to an IOThread", q);
-            return false;
-        }
-    }
-    return true;
 }
 
 bool nvme_dp_realize(NvmeCtrl *n, Error **errp)
@@ -674,13 +591,21 @@ bool nvme_dp_realize(NvmeCtrl *n, Error **errp)
     dp->ctxs = g_new0(AioContext *, n->params.max_ioqpairs);
 
     if (n->iothread_vq_mapping_list) {
-        if (!nvme_dp_apply_mapping(n, dp, errp)) {
-            nvme_dp_free(dp);
+        /*
+         * "vqs" are NVMe I/O queue IDs, 1 to max_ioqpairs, as in every
+         * NVMe command and log page; the admin queue stays in the main loop.
+         * Without "vqs" the queue IDs go round-robin over the IOThreads.
+         */
+        if (!iothread_vq_mapping_apply_from(n->iothread_vq_mapping_list,
+                                            &dp->ioq_ctx[1], 1,
+                                            n->params.max_ioqpairs, errp)) {
+            g_free(dp->ctxs);
+            g_free(dp->ioq_ctx);
+            g_free(dp);
             return false;
         }
     } else {
-        dp->iothreads = g_new0(IOThread *, 1);
-        nvme_dp_add_iothread(dp, n->iothread);
+        object_ref(OBJECT(n->iothread));
         ctx = iothread_get_aio_context(n->iothread);
         for (i = 1; i <= n->params.max_ioqpairs; i++) {
             dp->ioq_ctx[i] = ctx;
@@ -706,7 +631,7 @@ bool nvme_dp_realize(NvmeCtrl *n, Error **errp)
     if (dp->nr_ctxs > 1 && (n->params.atomic_awun || n->params.atomic_awupf)) {
         error_setg(errp, "iothread-vq-mapping: atomic.awun and atomic.awupf "
                    "need a single IOThread");
-        nvme_dp_free(dp);
+        nvme_dp_free(n, dp);
         return false;
     }
 
@@ -744,6 +669,6 @@ void nvme_dp_unrealize(NvmeCtrl *n)
         msix_unset_vector_notifiers(PCI_DEVICE(n));
         g_free(dp->vectors);
     }
-    nvme_dp_free(dp);
+    nvme_dp_free(n, dp);
     n->dp = NULL;
 }

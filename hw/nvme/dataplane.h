@@ -43,8 +43,6 @@ typedef struct NvmeDataplane {
     AioContext **ioq_ctx;       /* [qid], 0 .. max_ioqpairs; [0] main loop */
     AioContext **ctxs;          /* the distinct IOThread contexts */
     int nr_ctxs;
-    IOThread **iothreads;       /* referenced */
-    int nr_iothreads;
     int stop_depth;             /* nvme_dp_stop() nesting, VM stop included */
     int drain_depth;            /* drained sections of the namespaces */
     uint32_t intx_status;       /* INTx vectors asserted by I/O CQs */

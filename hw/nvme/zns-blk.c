@@ -50,11 +50,6 @@ static const AIOCBInfo nvme_zns_blk_aiocb_info = {
     .aiocb_size = sizeof(NvmeZnsBlkAIOCB),
 };
 
-static inline uint64_t nvme_zns_blk_zone_bytes(NvmeNamespace *ns)
-{
-    return nvme_l2b(ns, ns->zone_size);
-}
-
 static inline uint64_t nvme_zns_blk_end(NvmeNamespace *ns)
 {
     return nvme_l2b(ns, (uint64_t)ns->num_zones * ns->zone_size);

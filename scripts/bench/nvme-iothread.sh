@@ -3,19 +3,27 @@
 # (io_uring, one job) in a 1-vCPU guest on a null-co disk at QD 1, 16 and 64,
 # RUNTIME seconds per point (default 10), one guest boot per configuration:
 #   nvme (main loop), nvme + ioeventfd, nvme + iothread, nvme + iothread +
-#   polling (poll-max-ns 32768 and 262144), virtio-blk + iothread,
-#   virtio-blk + iothread + polling.
+#   polling (poll-max-ns 32768 and 262144; 1 ms and 4 ms only when named in
+#   BENCH_CONFIGS), virtio-blk + iothread, virtio-blk + iothread + polling.
 # Per point: IOPS, mean and p99 latency (fio in the guest), interrupts per I/O
 # (guest /proc/interrupts), doorbell writes per I/O (every MMIO write to an
 # I/O queue doorbell: the device's pci_nvme_mmio_doorbell_* trace events plus
 # memory_region_ioeventfd_write for the writes an ioeventfd takes; for
-# virtio-blk the notifications), host CPU time of the vCPU thread per I/O
-# (/proc/PID/task/TID/stat of "CPU 0/TCG").  A second, shorter boot per nvme
+# virtio-blk the notifications), host CPU time of the vCPU thread and of the
+# IOThread per I/O (/proc/PID/task/TID/stat of "CPU 0/TCG" and "IO t0").  A second, shorter boot per nvme
 # configuration traces every command and gives the device-side latency from
 # the doorbell (MMIO write or polled tail) to the queued completion, mean and
 # p99, at QD 1 and 16.
 #   scripts/bench/nvme-iothread.sh [RUNTIME]
 # QEMU: $NVME_QEMU or the build's qemu-system-x86_64.
+# BENCH_CONFIGS="name ...": only these configurations (names as in the
+# table; nvme-iothread-poll1m and -poll4m run only when named).
+# BENCH_ROUNDS=N (default 1): run the configurations N times, in reverse
+# order every other round, so that they see the same host load; the table
+# gives the median IOPS and its range, doorbells, interrupts and vCPU time
+# over all rounds.  The latency pass runs in the first round only.
+# A host shared with other work moves IOPS by 20 % and more from one boot
+# to the next: compare configurations with BENCH_ROUNDS=3 or more.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,11 +84,11 @@ qemu_pid() {
     done | tail -n 1 || true
 }
 
-# utime+stime of the TCG vCPU thread of QEMU $1, in clock ticks
-vcpu_ticks() {
+# utime+stime of the thread called $2 of QEMU $1, in clock ticks
+thread_ticks() {
     local t
     for t in /proc/"$1"/task/*; do
-        if [ "$(cat "$t/comm" 2>/dev/null)" = "CPU 0/TCG" ]; then
+        if [ "$(cat "$t/comm" 2>/dev/null)" = "$2" ]; then
             # the fields after "(comm)": state is 3, utime 14, stime 15
             sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }'
             return
@@ -90,7 +98,7 @@ vcpu_ticks() {
 }
 
 # Follow log $1 of the guest of QEMU run with file $2 on its command line:
-# at each MARK line print "MARK BEGIN|END QD EPOCH_US VCPU_TICKS".
+# at each MARK line print "MARK BEGIN|END QD EPOCH_US VCPU_TICKS IOT_TICKS".
 watch_marks() {
     local log=$1 tag=$2 seen=0 pid="" line n
     while :; do
@@ -99,7 +107,8 @@ watch_marks() {
         while [ "${n:-0}" -gt "$seen" ]; do
             seen=$((seen + 1))
             line=$(grep -a '^MARK-' "$log" | sed -n "${seen}p" | tr -d '\r')
-            echo "MARK ${line#MARK-} $(date +%s%6N) $(vcpu_ticks "${pid:-0}")"
+            echo "MARK ${line#MARK-} $(date +%s%6N)" \
+                "$(thread_ticks "${pid:-0}" "CPU 0/TCG") $(thread_ticks "${pid:-0}" "IO t0")"
         done
         sleep 0.05
     done
@@ -113,18 +122,37 @@ configs=(
     "nvme-iothread|nvme|-object iothread,id=t0,poll-max-ns=0 -device nvme,serial=b,drive=d0,ioeventfd=on,iothread=t0"
     "nvme-iothread-poll|nvme|-object iothread,id=t0,poll-max-ns=32768 -device nvme,serial=b,drive=d0,ioeventfd=on,iothread=t0"
     "nvme-iothread-poll256|nvme|-object iothread,id=t0,poll-max-ns=262144 -device nvme,serial=b,drive=d0,ioeventfd=on,iothread=t0"
+    "nvme-iothread-poll1m|nvme|-object iothread,id=t0,poll-max-ns=1000000 -device nvme,serial=b,drive=d0,ioeventfd=on,iothread=t0"
+    "nvme-iothread-poll4m|nvme|-object iothread,id=t0,poll-max-ns=4000000 -device nvme,serial=b,drive=d0,ioeventfd=on,iothread=t0"
     "vblk-iothread|virtio|-object iothread,id=t0,poll-max-ns=0 -device virtio-blk-pci,drive=d0,iothread=t0"
     "vblk-iothread-poll|virtio|-object iothread,id=t0,poll-max-ns=32768 -device virtio-blk-pci,drive=d0,iothread=t0"
 )
 only=${BENCH_CONFIGS:-}
+rounds=${BENCH_ROUNDS:-1}
+sweep_only="nvme-iothread-poll1m nvme-iothread-poll4m"
+selected=()
 for c in "${configs[@]}"; do
+    name=${c%%|*}
+    if [ -n "$only" ]; then
+        [[ " $only " == *" $name "* ]] || continue
+    elif [[ " $sweep_only " == *" $name "* ]]; then
+        continue
+    fi
+    selected+=("$c")
+done
+for round in $(seq "$rounds"); do
+  order=("${selected[@]}")
+  if [ $((round % 2)) = 0 ]; then
+      order=()
+      for ((i = ${#selected[@]} - 1; i >= 0; i--)); do order+=("${selected[$i]}"); done
+  fi
+  for c in "${order[@]}"; do
     IFS='|' read -r name kind args <<<"$c"
-    if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then continue; fi
     # Pass 1: throughput, doorbell writes, vCPU time
     trace="$out/nvme-iothread-$name.trace"
     log="$out/nvme-iothread-$name.log"
     : >"$log"
-    info "running $name (3 x ${rt}s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    info "round $round/$rounds: running $name (3 x ${rt}s), load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "LOAD $name $(cut -d' ' -f1 /proc/loadavg)" >>"$res"
     watch_marks "$log" "$trace" >"$out/nvme-iothread-$name.marks" &
     watcher=$!
@@ -142,8 +170,8 @@ import re, sys, datetime
 name, trace, marks, tck = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 win = {}
 for l in open(marks):
-    _, what, qd, us, ticks = l.split()
-    win.setdefault(qd, {})[what] = (int(us), int(ticks))
+    _, what, qd, us, ticks, iot = l.split()[:6]
+    win.setdefault(qd, {})[what] = (int(us), int(ticks), int(iot))
 def ts(s):
     return int(datetime.datetime.fromisoformat(s.replace('Z', '+00:00')).timestamp() * 1e6)
 events = []     # (time, 'sq' or 'cq')
@@ -175,16 +203,16 @@ for l in open(trace, errors='replace'):
 for qd, w in win.items():
     if 'BEGIN' not in w or 'END' not in w:
         continue
-    (b, tb), (e, te) = w['BEGIN'], w['END']
+    (b, tb, ib), (e, te, ie) = w['BEGIN'], w['END']
     n = sum(1 for t, k in events if b <= t <= e)
     sq = sum(1 for t, k in events if b <= t <= e and k == 'sq')
-    print('POINT %s %s %d %.0f %d %d' % (name, qd, n, (te - tb) * 1e6 / tck,
-                                         sq, n - sq))
+    print('POINT %s %s %d %.0f %d %d %.0f' % (name, qd, n, (te - tb) * 1e6 / tck,
+                                              sq, n - sq, (ie - ib) * 1e6 / tck))
 EOF
     rm -f "$trace"
 
     # Pass 2 (nvme): device-side latency from trace timestamps
-    [ "$kind" = nvme ] || continue
+    [ "$kind" = nvme ] && [ "$round" = 1 ] || continue
     trace="$out/nvme-iothread-$name.lat.trace"
     log="$out/nvme-iothread-$name.lat.log"
     : >"$log"
@@ -206,7 +234,7 @@ import re, sys, datetime
 name, trace, marks = sys.argv[1:4]
 win = {}
 for l in open(marks):
-    _, what, qd, us, _ = l.split()
+    _, what, qd, us = l.split()[:4]
     win.setdefault(qd, {})[what] = int(us)
 def ts(s):
     return int(datetime.datetime.fromisoformat(s.replace('Z', '+00:00')).timestamp() * 1e6)
@@ -250,37 +278,70 @@ for qd, w in sorted(win.items(), key=lambda x: int(x[0])):
                                              v[min(len(v) - 1, int(len(v) * 0.99))], len(v)))
 EOF
     rm -f "$trace"
+  done
 done
 
 echo "nvme I/O queue modes vs virtio-blk: fio 4k randread io_uring, 1 vCPU, null-co"
-echo "accelerator: TCG ($(uname -m) host, $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)); ${rt}s per point"
+echo "accelerator: TCG ($(uname -m) host, $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)); ${rt}s per point, $rounds round(s)"
 awk '
-$1 == "RESULT" { iops[$2, $3] = $4; mean[$2, $3] = $5; p99[$2, $3] = $6; irq[$2, $3] = $7; ios[$2, $3] = $8; names[$2] = 1 }
-$1 == "POINT" { db[$2, $3] = $4; cpu[$2, $3] = $5 }
+# Over the rounds: the median IOPS and its range; latencies averaged over
+# the rounds; interrupts, doorbells and vCPU time summed, then per I/O.
+$1 == "RESULT" { k = $2 SUBSEP $3; nr[k]++; v[k, nr[k]] = $4; mean[k] += $5; p99[k] += $6
+                 irqs[k] += $7 * $8; ios[k] += $8 }
+$1 == "POINT" { db[$2, $3] += $4; cpu[$2, $3] += $5; sqdb[$2, $3] += $6; iot[$2, $3] += $8 }
 $1 == "DEVLAT" { dl[$2, $3] = sprintf("%.0f/%.0f", $4, $5) }
-$1 == "LOAD" { load[$2] = $3 }
+$1 == "LOAD" { l = ($2 in load) ? load[$2] "," $3 : $3; load[$2] = l }
 END {
-    n = split("nvme-main nvme-ioeventfd nvme-iothread nvme-iothread-poll nvme-iothread-poll256 vblk-iothread vblk-iothread-poll", order, " ")
-    printf "%-19s %3s %6s %8s %8s %6s %6s %7s %11s %5s\n", "config", "QD", "IOPS", "mean-us", "p99-us", "irq/IO", "db/IO", "vcpu-us", "dev-us m/99", "load"
+    n = split("nvme-main nvme-ioeventfd nvme-iothread nvme-iothread-poll nvme-iothread-poll256 nvme-iothread-poll1m nvme-iothread-poll4m vblk-iothread vblk-iothread-poll", order, " ")
+    for (k in nr) {
+        for (i = 2; i <= nr[k]; i++) {      # insertion sort, a few rounds
+            x = v[k, i]
+            for (j = i - 1; j >= 1 && v[k, j] > x; j--) v[k, j + 1] = v[k, j]
+            v[k, j + 1] = x
+        }
+        m = nr[k] % 2 ? v[k, (nr[k] + 1) / 2] : (v[k, nr[k] / 2] + v[k, nr[k] / 2 + 1]) / 2
+        iops[k] = m
+        range[k] = nr[k] > 1 ? sprintf("%d-%d", v[k, 1], v[k, nr[k]]) : "-"
+    }
+    printf "%-21s %3s %6s %11s %8s %8s %6s %6s %7s %6s %11s %s\n", "config", "QD", "IOPS", "IOPS-range", "mean-us", "p99-us", "irq/IO", "db/IO", "vcpu-us", "iot-us", "dev-us m/99", "load"
     for (i = 1; i <= n; i++) for (q = 1; q <= 64; q = (q == 1 ? 16 : q * 4)) {
         c = order[i]
         if (!((c, q) in iops)) continue
         io = ios[c, q] ? ios[c, q] : 1
         dbio = ((c, q) in db) ? sprintf("%.3f", db[c, q] / io) : "-"
         cpuio = ((c, q) in cpu) ? sprintf("%.1f", cpu[c, q] / io) : "-"
+        iotio = iot[c, q] ? sprintf("%.1f", iot[c, q] / io) : "-"
         dev = ((c, q) in dl) ? dl[c, q] : "-"
-        printf "%-19s %3d %6d %8.1f %8.1f %6.3f %6s %7s %11s %5s\n", c, q, iops[c, q], mean[c, q], p99[c, q], irq[c, q], dbio, cpuio, dev, load[c]
+        printf "%-21s %3d %6d %11s %8.1f %8.1f %6.3f %6s %7s %6s %11s %s\n", c, q, iops[c, q], range[c, q], mean[c, q] / nr[c, q], p99[c, q] / nr[c, q], irqs[c, q] / io, dbio, cpuio, iotio, dev, load[c]
     }
+    print ""
+    printf "%-38s %6s %6s %6s\n", "SQ doorbell writes/IO by poll-max-ns", "QD1", "QD16", "QD64"
+    d("0 (nvme-iothread)", "nvme-iothread")
+    d("32768", "nvme-iothread-poll")
+    d("262144", "nvme-iothread-poll256")
+    d("1000000", "nvme-iothread-poll1m")
+    d("4000000", "nvme-iothread-poll4m")
     print ""
     printf "%-38s %6s %6s %6s\n", "ratio (IOPS)", "QD1", "QD16", "QD64"
     r("nvme-iothread / vblk-iothread", "nvme-iothread", "vblk-iothread")
     r("nvme-iothread-poll / vblk-iothread-poll", "nvme-iothread-poll", "vblk-iothread-poll")
     r("nvme-iothread-poll / nvme-iothread", "nvme-iothread-poll", "nvme-iothread")
     r("nvme-iothread-poll256 / nvme-iothread", "nvme-iothread-poll256", "nvme-iothread")
+    r("nvme-iothread-poll1m / nvme-iothread", "nvme-iothread-poll1m", "nvme-iothread")
+    r("nvme-iothread-poll4m / nvme-iothread", "nvme-iothread-poll4m", "nvme-iothread")
     r("vblk-iothread-poll / vblk-iothread", "vblk-iothread-poll", "vblk-iothread")
     r("nvme-iothread / nvme-main", "nvme-iothread", "nvme-main")
 }
+function d(label, c,   q, s) {
+    if (!((c, 1) in sqdb) && !((c, 16) in sqdb) && !((c, 64) in sqdb)) return
+    s = sprintf("%-38s", label)
+    for (q = 1; q <= 64; q = (q == 1 ? 16 : q * 4))
+        s = s sprintf(" %6s", ((c, q) in sqdb) && ios[c, q] ? sprintf("%.3f", sqdb[c, q] / ios[c, q]) : "-")
+    print s
+}
 function r(label, a, b,   q, s) {
+    if (!((a, 1) in iops) && !((a, 16) in iops) && !((a, 64) in iops)) return
+    if (!((b, 1) in iops) && !((b, 16) in iops) && !((b, 64) in iops)) return
     s = sprintf("%-38s", label)
     for (q = 1; q <= 64; q = (q == 1 ? 16 : q * 4))
         s = s sprintf(" %6s", (iops[a, q] && iops[b, q]) ? sprintf("%.2f", iops[a, q] / iops[b, q]) : "-")
@@ -292,8 +353,19 @@ All numbers under TCG.  IOPS, latencies: fio in the guest.  irq/IO: guest
 doorbells, virtio-blk notifications) counted from QEMU trace events;
 nvme-iothread.raw splits them into SQ and CQ doorbells (POINT lines).
 vcpu-us: host CPU time (utime+stime) of the vCPU thread per I/O, 1/CLK_TCK
-resolution, including the guest's own work.  dev-us m/99: nvme only, mean
+resolution, including the guest's own work.  iot-us: the same for the
+IOThread (its polling shows here).  dev-us m/99: nvme only, mean
 and p99 from the doorbell write or polled tail (QEMU trace timestamps) to
 the completion queued, measured in a separate traced run of 3 s per QD.
-load: host 1-minute load average when the configuration started.
+load: host 1-minute load average when the configuration started (each round).
+With several rounds IOPS is the median and IOPS-range its spread.
+
+SQ doorbells while polling: the IOThread polls the shadow SQ tail for up to
+poll-max-ns after its last event and leaves the EventIdx behind meanwhile;
+when it stops polling and sleeps it writes the EventIdx back, and the next
+submission rings the doorbell.  Under TCG the guest takes 200 us to several
+ms between submissions (more on a loaded host), so with a 32 us window the
+IOThread is asleep at almost every submission; the doorbells fall only as
+the window approaches that gap.  poll-shrink=0 (the default) drops the
+window to 0 after one gap longer than poll-max-ns; it grows back from 4 us.
 EOF

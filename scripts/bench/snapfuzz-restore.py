@@ -17,7 +17,7 @@ import time
 
 REG_STATUS, REG_CMD, REG_ARG = 0x0c, 0x14, 0x18
 MAGIC = 0x7a666e73
-STATS = [0x44, 0x48, 0x4c, 0x50, 0x54, 0x58]
+STATS = [0x44, 0x48, 0x4c, 0x50, 0x58]  # pages, sync, copy, device, total
 CMD_SNAPSHOT, CMD_RESTORE = 1, 2
 DEVFN = 4 << 3
 
@@ -65,8 +65,8 @@ def main():
     qemu = sys.argv[1]
     repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 30
     print("Restore latency, TCG, qtest-dirtied pages (microseconds)")
-    print("%-8s %6s %8s %8s | %8s %8s %8s %8s" %
-          ("RAM", "pages", "p50", "p99", "sync", "copy", "device", "cpu"))
+    print("%-8s %6s %8s %8s | %8s %8s %8s" %
+          ("RAM", "pages", "p50", "p99", "sync", "copy", "device"))
     for mem in (128, 1024):
         q = Qtest(qemu, mem)
         try:
@@ -101,7 +101,7 @@ def run_size(q, mem, repeat):
             print("%-8s %6d %8s" % ("%d MiB" % mem, pages, "n/a"))
             continue
         n = repeat if pages <= 4096 else max(5, repeat // 6)
-        total, parts = [], [[] for _ in range(4)]
+        total, parts = [], [[] for _ in range(3)]
         for i in range(n):
             if pages:
                 q.cmd("memset 0x1000000 0x%x 0x%x" % (pages * 4096,
@@ -109,12 +109,12 @@ def run_size(q, mem, repeat):
             assert command(CMD_RESTORE) == 0
             v = [rd(r) for r in STATS]
             assert v[0] >= pages, (v[0], pages)
-            total.append(v[5] / 1000)
-            for k in range(4):
+            total.append(v[4] / 1000)
+            for k in range(3):
                 parts[k].append(v[1 + k] / 1000)
         total.sort()
         p99 = total[min(len(total) - 1, int(len(total) * 0.99))]
-        print("%-8s %6d %8.1f %8.1f | %8.1f %8.1f %8.1f %8.1f" %
+        print("%-8s %6d %8.1f %8.1f | %8.1f %8.1f %8.1f" %
               ("%d MiB" % mem, pages, statistics.median(total), p99,
                *[statistics.median(p) for p in parts]))
         print("DATA %d %d %.1f %.1f" % (mem, pages,

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Restore latency of the snapfuzz device under TCG (p50/p99, split into dirty
-# sync, page copy, device load, CPU flush) against dirtied pages and guest
-# RAM size, then end-to-end executions per second of afl-fuzz driving the
-# example harness in a q35 Linux guest (scripts/demo-snapfuzz.sh, 20 s; only
-# when afl-fuzz is installed).  Other load on the machine shows in both: the
-# load average is printed.  QEMU=path overrides the binary; REPEAT restores
-# per row.
+# sync with the re-arming of dirty tracking, page copy, device and CPU state
+# load) against dirtied pages and guest RAM size, then end-to-end executions
+# per second of afl-fuzz driving the example harness in a q35 Linux guest
+# (scripts/demo-snapfuzz.sh, 20 s; only when afl-fuzz is installed).  Other
+# load on the machine shows in both: the load average is printed.
+# QEMU=path overrides the binary; REPEAT restores per row.
 #   scripts/bench/snapfuzz.sh [REPEAT]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)

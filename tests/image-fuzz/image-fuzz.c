@@ -17,6 +17,9 @@
  *   STAGE_WRITE        read-write open, writes derived from the input,
  *                      repair
  *   STAGE_REOPEN       after the writes, open the result again and check
+ *   STAGE_SNAPSHOT     with STAGE_WRITE: a persistent bitmap, create,
+ *                      apply and delete snapshots, resize
+ *   STAGE_AMEND        with STAGE_WRITE: qemu-img amend (qcow2 only)
  *
  * Copyright (c) 2026 QEMU Storage Series
  *
@@ -35,6 +38,8 @@
 #include "qobject/qdict.h"
 #include "qapi/qapi-types-block-core.h"
 #include "qapi/qapi-visit-block-core.h"
+#include "block/dirty-bitmap.h"
+#include "block/snapshot.h"
 #include "crypto/init.h"
 #include "block/block_int.h"
 #include "block/qapi.h"
@@ -50,12 +55,15 @@ enum {
     STAGE_CONVERT_QCOW2 = 1 << 3,
     STAGE_WRITE         = 1 << 4,
     STAGE_REOPEN        = 1 << 5,
-    STAGE_ALL           = (1 << 6) - 1,
+    STAGE_SNAPSHOT      = 1 << 6,
+    STAGE_AMEND         = 1 << 7,
+    STAGE_ALL           = (1 << 8) - 1,
 };
 
 /* Input encoding: byte 0 stages, byte 1 flags, then the image */
 #define INPUT_HEADER_SIZE   2
 #define INPUT_CHUNKED       (1 << 0)
+#define INPUT_COMPRESS      (1 << 1)    /* STAGE_CONVERT_QCOW2 compresses */
 
 /*
  * Bounds per execution.  A legitimately huge virtual disk is fine: only
@@ -77,6 +85,7 @@ typedef struct FuzzMemBuffer {
     char *name;
     uint8_t *data;
     int64_t size;
+    int64_t capacity;           /* allocated bytes at data */
     int64_t max_size;
     bool read_only;
     QLIST_ENTRY(FuzzMemBuffer) next;
@@ -84,6 +93,15 @@ typedef struct FuzzMemBuffer {
 
 static QLIST_HEAD(, FuzzMemBuffer) fuzz_mem_buffers =
     QLIST_HEAD_INITIALIZER(fuzz_mem_buffers);
+
+/*
+ * The allocations of the writable buffers, kept from one execution to the
+ * next by name: the outputs are megabytes, and allocating them anew each
+ * time costs more than the rest of an execution (page faults, and ASan
+ * quarantines freed memory instead of reusing it)
+ */
+static QLIST_HEAD(, FuzzMemBuffer) fuzz_mem_spares =
+    QLIST_HEAD_INITIALIZER(fuzz_mem_spares);
 
 typedef struct BDRVFuzzMemState {
     FuzzMemBuffer *buf;
@@ -106,10 +124,23 @@ static FuzzMemBuffer *fuzz_mem_add(const char *name, uint8_t *data,
                                    int64_t size, bool read_only)
 {
     FuzzMemBuffer *buf = g_new0(FuzzMemBuffer, 1);
+    FuzzMemBuffer *spare;
 
     buf->name = g_strdup(name);
     buf->data = data;
     buf->size = size;
+    buf->capacity = size;
+    if (!data) {
+        QLIST_FOREACH(spare, &fuzz_mem_spares, next) {
+            if (!strcmp(spare->name, name)) {
+                buf->data = spare->data;
+                buf->capacity = spare->capacity;
+                spare->data = NULL;
+                spare->capacity = 0;
+                break;
+            }
+        }
+    }
     buf->max_size = read_only ? size : MAX_OUTPUT_SIZE;
     buf->read_only = read_only;
     QLIST_INSERT_HEAD(&fuzz_mem_buffers, buf, next);
@@ -121,7 +152,25 @@ static void fuzz_mem_free_all(void)
     FuzzMemBuffer *buf, *tmp;
 
     QLIST_FOREACH_SAFE(buf, &fuzz_mem_buffers, next, tmp) {
+        FuzzMemBuffer *spare;
+
         QLIST_REMOVE(buf, next);
+        if (!buf->read_only) {
+            QLIST_FOREACH(spare, &fuzz_mem_spares, next) {
+                if (!strcmp(spare->name, buf->name)) {
+                    break;
+                }
+            }
+            if (!spare) {
+                spare = g_new0(FuzzMemBuffer, 1);
+                spare->name = g_strdup(buf->name);
+                QLIST_INSERT_HEAD(&fuzz_mem_spares, spare, next);
+            }
+            if (!spare->data) {
+                spare->data = g_steal_pointer(&buf->data);
+                spare->capacity = buf->capacity;
+            }
+        }
         g_free(buf->name);
         g_free(buf->data);
         g_free(buf);
@@ -175,8 +224,16 @@ static int fuzz_mem_grow(FuzzMemBuffer *buf, int64_t end)
     if (end > buf->max_size) {
         return -ENOSPC;
     }
+    if (end > buf->capacity) {
+        /*
+         * Outputs grow a cluster at a time: double the allocation, so that
+         * the bytes are not copied again and again
+         */
+        buf->capacity = MIN(MAX(end, MAX(buf->capacity * 2, 64 * KiB)),
+                            MAX(end, buf->max_size));
+        buf->data = g_realloc(buf->data, buf->capacity);
+    }
     if (end > buf->size) {
-        buf->data = g_realloc(buf->data, end);
         memset(buf->data + buf->size, 0, end - buf->size);
         buf->size = end;
     }
@@ -522,8 +579,27 @@ static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len,
     blk_flush(dst);
 }
 
+/* Copy the first bytes of src to dst as qemu-img convert -c does */
+static void fuzz_copy_compressed(BlockBackend *src, BlockBackend *dst,
+                                 int64_t len, int64_t start)
+{
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    int64_t offset;
+
+    for (offset = 0; offset < len && !fuzz_timed_out(start);
+         offset += 64 * KiB) {
+        int64_t n = MIN(len - offset, 64 * KiB);
+
+        if (blk_pread(src, offset, n, buf, 0) < 0 ||
+            blk_pwrite(dst, offset, n, buf, BDRV_REQ_WRITE_COMPRESSED) < 0) {
+            break;
+        }
+    }
+    blk_flush(dst);
+}
+
 static void stage_convert(BlockBackend *src, const char *out_format,
-                          int64_t start)
+                          bool compress, int64_t start)
 {
     int64_t len = MIN(blk_getlength(src), MAX_CONVERT_BYTES);
     const char *name = out_format ? "out-qcow2" : "out-raw";
@@ -563,14 +639,124 @@ static void stage_convert(BlockBackend *src, const char *out_format,
     if (!dst) {
         return;
     }
-    fuzz_copy(src, dst, len, start);
+    if (compress) {
+        fuzz_copy_compressed(src, dst, len, start);
+    } else {
+        fuzz_copy(src, dst, len, start);
+    }
     if (out_format) {
         stage_check(dst, 0);
     }
     blk_unref(dst);
 }
 
-static void stage_write(BlockBackend *blk, uint64_t seed, int64_t start)
+/* What qemu-img bitmap --add and snapshot -c/-a/-d do, before the writes */
+static void stage_snapshot(BlockBackend *blk, uint64_t *seed)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    QEMUSnapshotInfo *list = NULL, sn = {};
+    Error *local_err = NULL;
+    int nb;
+
+    if (bdrv_supports_persistent_dirty_bitmap(bs)) {
+        BdrvDirtyBitmap *bm = bdrv_create_dirty_bitmap(bs, 64 * KiB,
+                                                       "fuzz", &local_err);
+
+        if (bm) {
+            bdrv_dirty_bitmap_set_persistence(bm, true);
+        }
+        error_free(local_err);
+        local_err = NULL;
+    }
+
+    bdrv_graph_rdlock_main_loop();
+    nb = bdrv_snapshot_list(bs, &list);
+    pstrcpy(sn.name, sizeof(sn.name), "fuzz");
+    bdrv_snapshot_create(bs, &sn);
+    bdrv_graph_rdunlock_main_loop();
+
+    if (nb > 0) {
+        /* Go back to a snapshot of the image, then delete another one */
+        QEMUSnapshotInfo *old = &list[fuzz_rand(seed) % nb];
+
+        bdrv_snapshot_goto(bs, old->id_str, &local_err);
+        error_free(local_err);
+        local_err = NULL;
+        old = &list[fuzz_rand(seed) % nb];
+        bdrv_drain_all_begin();
+        bdrv_graph_rdlock_main_loop();
+        bdrv_snapshot_delete(bs, old->id_str, old->name, &local_err);
+        bdrv_graph_rdunlock_main_loop();
+        bdrv_drain_all_end();
+        error_free(local_err);
+        local_err = NULL;
+    }
+    g_free(list);
+}
+
+/* qemu-img resize, to a size derived from the input */
+static void stage_resize(BlockBackend *blk, uint64_t *seed)
+{
+    int64_t len = blk_getlength(blk);
+    uint64_t r = fuzz_rand(seed);
+    Error *local_err = NULL;
+
+    if (len <= 0) {
+        return;
+    }
+    if (r & 1) {
+        len += ((r >> 8) % (2 * MiB)) & ~(BDRV_SECTOR_SIZE - 1);
+    } else {
+        len = QEMU_ALIGN_DOWN(len / 2, BDRV_SECTOR_SIZE);
+    }
+    blk_truncate(blk, len, false, PREALLOC_MODE_OFF, 0, &local_err);
+    error_free(local_err);
+}
+
+static void fuzz_amend_status(BlockDriverState *bs, int64_t offset,
+                              int64_t total_work_size, void *opaque)
+{
+}
+
+/* qemu-img amend, with options derived from the input */
+static void stage_amend(BlockBackend *blk, uint64_t *seed)
+{
+    static const char *const amend[] = {
+        "compat=0.10", "compat=1.1", "lazy_refcounts=on",
+        "lazy_refcounts=off", "refcount_bits=1", "refcount_bits=4",
+        "refcount_bits=16", "refcount_bits=64",
+    };
+    BlockDriverState *bs = blk_bs(blk);
+    QEMUSnapshotInfo *list = NULL;
+    Error *local_err = NULL;
+    QemuOpts *opts;
+
+    if (!bs->drv || !bs->drv->bdrv_amend_options || !bs->drv->amend_opts) {
+        return;
+    }
+    /*
+     * Amending rewrites every table of every snapshot, for seconds on
+     * images with a few snapshots: the seeds amend images without any
+     */
+    if (bdrv_snapshot_list(bs, &list) > 0) {
+        g_free(list);
+        return;
+    }
+    g_free(list);
+    opts = qemu_opts_create(bs->drv->amend_opts, NULL, 0, &error_abort);
+    if (qemu_opts_do_parse(opts, amend[fuzz_rand(seed) % ARRAY_SIZE(amend)],
+                           NULL, &local_err)) {
+        bdrv_graph_rdlock_main_loop();
+        bdrv_amend_options(bs, opts, fuzz_amend_status, NULL, false,
+                           &local_err);
+        bdrv_graph_rdunlock_main_loop();
+    }
+    error_free(local_err);
+    qemu_opts_del(opts);
+}
+
+static void stage_write(BlockBackend *blk, uint64_t seed, int stages,
+                        int64_t start)
 {
     int64_t len = blk_getlength(blk);
     g_autofree uint8_t *buf = g_malloc(64 * KiB);
@@ -578,6 +764,13 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int64_t start)
 
     if (len <= 0) {
         return;
+    }
+    if (stages & STAGE_SNAPSHOT) {
+        stage_snapshot(blk, &seed);
+        len = blk_getlength(blk);
+        if (len <= 0) {
+            return;
+        }
     }
     memset(buf, 0xa5, 64 * KiB);
     for (i = 0; i < MAX_WRITES && !fuzz_timed_out(start); i++) {
@@ -599,8 +792,14 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int64_t start)
             break;
         }
     }
+    if (stages & STAGE_SNAPSHOT) {
+        stage_resize(blk, &seed);
+    }
     blk_flush(blk);
     stage_check(blk, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS);
+    if (stages & STAGE_AMEND) {
+        stage_amend(blk, &seed);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -632,10 +831,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         seed = (seed ^ data[i]) * 0x100000001b3ULL;
     }
     if (stages & STAGE_WRITE) {
-        FuzzMemBuffer *rw = fuzz_mem_add("rw", g_memdup2(image, image_size),
-                                         image_size, false);
+        FuzzMemBuffer *rw = fuzz_mem_add("rw", NULL, 0, false);
 
         rw->max_size = MAX(image_size, MAX_OUTPUT_SIZE);
+        if (image_size) {
+            fuzz_mem_grow(rw, image_size);
+            memcpy(rw->data, image, image_size);
+        }
     }
     fuzz_mem_add("in", image, image_size, true);
 
@@ -658,18 +860,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 stage_check(blk, 0);
             }
             if (stages & STAGE_CONVERT_RAW) {
-                stage_convert(blk, NULL, start);
+                stage_convert(blk, NULL, false, start);
             }
             if (stages & STAGE_CONVERT_QCOW2) {
-                stage_convert(blk, "qcow2", start);
+                stage_convert(blk, "qcow2", flags & INPUT_COMPRESS, start);
             }
             blk_unref(blk);
         }
     }
     if (stages & STAGE_WRITE) {
-        blk = fuzz_open(fuzz_format, "rw", BDRV_O_RDWR);
+        /* Resizing needs the permission, as in qemu-img resize */
+        blk = fuzz_open(fuzz_format, "rw", BDRV_O_RDWR |
+                        (stages & STAGE_SNAPSHOT ? BDRV_O_RESIZE : 0));
         if (blk) {
-            stage_write(blk, seed, start);
+            stage_write(blk, seed, stages, start);
             blk_unref(blk);
             if (stages & STAGE_REOPEN) {
                 blk = fuzz_open(fuzz_format, "rw", 0);

@@ -25,8 +25,9 @@ import uuid
 import zipfile
 import zlib
 
-STAGE_ALL = 0x3f
+STAGE_ALL = 0xff
 INPUT_CHUNKED = 1
+INPUT_COMPRESS = 2
 BLOCK = 512
 MAX_SEED = 512 * 1024   # libFuzzer's -max_len in fuzz-check is 1 MiB
 
@@ -63,7 +64,8 @@ VARIANTS = {
             'subformat=dynamic,force_size=on'],
     'parallels': ['cluster_size=1048576', 'cluster_size=65536'],
     'qcow': [''],
-    'qed': ['cluster_size=65536', 'cluster_size=4096,table_size=2'],
+    'qed': ['cluster_size=65536', 'cluster_size=4096,table_size=2',
+            'cluster_size=4096,table_size=1'],
     'dmg': None,
     'cloop': None,
     'bochs': None,
@@ -148,9 +150,9 @@ DICT = {
 }
 
 
-def encode(image, stages):
+def encode(image, stages, flags=0):
     """The fuzzer's input: header, then chunks of the non-zero blocks"""
-    out = bytearray([stages, INPUT_CHUNKED])
+    out = bytearray([stages, INPUT_CHUNKED | flags])
     off = 0
     while off < len(image):
         if not any(image[off:off + BLOCK]):
@@ -284,9 +286,11 @@ def main():
             os.makedirs(d)
             count = 0
             for i, (name, image) in enumerate(make_images(fmt, args, tmp)):
-                # Most seeds stay info-only so that cheap runs dominate
-                for stages in (0, STAGE_ALL) if i % 2 else (0,):
-                    data = encode(image, stages)
+                # Every image info-only, so that cheap runs dominate, and
+                # with every stage, half of them converted with compression
+                for stages in (0, STAGE_ALL):
+                    flags = INPUT_COMPRESS if stages and i % 2 else 0
+                    data = encode(image, stages, flags)
                     if len(data) > MAX_SEED:
                         continue
                     with open(os.path.join(d, '%s-s%d' % (name, stages)),

@@ -731,25 +731,33 @@ static void test_realize_errors(void)
                         "\"d0\", \"max_ioqpairs\": 2, "
                         "\"iothread-vq-mapping\": [{\"iothread\": "
                         "\"t0\", \"vqs\": [1, 3]}]}'",
-                        "queue 3 of IOThread 't0' does not exist");
+                        "vq 3 for IOThread \"t0\" does not exist");
+    /* queue 0 is the admin queue, never an IOThread's */
+    check_realize_error("-object iothread,id=t0 -device '{\"driver\": "
+                        "\"nvme\", \"serial\": \"x\", \"drive\": "
+                        "\"d0\", \"max_ioqpairs\": 2, "
+                        "\"iothread-vq-mapping\": [{\"iothread\": "
+                        "\"t0\", \"vqs\": [0, 1, 2]}]}'",
+                        "vq 0 for IOThread \"t0\" does not exist, the vqs "
+                        "are 1 to 2");
     check_realize_error("-object iothread,id=t0 -object iothread,id=t1 "
                         "-device '{\"driver\": \"nvme\", \"serial\": "
                         "\"x\", \"drive\": \"d0\", \"max_ioqpairs\": 2, "
                         "\"iothread-vq-mapping\": [{\"iothread\": "
                         "\"t0\", \"vqs\": [1, 2]}, {\"iothread\": "
                         "\"t1\", \"vqs\": [2]}]}'",
-                        "queue 2 is mapped to more than one IOThread");
+                        "cannot assign vq 2 to IOThread \"t1\"");
     check_realize_error("-object iothread,id=t0 -device '{\"driver\": "
                         "\"nvme\", \"serial\": \"x\", \"drive\": "
                         "\"d0\", \"max_ioqpairs\": 2, "
                         "\"iothread-vq-mapping\": [{\"iothread\": "
                         "\"t0\", \"vqs\": [1]}]}'",
-                        "I/O queue 2 is not mapped to an IOThread");
+                        "missing vq 2 IOThread assignment");
     check_realize_error("-device '{\"driver\": \"nvme\", \"serial\": "
                         "\"x\", \"drive\": \"d0\", "
                         "\"iothread-vq-mapping\": [{\"iothread\": "
                         "\"nope\"}]}'",
-                        "IOThread 'nope' not found");
+                        "IOThread \"nope\" object does not exist");
     check_realize_error("-object iothread,id=t0 -object iothread,id=t1 "
                         "-device '{\"driver\": \"nvme\", \"id\": "
                         "\"n0\", \"serial\": \"x\", "

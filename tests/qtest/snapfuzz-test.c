@@ -109,7 +109,8 @@ static void test_registers(void)
     g_assert_cmphex(qpci_config_readw(sf.dev, PCI_DEVICE_ID), ==, 0x0015);
     g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_MAGIC), ==, SNAPFUZZ_MAGIC);
     g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERSION), ==, SNAPFUZZ_VERSION);
-    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_CAPS), ==, SNAPFUZZ_CAP_TIMEOUT);
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_CAPS), ==,
+                    SNAPFUZZ_CAP_TIMEOUT | SNAPFUZZ_CAP_INCREMENTAL);
     g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATUS), ==, SNAPFUZZ_ST_OK);
     g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
     g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SIZE), ==, 1024 * 1024);
@@ -153,7 +154,7 @@ static void test_command_errors(void)
 
     sf_start(&sf, NULL);
     g_assert_cmpuint(cmd(&sf, 0, 0), ==, SNAPFUZZ_ST_ERR_CMD);
-    g_assert_cmpuint(cmd(&sf, 7, 0), ==, SNAPFUZZ_ST_ERR_CMD);
+    g_assert_cmpuint(cmd(&sf, 9, 0), ==, SNAPFUZZ_ST_ERR_CMD);
     g_assert_cmpuint(cmd(&sf, 0xffffffff, 0), ==, SNAPFUZZ_ST_ERR_CMD);
     g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==,
                      SNAPFUZZ_ST_ERR_NO_SNAPSHOT);
@@ -324,6 +325,124 @@ static void test_timeout(void)
     sf_stop(&sf);
 }
 
+/*
+ * Snapshots pushed above the root: an input's end restores the top one,
+ * with the pages it kept and the root's for the rest; popping it makes
+ * inputs end in the root again.
+ */
+static void test_incremental(void)
+{
+    const uint64_t page = 4096, ram_c = RAM_A + 4 * page;
+    uint8_t before_b[4096], buf[4096];
+    Snapfuzz sf;
+    int i;
+
+    sf_start(&sf, "verify=on,max-inputs=20");
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_CAPS) & SNAPFUZZ_CAP_INCREMENTAL,
+                     !=, 0);
+    /* Only during an input */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    fill(&sf, RAM_A, 4, 1);
+    fill(&sf, ram_c, 12, 11);
+    qtest_memread(sf.qts, RAM_B, before_b, sizeof(before_b));
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_POP, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+
+    /* The input changes 4 pages, then pushes. */
+    fill(&sf, RAM_A, 4, 2);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_INPUT);
+
+    /* Twice: everything changes, and DONE goes back to the push. */
+    for (i = 0; i < 2; i++) {
+        fill(&sf, RAM_A, 4, 3 + i);
+        fill(&sf, ram_c, 12, 13 + i);
+        fill(&sf, RAM_B, 1, 9);
+        g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 7), ==, SNAPFUZZ_ST_OK);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 2 + i);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_ARG), ==, 7);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 1);
+        g_assert_true(check(&sf, RAM_A, 4, 2));
+        g_assert_true(check(&sf, ram_c, 12, 11));
+        qtest_memread(sf.qts, RAM_B, buf, sizeof(buf));
+        g_assert_true(!memcmp(buf, before_b, sizeof(buf)));
+    }
+
+    /* A second level, popped again before the input ends */
+    fill(&sf, ram_c, 12, 15);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 2);
+    fill(&sf, RAM_A, 4, 5);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 4, 2));
+    g_assert_true(check(&sf, ram_c, 12, 15));
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_POP, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 4, 2));
+    g_assert_true(check(&sf, ram_c, 12, 11));
+
+    /* Popping the last level: inputs end in the root again. */
+    fill(&sf, ram_c, 12, 16);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_POP, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 0);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 4, 1));
+    g_assert_true(check(&sf, ram_c, 12, 11));
+
+    /* At most SNAPFUZZ_MAX_DEPTH levels */
+    for (i = 0; i < SNAPFUZZ_MAX_DEPTH; i++) {
+        fill(&sf, RAM_A, 1, 20 + i);
+        g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    }
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==,
+                     SNAPFUZZ_ST_ERR_ORDER);
+    fill(&sf, RAM_A, 4, 6);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 1, 20 + SNAPFUZZ_MAX_DEPTH - 1));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+    sf_stop(&sf);
+}
+
+/* QEMU with a bad snapfuzz configuration must exit with this message. */
+static void check_bad_config(const char *props, const char *msg)
+{
+    const char *qemu = getenv("QTEST_QEMU_BINARY");
+    g_autofree char *dev = g_strdup_printf("snapfuzz,%s", props);
+    const char *argv[] = {
+        qemu, "-machine", "pc", "-accel", "qtest", "-display", "none",
+        "-nodefaults", "-device", dev, NULL
+    };
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status;
+
+    g_assert(qemu);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
+                               G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+                               &out, &err, &status, NULL));
+    g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!strstr(err, msg)) {
+        g_test_message("stderr: %s", err);
+        g_assert_not_reached();
+    }
+}
+
+/* libfuzzer=on: only in the fuzz target, alone, without max-inputs. */
+static void test_libfuzzer_config(void)
+{
+    check_bad_config("libfuzzer=on", "libfuzzer=on works only in QEMU's "
+                     "libFuzzer target");
+    check_bad_config("libfuzzer=on,afl=on", "afl=on and libfuzzer=on "
+                     "exclude each other");
+    check_bad_config("libfuzzer=on,max-inputs=3", "max-inputs cannot be "
+                     "used with libfuzzer=on");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -332,5 +451,7 @@ int main(int argc, char **argv)
     qtest_add_func("/snapfuzz/restore", test_restore);
     qtest_add_func("/snapfuzz/inputs", test_inputs);
     qtest_add_func("/snapfuzz/timeout", test_timeout);
+    qtest_add_func("/snapfuzz/libfuzzer-config", test_libfuzzer_config);
+    qtest_add_func("/snapfuzz/incremental", test_incremental);
     return g_test_run();
 }

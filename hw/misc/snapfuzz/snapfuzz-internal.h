@@ -23,9 +23,20 @@ typedef struct SnapfuzzRAM {
     unsigned long *dirty;   /* pages to copy back, one bit each */
 } SnapfuzzRAM;
 
+/*
+ * A snapshot pushed above the root: the pages that differed from the
+ * snapshot below it when it was taken, one table per RAM block (page
+ * number to a copy), and its device state.
+ */
+typedef struct SnapfuzzLevel {
+    GHashTable **pages;
+    uint8_t *devstate;
+    size_t devstate_len;
+} SnapfuzzLevel;
+
 typedef struct SnapfuzzStats {
     uint64_t pages;
-    uint64_t sync_ns, copy_ns, device_ns, cpu_ns, total_ns;
+    uint64_t sync_ns, copy_ns, device_ns, total_ns;
 } SnapfuzzStats;
 
 struct SnapfuzzState {
@@ -48,6 +59,7 @@ struct SnapfuzzState {
     uint32_t random_len;
     bool verify;
     bool afl;
+    bool libfuzzer;
 
     /* Registers */
     uint32_t status;
@@ -79,15 +91,25 @@ struct SnapfuzzState {
     unsigned nr_ram;
     uint8_t *devstate;      /* device and CPU vmstate */
     size_t devstate_len;
+    SnapfuzzLevel levels[SNAPFUZZ_MAX_DEPTH];
+    uint32_t depth;         /* levels in use */
 
     Error *migration_blocker;
     void *engine;           /* AFL++ fork server (afl.c), afl=on */
+    bool wait_input;        /* libfuzzer=on: waiting for the next input */
+    bool held;              /* ... with the vCPUs paused since the command */
 };
 
 /* snapshot.c */
 bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp);
 bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp);
+bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp);
+void snapfuzz_snapshot_pop(SnapfuzzState *s);
 uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s);
 void snapfuzz_snapshot_free(SnapfuzzState *s);
+
+/* snapfuzz.c */
+void snapfuzz_input_arrived(SnapfuzzState *s);
+void snapfuzz_end_input_timeout(SnapfuzzState *s);
 
 #endif

@@ -29,6 +29,7 @@
 #include "system/runstate.h"
 #include "system/tcg.h"
 #include "snapfuzz-afl.h"
+#include "snapfuzz-inproc.h"
 
 static void snapfuzz_log_msg(SnapfuzzState *s, const char *what, uint32_t len)
 {
@@ -72,6 +73,12 @@ static void snapfuzz_deliver(SnapfuzzState *s)
     }
     if (s->engine) {
         snapfuzz_afl_next_input(s);
+    } else if (s->libfuzzer) {
+        if (!snapfuzz_inproc_next_input(s)) {
+            /* Stay BUSY until the fuzz target starts an input. */
+            s->wait_input = true;
+            return;
+        }
     } else {
         snapfuzz_random_input(s);
     }
@@ -103,7 +110,8 @@ static void snapfuzz_restore(SnapfuzzState *s)
     if (s->verify && snapfuzz_snapshot_verify(s)) {
         s->verify_errors++;
     }
-    if (s->snap_cmd == SNAPFUZZ_CMD_NEXT_INPUT) {
+    /* A pushed snapshot was taken while an input ran, like NEXT_INPUT's. */
+    if (s->snap_cmd == SNAPFUZZ_CMD_NEXT_INPUT || s->depth) {
         snapfuzz_deliver(s);
     } else {
         s->state = SNAPFUZZ_STATE_READY;
@@ -140,6 +148,8 @@ static void snapfuzz_finish_input(SnapfuzzState *s, uint32_t result,
     }
     if (s->engine) {
         snapfuzz_afl_report(s, result);
+    } else if (s->libfuzzer) {
+        snapfuzz_inproc_report(s, result);
     }
     snapfuzz_restore(s);
 }
@@ -166,6 +176,22 @@ static void snapfuzz_run(SnapfuzzState *s, uint32_t cmd)
     case SNAPFUZZ_CMD_CRASH:
         snapfuzz_finish_input(s, SNAPFUZZ_RESULT_CRASH, 0);
         break;
+    case SNAPFUZZ_CMD_PUSH: {
+        Error *err = NULL;
+
+        /* The input goes on either way. */
+        if (snapfuzz_snapshot_push(s, &err)) {
+            s->status = SNAPFUZZ_ST_OK;
+        } else {
+            error_report_err(err);
+            s->status = SNAPFUZZ_ST_ERR_HOST;
+        }
+        break;
+    }
+    case SNAPFUZZ_CMD_POP:
+        snapfuzz_snapshot_pop(s);
+        s->status = SNAPFUZZ_ST_OK;
+        break;
     default:
         /* Only the timeout comes here. */
         snapfuzz_finish_input(s, SNAPFUZZ_RESULT_TIMEOUT, 0);
@@ -185,7 +211,30 @@ static void snapfuzz_bh(void *opaque)
         cpu_disable_ticks();
     }
     snapfuzz_run(s, cmd);
+    if (s->wait_input) {
+        /* Paused until the input arrives: see snapfuzz_input_arrived(). */
+        s->held = running;
+        return;
+    }
     if (running) {
+        cpu_enable_ticks();
+        resume_all_vcpus();
+    }
+}
+
+/*
+ * libfuzzer=on: the fuzz target has an input for the guest that waits in
+ * NEXT_INPUT (or in the restore that ended the previous input).
+ */
+void snapfuzz_input_arrived(SnapfuzzState *s)
+{
+    if (!s->wait_input) {
+        return;
+    }
+    s->wait_input = false;
+    snapfuzz_deliver(s);
+    if (s->held) {
+        s->held = false;
         cpu_enable_ticks();
         resume_all_vcpus();
     }
@@ -193,17 +242,30 @@ static void snapfuzz_bh(void *opaque)
 
 #define SNAPFUZZ_CMD_TIMEOUT 0x100  /* internal: the timer fired */
 
-static void snapfuzz_timer(void *opaque)
+/* End the running input as a timeout (unless it is ending anyway). */
+void snapfuzz_end_input_timeout(SnapfuzzState *s)
 {
-    SnapfuzzState *s = opaque;
-
-    if (s->state != SNAPFUZZ_STATE_INPUT || s->status == SNAPFUZZ_ST_BUSY) {
+    if (s->state != SNAPFUZZ_STATE_INPUT) {
         return;
     }
+    if (s->status == SNAPFUZZ_ST_BUSY) {
+        if (s->pending_cmd == SNAPFUZZ_CMD_PUSH ||
+            s->pending_cmd == SNAPFUZZ_CMD_POP) {
+            /* The input goes on after these: try again once done. */
+            timer_mod(s->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1);
+        }
+        return;
+    }
+    timer_del(s->timer);
     s->timed_out = true;
     s->status = SNAPFUZZ_ST_BUSY;
     s->pending_cmd = SNAPFUZZ_CMD_TIMEOUT;
     qemu_bh_schedule(s->bh);
+}
+
+static void snapfuzz_timer(void *opaque)
+{
+    snapfuzz_end_input_timeout(opaque);
 }
 
 /* Check a command against the state; run it or schedule it. */
@@ -233,6 +295,17 @@ static void snapfuzz_command(SnapfuzzState *s, uint32_t cmd)
         break;
     case SNAPFUZZ_CMD_DONE:
         if (s->state != SNAPFUZZ_STATE_INPUT) {
+            st = SNAPFUZZ_ST_ERR_ORDER;
+        }
+        break;
+    case SNAPFUZZ_CMD_PUSH:
+        if (s->state != SNAPFUZZ_STATE_INPUT ||
+            s->depth >= SNAPFUZZ_MAX_DEPTH) {
+            st = SNAPFUZZ_ST_ERR_ORDER;
+        }
+        break;
+    case SNAPFUZZ_CMD_POP:
+        if (s->state != SNAPFUZZ_STATE_INPUT || !s->depth) {
             st = SNAPFUZZ_ST_ERR_ORDER;
         }
         break;
@@ -300,7 +373,7 @@ static uint64_t snapfuzz_read(void *opaque, hwaddr addr, unsigned size)
     case SNAPFUZZ_REG_VERSION:
         return SNAPFUZZ_VERSION;
     case SNAPFUZZ_REG_CAPS:
-        return SNAPFUZZ_CAP_TIMEOUT |
+        return SNAPFUZZ_CAP_TIMEOUT | SNAPFUZZ_CAP_INCREMENTAL |
                (s->verify ? SNAPFUZZ_CAP_VERIFY : 0) |
                (s->engine ? SNAPFUZZ_CAP_AFL : 0) |
                (tcg_enabled() ? SNAPFUZZ_CAP_TCG : 0);
@@ -338,14 +411,14 @@ static uint64_t snapfuzz_read(void *opaque, hwaddr addr, unsigned size)
         return snapfuzz_sat32(s->stats.copy_ns);
     case SNAPFUZZ_REG_T_DEVICE:
         return snapfuzz_sat32(s->stats.device_ns);
-    case SNAPFUZZ_REG_T_CPU:
-        return snapfuzz_sat32(s->stats.cpu_ns);
     case SNAPFUZZ_REG_T_TOTAL:
         return snapfuzz_sat32(s->stats.total_ns);
     case SNAPFUZZ_REG_TIMEOUT_MS:
         return s->timeout_ms;
     case SNAPFUZZ_REG_MAX_INPUTS:
         return s->max_inputs;
+    case SNAPFUZZ_REG_DEPTH:
+        return s->depth;
     default:
         return 0;
     }
@@ -429,6 +502,16 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
                    "input-size (%" PRIu64 ")", s->random_len, s->input_size);
         return;
     }
+    if (s->afl && s->libfuzzer) {
+        error_setg(errp, "snapfuzz: afl=on and libfuzzer=on exclude each "
+                   "other");
+        return;
+    }
+    if (s->libfuzzer && s->max_inputs) {
+        error_setg(errp, "snapfuzz: max-inputs cannot be used with "
+                   "libfuzzer=on (libFuzzer decides how many inputs run)");
+        return;
+    }
     if (s->timeout_ms > 24 * 3600 * 1000) {
         error_setg(errp, "snapfuzz: timeout must be at most a day (ms)");
         return;
@@ -463,6 +546,13 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
         }
         memory_region_init_ram_ptr(&s->cov_ram, OBJECT(s), "snapfuzz-cov",
                                    s->cov_len, s->cov);
+    } else if (s->libfuzzer) {
+        /* The fuzz target's coverage counters. */
+        if (!snapfuzz_inproc_init(s, errp)) {
+            goto fail;
+        }
+        memory_region_init_ram_ptr(&s->cov_ram, OBJECT(s), "snapfuzz-cov",
+                                   s->cov_len, s->cov);
     } else {
         s->cov_len = s->cov_size;
         if (!memory_region_init_ram(&s->cov_ram, OBJECT(s), "snapfuzz-cov",
@@ -489,6 +579,7 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
 
 fail:
     snapfuzz_afl_free(s);
+    snapfuzz_inproc_free(s);
     migrate_del_blocker(&s->migration_blocker);
 }
 
@@ -510,6 +601,7 @@ static void snapfuzz_exit(PCIDevice *pdev)
         s->dirty_log_on = false;
     }
     snapfuzz_afl_free(s);
+    snapfuzz_inproc_free(s);
     migrate_del_blocker(&s->migration_blocker);
 }
 
@@ -521,6 +613,7 @@ static const Property snapfuzz_properties[] = {
     DEFINE_PROP_UINT32("random-len", SnapfuzzState, random_len, 64),
     DEFINE_PROP_BOOL("verify", SnapfuzzState, verify, false),
     DEFINE_PROP_BOOL("afl", SnapfuzzState, afl, false),
+    DEFINE_PROP_BOOL("libfuzzer", SnapfuzzState, libfuzzer, false),
 };
 
 static void snapfuzz_class_init(ObjectClass *klass, const void *data)

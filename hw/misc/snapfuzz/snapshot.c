@@ -10,6 +10,13 @@
  * clock offsets are absolute and a restore takes the guest's time back to
  * the snapshot's.
  *
+ * Snapshots pushed above the root keep only the pages that differed from
+ * the snapshot below when they were taken; a restore takes each page it
+ * copies back from the topmost snapshot that has it, or from the root's
+ * copy.  Every RAM block's dirty bitmap holds the pages that may differ
+ * from the top snapshot and were not collected yet; popping a snapshot
+ * adds the pages it kept, which differ from the one below.
+ *
  * All of this runs in the main loop with the BQL held and the vCPUs
  * paused (see snapfuzz.c).
  *
@@ -39,8 +46,27 @@ static bool snapfuzz_own_block(SnapfuzzState *s, RAMBlock *rb)
     return rb->mr == &s->input_ram || rb->mr == &s->cov_ram;
 }
 
+static void snapfuzz_level_free(SnapfuzzState *s, SnapfuzzLevel *l)
+{
+    if (l->pages) {
+        for (unsigned i = 0; i < s->nr_ram; i++) {
+            if (l->pages[i]) {
+                g_hash_table_destroy(l->pages[i]);
+            }
+        }
+    }
+    g_free(l->pages);
+    l->pages = NULL;
+    g_free(l->devstate);
+    l->devstate = NULL;
+    l->devstate_len = 0;
+}
+
 void snapfuzz_snapshot_free(SnapfuzzState *s)
 {
+    while (s->depth) {
+        snapfuzz_level_free(s, &s->levels[--s->depth]);
+    }
     for (unsigned i = 0; i < s->nr_ram; i++) {
         g_free(s->ram[i].copy);
         g_free(s->ram[i].dirty);
@@ -54,7 +80,10 @@ void snapfuzz_snapshot_free(SnapfuzzState *s)
     s->have_snapshot = false;
 }
 
-/* Collect (and clear) what was dirtied since the last call. */
+/*
+ * Collect (and clear) what was dirtied since the last call; TCG notes the
+ * next write to each of these pages again.
+ */
 static uint64_t snapfuzz_sync_dirty(SnapfuzzState *s)
 {
     uint64_t pages = 0;
@@ -63,33 +92,26 @@ static uint64_t snapfuzz_sync_dirty(SnapfuzzState *s)
         /* TCG marks pages itself; others keep a log of their own. */
         memory_global_dirty_log_sync(false);
     }
+    RCU_READ_LOCK_GUARD();
     for (unsigned i = 0; i < s->nr_ram; i++) {
-        pages += physical_memory_sync_dirty_for_snapshot(s->ram[i].rb,
-                                                          s->ram[i].dirty);
+        pages += physical_memory_sync_dirty_bitmap(s->ram[i].rb, 0,
+                                                   s->ram[i].len,
+                                                   s->ram[i].dirty);
     }
     return pages;
-}
-
-/* Make TCG note the next write to every page of the snapshot again. */
-static void snapfuzz_rearm_dirty(SnapfuzzState *s)
-{
-    for (unsigned i = 0; i < s->nr_ram; i++) {
-        physical_memory_dirty_bits_cleared(s->ram[i].rb->offset,
-                                           s->ram[i].len);
-    }
 }
 
 /*
  * The vmstate goes through a QIOChannelBuffer whose data the device owns:
  * closing the QEMUFile closes the channel, which would free it.
  */
-static bool snapfuzz_save_devices(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_save_devices(uint8_t **buf, size_t *len, Error **errp)
 {
     QIOChannelBuffer *bioc;
     QEMUFile *f;
     int ret;
 
-    bioc = qio_channel_buffer_new(s->devstate_len ? s->devstate_len : 65536);
+    bioc = qio_channel_buffer_new(*len ? *len : 65536);
     qio_channel_set_name(QIO_CHANNEL(bioc), "snapfuzz-save");
     f = qemu_file_new_output(QIO_CHANNEL(bioc));
     /* Its post_load wants a run state; migration stores it the same way. */
@@ -99,9 +121,9 @@ static bool snapfuzz_save_devices(SnapfuzzState *s, Error **errp)
     if (ret >= 0) {
         ret = qemu_file_get_error(f);
     }
-    g_free(s->devstate);
-    s->devstate = bioc->data;
-    s->devstate_len = bioc->usage;
+    g_free(*buf);
+    *buf = bioc->data;
+    *len = bioc->usage;
     bioc->data = NULL;
     bioc->capacity = bioc->usage = bioc->offset = 0;
     qemu_fclose(f);
@@ -113,7 +135,7 @@ static bool snapfuzz_save_devices(SnapfuzzState *s, Error **errp)
     return true;
 }
 
-static bool snapfuzz_load_devices(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_load_devices(uint8_t *buf, size_t len, Error **errp)
 {
     QIOChannelBuffer *bioc;
     QEMUFile *f;
@@ -122,8 +144,8 @@ static bool snapfuzz_load_devices(SnapfuzzState *s, Error **errp)
     bioc = qio_channel_buffer_new(0);
     qio_channel_set_name(QIO_CHANNEL(bioc), "snapfuzz-load");
     g_free(bioc->data);
-    bioc->data = s->devstate;
-    bioc->capacity = bioc->usage = s->devstate_len;
+    bioc->data = buf;
+    bioc->capacity = bioc->usage = len;
     f = qemu_file_new_input(QIO_CHANNEL(bioc));
     if (qemu_get_be32(f) != QEMU_VM_FILE_MAGIC ||
         qemu_get_be32(f) != QEMU_VM_FILE_VERSION) {
@@ -192,9 +214,8 @@ bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp)
         bitmap_zero(r->dirty, DIV_ROUND_UP(r->len, page_size));
         memcpy(r->copy, r->host, r->len);
     }
-    snapfuzz_rearm_dirty(s);
 
-    if (!snapfuzz_save_devices(s, errp)) {
+    if (!snapfuzz_save_devices(&s->devstate, &s->devstate_len, errp)) {
         snapfuzz_snapshot_free(s);
         return false;
     }
@@ -202,8 +223,24 @@ bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp)
     return true;
 }
 
-static void snapfuzz_copy_back(SnapfuzzState *s, SnapfuzzRAM *r)
+/* Page p of RAM block i as the top snapshot has it. */
+static uint8_t *snapfuzz_snap_page(SnapfuzzState *s, unsigned i,
+                                   unsigned long p)
 {
+    for (unsigned d = s->depth; d > 0; d--) {
+        uint8_t *copy = g_hash_table_lookup(s->levels[d - 1].pages[i],
+                                            GUINT_TO_POINTER(p));
+
+        if (copy) {
+            return copy;
+        }
+    }
+    return s->ram[i].copy + (uint64_t)p * qemu_target_page_size();
+}
+
+static void snapfuzz_copy_back(SnapfuzzState *s, unsigned i)
+{
+    SnapfuzzRAM *r = &s->ram[i];
     size_t page_size = qemu_target_page_size();
     unsigned long npages = r->len / page_size;
     unsigned long p;
@@ -213,7 +250,7 @@ static void snapfuzz_copy_back(SnapfuzzState *s, SnapfuzzRAM *r)
         uint64_t off = (uint64_t)p * page_size;
 
         clear_bit(p, r->dirty);
-        memcpy(r->host + off, r->copy + off, page_size);
+        memcpy(r->host + off, snapfuzz_snap_page(s, i, p), page_size);
 #ifdef CONFIG_TCG
         if (tcg_enabled()) {
             ram_addr_t addr = r->rb->offset + off;
@@ -246,7 +283,7 @@ static bool snapfuzz_ram_unchanged(SnapfuzzState *s, Error **errp)
 
 bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp)
 {
-    int64_t t0, t1, t2, t3, t4;
+    int64_t t0, t1, t2, t3;
     uint64_t pages;
 
     if (!snapfuzz_ram_unchanged(s, errp)) {
@@ -257,28 +294,87 @@ bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp)
     pages = snapfuzz_sync_dirty(s);
     t1 = get_clock();
     for (unsigned i = 0; i < s->nr_ram; i++) {
-        snapfuzz_copy_back(s, &s->ram[i]);
+        snapfuzz_copy_back(s, i);
     }
     t2 = get_clock();
-    if (!snapfuzz_load_devices(s, errp)) {
+    if (s->depth) {
+        SnapfuzzLevel *l = &s->levels[s->depth - 1];
+
+        if (!snapfuzz_load_devices(l->devstate, l->devstate_len, errp)) {
+            return false;
+        }
+    } else if (!snapfuzz_load_devices(s->devstate, s->devstate_len, errp)) {
         return false;
     }
     t3 = get_clock();
-    if (pages) {
-        snapfuzz_rearm_dirty(s);
-    }
-    t4 = get_clock();
 
     s->stats.pages = pages;
     s->stats.sync_ns = t1 - t0;
     s->stats.copy_ns = t2 - t1;
     s->stats.device_ns = t3 - t2;
-    s->stats.cpu_ns = t4 - t3;
-    s->stats.total_ns = t4 - t0;
+    s->stats.total_ns = t3 - t0;
     return true;
 }
 
-/* Pages whose contents differ from the snapshot's (verify=on). */
+/*
+ * Take a snapshot above the top one: keep the pages written since the top
+ * one was taken or restored, and the device state.  The caller checks the
+ * depth.
+ */
+bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
+{
+    size_t page_size = qemu_target_page_size();
+    SnapfuzzLevel *l = &s->levels[s->depth];
+
+    if (!snapfuzz_ram_unchanged(s, errp)) {
+        return false;
+    }
+    snapfuzz_sync_dirty(s);
+    l->pages = g_new0(GHashTable *, s->nr_ram);
+    for (unsigned i = 0; i < s->nr_ram; i++) {
+        SnapfuzzRAM *r = &s->ram[i];
+        unsigned long npages = r->len / page_size;
+
+        l->pages[i] = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+                                            NULL, g_free);
+        for (unsigned long p = find_first_bit(r->dirty, npages); p < npages;
+             p = find_next_bit(r->dirty, npages, p + 1)) {
+            clear_bit(p, r->dirty);
+            g_hash_table_insert(l->pages[i], GUINT_TO_POINTER(p),
+                                g_memdup2(r->host + (uint64_t)p * page_size,
+                                          page_size));
+        }
+    }
+    if (!snapfuzz_save_devices(&l->devstate, &l->devstate_len, errp)) {
+        /* The kept pages still differ from the snapshot below. */
+        s->depth++;
+        snapfuzz_snapshot_pop(s);
+        return false;
+    }
+    s->depth++;
+    return true;
+}
+
+/* Drop the top snapshot; the next restore goes to the one below. */
+void snapfuzz_snapshot_pop(SnapfuzzState *s)
+{
+    SnapfuzzLevel *l = &s->levels[s->depth - 1];
+
+    snapfuzz_sync_dirty(s);
+    for (unsigned i = 0; i < s->nr_ram; i++) {
+        GHashTableIter it;
+        gpointer key;
+
+        g_hash_table_iter_init(&it, l->pages[i]);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+            set_bit(GPOINTER_TO_UINT(key), s->ram[i].dirty);
+        }
+    }
+    snapfuzz_level_free(s, l);
+    s->depth--;
+}
+
+/* Pages whose contents differ from the top snapshot's (verify=on). */
 uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s)
 {
     size_t page_size = qemu_target_page_size();
@@ -287,11 +383,12 @@ uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s)
     for (unsigned i = 0; i < s->nr_ram; i++) {
         SnapfuzzRAM *r = &s->ram[i];
 
-        if (!memcmp(r->host, r->copy, r->len)) {
+        if (!s->depth && !memcmp(r->host, r->copy, r->len)) {
             continue;
         }
         for (uint64_t off = 0; off < r->len; off += page_size) {
-            if (memcmp(r->host + off, r->copy + off, page_size)) {
+            if (memcmp(r->host + off, snapfuzz_snap_page(s, i, off / page_size),
+                       page_size)) {
                 if (bad < 8) {
                     error_report("snapfuzz: verify: %s+0x%" PRIx64
                                  " differs from the snapshot",

@@ -11,8 +11,10 @@
 
 #define TYPE_SNAPFUZZ "snapfuzz"
 
-/* PCI identity (vendor PCI_VENDOR_ID_REDHAT; docs/specs/pci-ids.rst) */
-#define PCI_DEVICE_ID_REDHAT_SNAPFUZZ 0x0015
+/*
+ * PCI identity: PCI_VENDOR_ID_REDHAT, PCI_DEVICE_ID_REDHAT_SNAPFUZZ
+ * (hw/pci/pci.h, docs/specs/pci-ids.rst)
+ */
 #define SNAPFUZZ_REVISION        1
 
 /* BAR 0: registers, 4 KiB of MMIO, 32-bit accesses */
@@ -37,23 +39,25 @@
 #define SNAPFUZZ_REG_T_SYNC         0x48  /* RO ns: dirty bitmap sync */
 #define SNAPFUZZ_REG_T_COPY         0x4c  /* RO ns: page copy */
 #define SNAPFUZZ_REG_T_DEVICE       0x50  /* RO ns: device and CPU vmstate */
-#define SNAPFUZZ_REG_T_CPU          0x54  /* RO ns: TLB, clocks */
+/* 0x54 reserved, reads 0 */
 #define SNAPFUZZ_REG_T_TOTAL        0x58  /* RO ns: whole restore */
 #define SNAPFUZZ_REG_TIMEOUT_MS     0x5c  /* RO per-input timeout, 0: none */
 #define SNAPFUZZ_REG_MAX_INPUTS     0x60  /* RO input budget, 0: unlimited */
+#define SNAPFUZZ_REG_DEPTH          0x64  /* RO snapshots pushed on the root */
 #define SNAPFUZZ_REG_MSG            0x100 /* RW 256-byte message buffer */
 #define SNAPFUZZ_MSG_SIZE           0x100
 #define SNAPFUZZ_BAR0_SIZE          0x1000
 
 #define SNAPFUZZ_MAGIC              0x7a666e73  /* "snfz", little endian */
-#define SNAPFUZZ_VERSION            1
+#define SNAPFUZZ_VERSION            2
+#define SNAPFUZZ_MAX_DEPTH          8   /* snapshots above the root */
 
 /* SNAPFUZZ_REG_CAPS */
 #define SNAPFUZZ_CAP_TIMEOUT        (1u << 0)   /* per-input timeout */
 #define SNAPFUZZ_CAP_VERIFY         (1u << 1)   /* RAM checked after restore */
 #define SNAPFUZZ_CAP_AFL            (1u << 2)   /* inputs come from AFL++ */
 #define SNAPFUZZ_CAP_TCG            (1u << 3)   /* translated code flushed */
-#define SNAPFUZZ_CAP_INCREMENTAL    (1u << 4)   /* PUSH/POP (not yet) */
+#define SNAPFUZZ_CAP_INCREMENTAL    (1u << 4)   /* PUSH/POP */
 
 /* SNAPFUZZ_REG_CMD */
 #define SNAPFUZZ_CMD_SNAPSHOT       1
@@ -62,6 +66,8 @@
 #define SNAPFUZZ_CMD_DONE           4
 #define SNAPFUZZ_CMD_CRASH          5
 #define SNAPFUZZ_CMD_LOG            6
+#define SNAPFUZZ_CMD_PUSH           7
+#define SNAPFUZZ_CMD_POP            8
 
 /* SNAPFUZZ_REG_STATUS */
 #define SNAPFUZZ_ST_OK              0

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Configure (once) and build the clang/libFuzzer system tree of the snapfuzz
+# libFuzzer target (tests/qtest/fuzz/snapfuzz_fuzz.c): build/fuzz-system with
+# qemu-fuzz-x86_64.  No sanitizers: the code under test is the guest, whose
+# coverage reaches libFuzzer through the snapfuzz coverage window.  QEMU's own
+# coverage instrumentation is restricted to the fuzz harness so that QEMU's
+# device emulation does not add features of its own (see
+# docs/specs/snapfuzz.rst, "libFuzzer").
+#   scripts/build-fuzz-system.sh [ninja targets]
+# BUILD_SRC (default build/src) and BUILD_DIR (default build/fuzz-system)
+# select the trees; JOBS the parallelism.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+src_dir=${BUILD_SRC:-$src_dir}
+fuzz_build=${BUILD_DIR:-$build_dir/fuzz-system}
+
+command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 libclang-rt-14-dev"
+if [ -d /usr/lib/ccache ]; then
+    export PATH="/usr/lib/ccache:$PATH" CCACHE_BASEDIR="$build_dir" CCACHE_NOHASHDIR=1
+fi
+[ -f "$src_dir/configure" ] || die "$src_dir is not assembled; run 'make assemble' first"
+
+configure_args=(
+    --python=/usr/bin/python3
+    --cc=clang-14 --cxx=clang++-14 --host-cc=clang-14
+    --target-list=x86_64-softmmu
+    --disable-tools --disable-user
+    --enable-fuzzing
+    --disable-debug-info
+    --disable-download --disable-docs --disable-werror
+    --disable-guest-agent --disable-vhost-user --disable-libvduse --disable-vduse-blk-export
+    --disable-gtk --disable-sdl --disable-vnc --disable-spice --disable-opengl
+    --disable-pa --disable-alsa --disable-oss --disable-jack --disable-pipewire
+)
+configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(qemu-fuzz-x86_64)
+
+# QEMU's coverage allowlist (scripts/oss-fuzz/instrumentation-filter-template)
+# instruments the device models; here only the libFuzzer harness is, so the
+# features libFuzzer sees are the guest's.  meson copies the template into the
+# build tree whenever it regenerates, so it is replaced before every build.
+filter='# build-fuzz-system.sh: only the fuzz harness; the guest provides the coverage
+src:*/tests/qtest/fuzz/fuzz.c
+src:*/tests/qtest/fuzz/snapfuzz_fuzz.c
+fun:*'
+
+mkdir -p "$fuzz_build"
+want="$(printf '%s\n' "${configure_args[@]}")"
+have=$(cat "$fuzz_build/.series-configure-args" 2>/dev/null || true)
+if [ ! -f "$fuzz_build/build.ninja" ] || [ "$want" != "$have" ]; then
+    info "configuring $fuzz_build"
+    rm -f "$fuzz_build/.series-configure-args"
+    (cd "$fuzz_build" && "$src_dir/configure" "${configure_args[@]}") \
+        || die "configure failed (log: $fuzz_build/meson-logs/meson-log.txt); is libclang-rt-14-dev installed?"
+    echo "$want" >"$fuzz_build/.series-configure-args"
+fi
+
+jobs=${JOBS:-$(nproc)}
+ninja -C "$fuzz_build" build.ninja >/dev/null || die "meson could not regenerate $fuzz_build"
+printf '%s\n' "$filter" >"$fuzz_build/instrumentation-filter"
+known=()
+for t in "${targets[@]}"; do
+    if ninja -C "$fuzz_build" -t query "$t" >/dev/null 2>&1; then
+        known+=("$t")
+    else
+        info "no target $t in $fuzz_build"
+    fi
+done
+[ ${#known[@]} -gt 0 ] || die "nothing to build"
+ninja -C "$fuzz_build" -j"$jobs" "${known[@]}" \
+    || die "build failed; see the compiler messages above"
+info "$fuzz_build is up to date"
