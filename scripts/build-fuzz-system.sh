@@ -49,28 +49,12 @@ src:*/tests/qtest/fuzz/fuzz.c
 src:*/tests/qtest/fuzz/snapfuzz_fuzz.c
 fun:*'
 
-mkdir -p "$fuzz_build"
-want="$(printf '%s\n' "${configure_args[@]}")"
-have=$(cat "$fuzz_build/.series-configure-args" 2>/dev/null || true)
-if [ ! -f "$fuzz_build/build.ninja" ] || [ "$want" != "$have" ]; then
-    info "configuring $fuzz_build"
-    rm -f "$fuzz_build/.series-configure-args"
-    (cd "$fuzz_build" && "$src_dir/configure" "${configure_args[@]}") \
-        || die "configure failed (log: $fuzz_build/meson-logs/meson-log.txt); is libclang-rt-14-dev installed?"
-    echo "$want" >"$fuzz_build/.series-configure-args"
-fi
+configure_once "$fuzz_build" "is libclang-rt-14-dev installed?" "${configure_args[@]}"
 
 jobs=${JOBS:-$(nproc)}
 ninja -C "$fuzz_build" build.ninja >/dev/null || die "meson could not regenerate $fuzz_build"
 printf '%s\n' "$filter" >"$fuzz_build/instrumentation-filter"
-known=()
-for t in "${targets[@]}"; do
-    if ninja -C "$fuzz_build" -t query "$t" >/dev/null 2>&1; then
-        known+=("$t")
-    else
-        info "no target $t in $fuzz_build"
-    fi
-done
+mapfile -t known < <(known_targets "$fuzz_build" "${targets[@]}")
 [ ${#known[@]} -gt 0 ] || die "nothing to build"
 ninja -C "$fuzz_build" -j"$jobs" "${known[@]}" \
     || die "build failed; see the compiler messages above"

@@ -44,30 +44,13 @@ configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(qemu-img qemu-io tests/image-fuzz/qemu-fuzz-image tests/image-fuzz/seeds.stamp)
 
-mkdir -p "$fuzz_build"
-want="$(printf '%s\n' "${configure_args[@]}")"
-have=$(cat "$fuzz_build/.series-configure-args" 2>/dev/null || true)
-if [ ! -f "$fuzz_build/build.ninja" ] || [ "$want" != "$have" ]; then
-    info "configuring $fuzz_build"
-    rm -f "$fuzz_build/.series-configure-args"
-    (cd "$fuzz_build" && "$src_dir/configure" "${configure_args[@]}") \
-        || die "configure failed (log: $fuzz_build/meson-logs/meson-log.txt); is libclang-rt-14-dev installed?"
-    echo "$want" >"$fuzz_build/.series-configure-args"
-fi
+configure_once "$fuzz_build" "is libclang-rt-14-dev installed?" "${configure_args[@]}"
 
 jobs=${JOBS:-$(nproc)}
 # Regenerate build.ninja first when a meson.build changed, so that new
 # targets are known.
 ninja -C "$fuzz_build" build.ninja >/dev/null || die "meson could not regenerate $fuzz_build"
-# Targets this tree does not know (an older series) are left out with a note.
-known=()
-for t in "${targets[@]}"; do
-    if ninja -C "$fuzz_build" -t query "$t" >/dev/null 2>&1; then
-        known+=("$t")
-    else
-        info "no target $t in $fuzz_build"
-    fi
-done
+mapfile -t known < <(known_targets "$fuzz_build" "${targets[@]}")
 [ ${#known[@]} -gt 0 ] || die "nothing to build"
 ninja -C "$fuzz_build" -j"$jobs" "${known[@]}" \
     || die "build failed; see the compiler messages above"

@@ -38,26 +38,15 @@ configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
 qtest_targets=(tests/qtest/qos-test tests/qtest/nvme-zns-test tests/qtest/nvme-iothread-test
                tests/qtest/snapfuzz-test tests/qtest/migration-tcg-ram-blocks-test)
 
-mkdir -p "$qemu_build"
-want="$(printf '%s\n' "${configure_args[@]}")"
-have=$(cat "$qemu_build/.series-configure-args" 2>/dev/null || true)
-if [ ! -f "$qemu_build/build.ninja" ] || [ "$want" != "$have" ]; then
-    info "configuring build/qemu"
-    rm -f "$qemu_build/.series-configure-args"
-    (cd "$qemu_build" && "$src_dir/configure" "${configure_args[@]}") \
-        || die "configure failed (log: build/qemu/meson-logs/meson-log.txt); missing packages? run scripts/install-deps.sh"
-    echo "$want" >"$qemu_build/.series-configure-args"
-fi
+configure_once "$qemu_build" "missing packages? run scripts/install-deps.sh" \
+    "${configure_args[@]}"
 
 jobs=${JOBS:-$(nproc)}
 # make, not ninja: the top-level Makefile also builds the option ROMs.
 make -C "$qemu_build" -j"$jobs" --no-print-directory all \
     || die "build failed; see the compiler messages above"
-targets=()
-for t in "${qtest_targets[@]}"; do
-    # Not every qtest exists for every configuration.
-    if ninja -C "$qemu_build" -t query "$t" >/dev/null 2>&1; then targets+=("$t"); fi
-done
+# Not every qtest exists for every configuration.
+mapfile -t targets < <(known_targets "$qemu_build" "${qtest_targets[@]}")
 ninja -C "$qemu_build" -j"$jobs" "${targets[@]}" >/dev/null \
     || die "building the qtests failed: ninja -C build/qemu ${targets[*]}"
 # Firmware for a blob-less tree: Debian's SeaBIOS and iPXE ROMs and the option ROMs this

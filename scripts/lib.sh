@@ -29,3 +29,37 @@ apt_update_once() {
 # Everything else below a top-level directory that exists in the QEMU tree is
 # overlay (a new file at its QEMU path).
 own_dirs='^(scripts|patches|build|\.ci|\.git)/'
+
+# configure_once BUILD_DIR HINT CONFIGURE-ARGS...: run $src_dir/configure in
+# BUILD_DIR unless it was configured with the same arguments before; HINT
+# ends the error message (what is likely missing).
+configure_once() {
+    local dir=$1 hint=$2 want have
+    shift 2
+    mkdir -p "$dir"
+    want="$(printf '%s\n' "$@")"
+    have=$(cat "$dir/.series-configure-args" 2>/dev/null || true)
+    if [ -f "$dir/build.ninja" ] && [ "$want" = "$have" ]; then
+        return 0
+    fi
+    info "configuring $dir"
+    rm -f "$dir/.series-configure-args"
+    (cd "$dir" && "$src_dir/configure" "$@") \
+        || die "configure failed (log: $dir/meson-logs/meson-log.txt); $hint"
+    echo "$want" >"$dir/.series-configure-args"
+}
+
+# known_targets BUILD_DIR TARGET...: the TARGETs BUILD_DIR's ninja knows, a
+# line each; the others (an older series, another configuration) are named
+# on stderr and left out.
+known_targets() {
+    local dir=$1 t
+    shift
+    for t in "$@"; do
+        if ninja -C "$dir" -t query "$t" >/dev/null 2>&1; then
+            echo "$t"
+        else
+            info "no target $t in $dir"
+        fi
+    done
+}
