@@ -17,11 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src_dir=${BUILD_SRC:-$src_dir}
 fuzz_build=${BUILD_DIR:-$build_dir/fuzz-system}
 
-command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 libclang-rt-14-dev"
-if [ -d /usr/lib/ccache ]; then
-    export PATH="/usr/lib/ccache:$PATH" CCACHE_BASEDIR="$build_dir" CCACHE_NOHASHDIR=1
-fi
-[ -f "$src_dir/configure" ] || die "$src_dir is not assembled; run 'make assemble' first"
+clang_build_setup
 
 configure_args=(
     --python=/usr/bin/python3

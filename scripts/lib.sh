@@ -63,3 +63,14 @@ known_targets() {
         fi
     done
 }
+
+# clang_build_setup: what the clang/libFuzzer builds (build-fuzz.sh,
+# build-fuzz-system.sh) need before they configure $src_dir: clang-14, an
+# assembled tree, and ccache when it is installed.
+clang_build_setup() {
+    command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 libclang-rt-14-dev"
+    if [ -d /usr/lib/ccache ]; then
+        export PATH="/usr/lib/ccache:$PATH" CCACHE_BASEDIR="$build_dir" CCACHE_NOHASHDIR=1
+    fi
+    [ -f "$src_dir/configure" ] || die "$src_dir is not assembled; run 'make assemble' first"
+}
