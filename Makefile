@@ -4,12 +4,13 @@
 #   make check      build when needed, then every test suite; ends "N passed, N failed"
 #   make bench      the benchmarks (prints tables, draws plots in build/bench)
 #   make export     the series as git format-patch files in build/export
+#   make oss-fuzz   scripts/oss-fuzz/build.sh as OSS-Fuzz runs it, then check its output
 #   make refresh    write edits made in build/src back into patches/ and the overlay
 #   make deps       install the Debian packages (as root)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
-.PHONY: all deps fetch assemble build demo check bench export refresh clean distclean
+.PHONY: all deps fetch assemble build demo check bench export oss-fuzz refresh clean distclean
 
 all: build
 
@@ -36,6 +37,9 @@ bench: build
 
 export: assemble
 	@scripts/export.sh
+
+oss-fuzz: assemble
+	@scripts/oss-fuzz-local.sh
 
 refresh:
 	@scripts/refresh.sh

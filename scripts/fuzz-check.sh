@@ -68,7 +68,7 @@ for t in "${targets[@]}"; do
     if [ ${#files[@]} -gt 0 ]; then
         rc=0
         "$fuzzer" --fuzz-target="$t" -runs=1 -close_fd_mask=3 -malloc_limit_mb=256 \
-            "${files[@]}" \
+            -timeout=20 "${files[@]}" \
             >"$log" 2>&1 || rc=$?
         report "$rc" "replay $t (${#files[@]} reproducers)" "$log"
     fi

@@ -15,7 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # busybox-static, cpio, kmod.  Guest-side test tools (the guest sees the host's
 # root file system read-only over 9p): fio, util-linux (blkzone), nvme-cli.
 # Fuzzing: clang with libFuzzer and the sanitizers (libclang-rt-dev), llvm
-# (llvm-cov, llvm-profdata), afl++.
+# (llvm-cov, llvm-profdata), afl++; libc++ and unzip for the OSS-Fuzz build
+# (make oss-fuzz compiles C++ with -stdlib=libc++, as OSS-Fuzz does).
 # Export: git, perl (checkpatch).  Benchmarks: gnuplot-nox.
 packages=(
   build-essential gcc-multilib git python3 python3-venv python3-setuptools
@@ -25,7 +26,7 @@ packages=(
   seabios ipxe-qemu
   busybox-static cpio kmod xz-utils zstd
   fio util-linux nvme-cli
-  clang libclang-rt-dev llvm afl++
+  clang libclang-rt-dev llvm afl++ libc++-dev libc++abi-dev unzip
   perl gnuplot-nox sudo
 )
 bpo_packages=(meson python3-pycotap)

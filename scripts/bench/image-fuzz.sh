@@ -16,7 +16,8 @@
 # BENCH_REPEAT (default 20) runs per seed; BENCH_RATES=0 skips the rates;
 # COV_SECONDS (default 600, 0 skips the coverage part); COV_TARGETS (default:
 # the targets) are measured;
-# COV_BUILD_DIR (default build/fuzz-cov); COV_KEEP=DIR keeps the corpora,
+# COV_JOBS (default 1) targets are fuzzed at a time; COV_BUILD_DIR (default
+# build/fuzz-cov); COV_KEEP=DIR keeps the corpora,
 # profiles and llvm-cov reports in DIR (default build/bench/image-fuzz-cov).
 set -euo pipefail
 
@@ -204,8 +205,8 @@ upstream_cov() {
     echo "$cov ${runs:-0}" >"$d/upstream.result"
 }
 
-for t in "${cov_targets[@]}"; do
-    d=$cov_keep/$t
+cov_one() {   # cov_one TARGET: fuzz, replay, count; writes the row to DIR/row
+    local t=$1 d=$cov_keep/$1 up_pid used runs u execs fuzz_cov up_cov up_runs up_pct
     rm -rf "$d"
     mkdir -p "$d/corpus" "$d/art" "$d/prof"
     # Upstream's generator knows qcow2 only; it runs on the other core
@@ -252,7 +253,24 @@ for t in "${cov_targets[@]}"; do
         up_cov="$up_cov $up_pct"
     fi
     printf '%-10s %-20s %22s %8s %22s %7s\n' "$t" "block/$t*.c" \
-        "$fuzz_cov" "$execs" "$up_cov" "$up_runs"
+        "$fuzz_cov" "$execs" "$up_cov" "$up_runs" >"$d/row"
+}
+
+# COV_JOBS targets at a time, each one process on one core (the budget is
+# CPU time, so sharing the cores does not change what a target gets)
+jobs=${COV_JOBS:-1}
+running=0
+for t in "${cov_targets[@]}"; do
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    cov_one "$t" &
+    running=$((running + 1))
+done
+wait || true
+for t in "${cov_targets[@]}"; do
+    cat "$cov_keep/$t/row" 2>/dev/null || printf '%-10s %s\n' "$t" "(no result)"
 done
 echo "(lines covered/total; execs: fuzzer executions, and runs of qemu-img/qemu-io"
 echo " on images tests/image-fuzzer generated; llvm-cov reports in $cov_keep)"

@@ -32,6 +32,7 @@
 #include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/units.h"
+#include "qemu/range.h"
 #include "qemu/option.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
@@ -45,6 +46,13 @@
 #include "block/qapi.h"
 #include "system/block-backend.h"
 #include "image-fuzz.h"
+
+#ifdef QEMU_SANITIZE_ADDRESS
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#define ASAN_UNPOISON_MEMORY_REGION(addr, size) ((void)(addr), (void)(size))
+#endif
 
 #define FUZZ_MEM_PROTOCOL "fuzz-mem"
 
@@ -85,9 +93,11 @@ typedef struct FuzzMemBuffer {
     char *name;
     uint8_t *data;
     int64_t size;
+    int64_t filled;             /* bytes at data; the rest up to size is 0 */
     int64_t capacity;           /* allocated bytes at data */
     int64_t max_size;
     bool read_only;
+    bool borrowed;              /* data is not the buffer's to free */
     QLIST_ENTRY(FuzzMemBuffer) next;
 } FuzzMemBuffer;
 
@@ -129,6 +139,7 @@ static FuzzMemBuffer *fuzz_mem_add(const char *name, uint8_t *data,
     buf->name = g_strdup(name);
     buf->data = data;
     buf->size = size;
+    buf->filled = size;
     buf->capacity = size;
     if (!data) {
         QLIST_FOREACH(spare, &fuzz_mem_spares, next) {
@@ -167,12 +178,16 @@ static void fuzz_mem_free_all(void)
                 QLIST_INSERT_HEAD(&fuzz_mem_spares, spare, next);
             }
             if (!spare->data) {
+                /* Kept for the next execution, unreadable until then */
+                ASAN_POISON_MEMORY_REGION(buf->data, buf->capacity);
                 spare->data = g_steal_pointer(&buf->data);
                 spare->capacity = buf->capacity;
             }
         }
         g_free(buf->name);
-        g_free(buf->data);
+        if (!buf->borrowed) {
+            g_free(buf->data);
+        }
         g_free(buf);
     }
 }
@@ -207,7 +222,7 @@ static int coroutine_fn fuzz_mem_co_preadv(BlockDriverState *bs,
                                            BdrvRequestFlags flags)
 {
     BDRVFuzzMemState *s = bs->opaque;
-    int64_t avail = offset < s->buf->size ? s->buf->size - offset : 0;
+    int64_t avail = offset < s->buf->filled ? s->buf->filled - offset : 0;
     int64_t n = MIN(bytes, avail);
 
     if (n > 0) {
@@ -219,25 +234,45 @@ static int coroutine_fn fuzz_mem_co_preadv(BlockDriverState *bs,
     return 0;
 }
 
+/* Make the buffer @end bytes long; the new bytes read as zeroes */
 static int fuzz_mem_grow(FuzzMemBuffer *buf, int64_t end)
 {
     if (end > buf->max_size) {
         return -ENOSPC;
+    }
+    buf->size = MAX(buf->size, end);
+    return 0;
+}
+
+/*
+ * Store the bytes up to @end, so that data[offset, end) can be written:
+ * the zeroes between what is stored and @offset are written out, those
+ * after @offset are left to the caller
+ */
+static void fuzz_mem_fill(FuzzMemBuffer *buf, int64_t offset, int64_t end)
+{
+    if (end <= buf->filled) {
+        return;
     }
     if (end > buf->capacity) {
         /*
          * Outputs grow a cluster at a time: double the allocation, so that
          * the bytes are not copied again and again
          */
-        buf->capacity = MIN(MAX(end, MAX(buf->capacity * 2, 64 * KiB)),
-                            MAX(end, buf->max_size));
-        buf->data = g_realloc(buf->data, buf->capacity);
+        int64_t capacity = MIN(MAX(end, MAX(buf->capacity * 2, 64 * KiB)),
+                               MAX(end, buf->max_size));
+
+        ASAN_UNPOISON_MEMORY_REGION(buf->data, buf->capacity);
+        buf->data = g_realloc(buf->data, capacity);
+        buf->capacity = capacity;
+        ASAN_POISON_MEMORY_REGION(buf->data + buf->filled,
+                                  buf->capacity - buf->filled);
     }
-    if (end > buf->size) {
-        memset(buf->data + buf->size, 0, end - buf->size);
-        buf->size = end;
+    ASAN_UNPOISON_MEMORY_REGION(buf->data + buf->filled, end - buf->filled);
+    if (offset > buf->filled) {
+        memset(buf->data + buf->filled, 0, offset - buf->filled);
     }
-    return 0;
+    buf->filled = end;
 }
 
 /* A write that ends at @end: refused on the input, grows an output buffer */
@@ -260,6 +295,7 @@ static int coroutine_fn fuzz_mem_co_pwritev(BlockDriverState *bs,
     if (ret < 0) {
         return ret;
     }
+    fuzz_mem_fill(s->buf, offset, offset + bytes);
     qemu_iovec_to_buf(qiov, 0, s->buf->data + offset, bytes);
     return 0;
 }
@@ -275,7 +311,11 @@ static int coroutine_fn fuzz_mem_co_pwrite_zeroes(BlockDriverState *bs,
     if (ret < 0) {
         return ret;
     }
-    memset(s->buf->data + offset, 0, bytes);
+    /* What is not stored reads as zeroes already */
+    if (offset < s->buf->filled) {
+        memset(s->buf->data + offset, 0,
+               MIN(offset + bytes, s->buf->filled) - offset);
+    }
     return 0;
 }
 
@@ -315,6 +355,11 @@ static int coroutine_fn fuzz_mem_co_truncate(BlockDriverState *bs,
         return fuzz_mem_grow(s->buf, offset);
     }
     s->buf->size = offset;
+    if (s->buf->filled > offset) {
+        ASAN_POISON_MEMORY_REGION(s->buf->data + offset,
+                                  s->buf->filled - offset);
+        s->buf->filled = offset;
+    }
     return 0;
 }
 
@@ -422,18 +467,25 @@ static uint64_t fuzz_rand(uint64_t *state)
  * The image: either the bytes after the header as they are, or (flag
  * INPUT_CHUNKED) a list of chunks {le32 offset, le16 length, data} laid
  * out in an image of zeroes, for formats whose structures are megabytes
- * apart.
+ * apart.  The result is the input itself or a buffer that the next call
+ * reuses: a new allocation of megabytes each time, or zeroing all of it,
+ * costs more than the rest of an info-only execution.  So the buffer stays
+ * zero but for the chunks of the last input, which are cleared first.
  */
 static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
                              int64_t *image_size)
 {
+    static uint8_t *image;
+    static int64_t capacity;
+    static GArray *dirty;       /* Range of the chunks of the last input */
     const uint8_t *p = data, *end = data + size;
-    uint8_t *image;
     int64_t len = 0;
+    guint i;
 
     if (!(flags & INPUT_CHUNKED)) {
+        /* Read-only, like the input: fuzz_mem refuses writes to "in" */
         *image_size = size;
-        return g_memdup2(data, size);
+        return (uint8_t *)data;
     }
     /* First pass: the size */
     while (end - p >= 6) {
@@ -445,16 +497,36 @@ static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
         }
         p += 6 + n;
     }
-    image = g_malloc0(len);
+    if (!dirty) {
+        dirty = g_array_new(false, false, sizeof(Range));
+    }
+    ASAN_UNPOISON_MEMORY_REGION(image, capacity);
+    if (len > capacity) {
+        g_free(image);
+        capacity = len;
+        image = g_malloc0(capacity);
+        g_array_set_size(dirty, 0);
+    }
+    for (i = 0; i < dirty->len; i++) {
+        Range *r = &g_array_index(dirty, Range, i);
+
+        memset(image + range_lob(r), 0, range_size(r));
+    }
+    g_array_set_size(dirty, 0);
     for (p = data; end - p >= 6;) {
         uint32_t off = ldl_le_p(p);
         size_t n = MIN(lduw_le_p(p + 4), end - p - 6);
 
         if (n && off + n <= MAX_IMAGE_SIZE) {
+            Range r;
+
             memcpy(image + off, p + 6, n);
+            range_set_bounds(&r, off, off + n - 1);
+            g_array_append_val(dirty, r);
         }
         p += 6 + n;
     }
+    ASAN_POISON_MEMORY_REGION(image + len, capacity - len);
     *image_size = len;
     return image;
 }
@@ -555,9 +627,9 @@ static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len,
         int64_t pnum = 0;
         int ret;
 
+        /* Zeroes in one request, data through the buffer */
         bdrv_graph_rdlock_main_loop();
-        ret = bdrv_block_status_above(bs, NULL, offset,
-                                      MIN(len - offset, 64 * KiB), &pnum,
+        ret = bdrv_block_status_above(bs, NULL, offset, len - offset, &pnum,
                                       NULL, NULL);
         bdrv_graph_rdunlock_main_loop();
         if (ret < 0 || pnum <= 0) {
@@ -566,6 +638,7 @@ static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len,
         if (ret & BDRV_BLOCK_ZERO) {
             ret = blk_pwrite_zeroes(dst, offset, pnum, BDRV_REQ_MAY_UNMAP);
         } else {
+            pnum = MIN(pnum, 64 * KiB);
             ret = blk_pread(src, offset, pnum, buf, 0);
             if (ret >= 0) {
                 ret = blk_pwrite(dst, offset, pnum, buf, 0);
@@ -598,6 +671,54 @@ static void fuzz_copy_compressed(BlockBackend *src, BlockBackend *dst,
     blk_flush(dst);
 }
 
+/*
+ * A new qcow2 image of a given size is always the same bytes: create it
+ * once and copy it after that, as creating it costs as much as the rest of
+ * a conversion
+ */
+static struct {
+    int64_t len;                /* size option of the image, 0: none yet */
+    int64_t size;               /* bytes of the image file */
+    GByteArray *bytes;          /* what of them is stored */
+} fuzz_qcow2_template;
+
+static void fuzz_create_qcow2(const char *name, int64_t len)
+{
+    BlockDriver *drv = bdrv_find_format("qcow2");
+    QemuOpts *opts;
+    Error *local_err = NULL;
+    FuzzMemBuffer *buf;
+    g_autofree char *filename = NULL;
+    int ret;
+
+    if (fuzz_qcow2_template.len == len) {
+        buf = fuzz_mem_add(name, NULL, 0, false);
+        fuzz_mem_grow(buf, fuzz_qcow2_template.size);
+        fuzz_mem_fill(buf, 0, fuzz_qcow2_template.bytes->len);
+        memcpy(buf->data, fuzz_qcow2_template.bytes->data,
+               fuzz_qcow2_template.bytes->len);
+        return;
+    }
+    opts = qemu_opts_create(drv->create_opts, NULL, 0, &error_abort);
+    qemu_opt_set_number(opts, BLOCK_OPT_SIZE, len, &error_abort);
+    filename = g_strdup_printf(FUZZ_MEM_PROTOCOL ":%s", name);
+    ret = bdrv_create(drv, filename, opts, &local_err);
+    qemu_opts_del(opts);
+    if (ret < 0) {
+        /* The output is ours, not the input's: this is a bug */
+        error_report_err(local_err);
+        abort();
+    }
+    buf = fuzz_mem_find(name);
+    if (!fuzz_qcow2_template.bytes) {
+        fuzz_qcow2_template.bytes = g_byte_array_new();
+    }
+    g_byte_array_set_size(fuzz_qcow2_template.bytes, 0);
+    g_byte_array_append(fuzz_qcow2_template.bytes, buf->data, buf->filled);
+    fuzz_qcow2_template.size = buf->size;
+    fuzz_qcow2_template.len = len;
+}
+
 static void stage_convert(BlockBackend *src, const char *out_format,
                           bool compress, int64_t start)
 {
@@ -610,21 +731,7 @@ static void stage_convert(BlockBackend *src, const char *out_format,
     }
     len = QEMU_ALIGN_DOWN(len, BDRV_SECTOR_SIZE);
     if (out_format) {
-        BlockDriver *drv = bdrv_find_format(out_format);
-        QemuOpts *opts = qemu_opts_create(drv->create_opts, NULL, 0,
-                                          &error_abort);
-        Error *local_err = NULL;
-        int ret;
-
-        qemu_opt_set_number(opts, BLOCK_OPT_SIZE, len, &error_abort);
-        ret = bdrv_create(drv, FUZZ_MEM_PROTOCOL ":out-qcow2", opts,
-                          &local_err);
-        qemu_opts_del(opts);
-        if (ret < 0) {
-            /* The output is ours, not the input's: this is a bug */
-            error_report_err(local_err);
-            abort();
-        }
+        fuzz_create_qcow2(name, len);
         dst = fuzz_open(out_format, name, BDRV_O_RDWR);
     } else {
         Error *local_err = NULL;
@@ -644,7 +751,12 @@ static void stage_convert(BlockBackend *src, const char *out_format,
     } else {
         fuzz_copy(src, dst, len, start);
     }
-    if (out_format) {
+    /*
+     * Compressed clusters are the part of the output that the input
+     * shapes most: check those images (qemu-img convert does not, and a
+     * check costs as much as the conversion)
+     */
+    if (out_format && compress) {
         stage_check(dst, 0);
     }
     blk_unref(dst);
@@ -836,10 +948,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rw->max_size = MAX(image_size, MAX_OUTPUT_SIZE);
         if (image_size) {
             fuzz_mem_grow(rw, image_size);
+            fuzz_mem_fill(rw, 0, image_size);
             memcpy(rw->data, image, image_size);
         }
     }
-    fuzz_mem_add("in", image, image_size, true);
+    fuzz_mem_add("in", image, image_size, true)->borrowed = true;
 
     /* qemu-img info */
     blk = fuzz_open(fuzz_format, "in", BDRV_O_NO_IO);
