@@ -75,9 +75,12 @@ else
     exit 1
 fi
 
-# What the runner image would see: $OUT only, elsewhere
+# What the runner image would see: $OUT only, elsewhere; findings are kept
+# in $base/artifacts
 run=$(mktemp -d "${TMPDIR:-/tmp}/oss-fuzz-run.XXXXXX")
 trap 'rm -rf "$run"' EXIT
+rm -rf "$base/artifacts"
+mkdir -p "$base/artifacts"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 
 # options_args FILE: the [libfuzzer] section of an .options file as flags
@@ -96,9 +99,9 @@ for f in "$OUT"/qemu-fuzz-image-target-*; do
     for need in "$f.options" "$f.dict" "${f}_seed_corpus.zip"; do
         [ -s "$need" ] || fail+=" $t: no ${need##*/};"
     done
-    nm -D --defined-only "$f" 2>/dev/null | grep -q ' __asan_init' \
-        || nm "$f" 2>/dev/null | grep -q '__asan_init' || fail+=" $t: no ASan;"
-    if env -i PATH=/usr/bin:/bin ldd "$f" | grep -q 'not found'; then
+    # grep -c, not -q: an early exit of grep fails the pipeline (pipefail)
+    [ "$(nm "$f" 2>/dev/null | grep -c '__asan_init')" -gt 0 ] || fail+=" $t: no ASan;"
+    if [ "$(env -i PATH=/usr/bin:/bin ldd "$f" | grep -c 'not found')" -gt 0 ]; then
         fail+=" $t: unresolved libraries;"
     fi
 done
@@ -130,7 +133,7 @@ for t in "${targets[@]}"; do
     done
     r=0
     (cd "$run" && "$f" "${opts[@]}" -max_total_time="$secs" -close_fd_mask=3 \
-         -artifact_prefix="$run/$t/" "$run/$t/corpus" "$run/$t/seeds") \
+         -artifact_prefix="$base/artifacts/$t-" "$run/$t/corpus" "$run/$t/seeds") \
         >"$run/$t.log" 2>&1 || r=$?
     if [ "$r" != 0 ]; then
         bad+=" $t"
@@ -150,7 +153,17 @@ else
     echo "not ok 3 - image targets failed:$bad"
 fi
 
-# 4: the device fuzzers of upstream's part of build.sh still start
+# 4: the device fuzzers of upstream's part of build.sh still start.  The
+# +ds tarball has no firmware (an upstream clone on OSS-Fuzz has pc-bios/):
+# give them Debian's SeaBIOS and iPXE ROMs, as build/qemu gets them.
+share=$OUT/qemu-bundle/opt/qemu-oss-fuzz/share/qemu
+if [ -d "$share" ]; then
+    for rom in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom; do
+        if [ -e "$rom" ] && [ ! -e "$share/${rom##*/}" ]; then
+            cp -L "$rom" "$share/"
+        fi
+    done
+fi
 dev=$(find "$OUT" -maxdepth 1 -name 'qemu-fuzz-i386-target-generic-fuzz-virtio-blk' | head -n 1)
 r=1
 if [ -n "$dev" ]; then
