@@ -342,6 +342,14 @@ static void snapfuzz_command(SnapfuzzState *s, uint32_t cmd)
     s->status = SNAPFUZZ_ST_BUSY;
     s->pending_cmd = cmd;
     qemu_bh_schedule(s->bh);
+    /*
+     * Stop the vCPU that wrote the command now rather than when the bottom
+     * half pauses them all.  Meanwhile the guest polls STATUS, and however
+     * many times it managed to would be noise in its coverage map: hit
+     * counts of its polling loop that differ from one run to the next.
+     * resume_all_vcpus() lets it go on.
+     */
+    cpu_stop_current();
 }
 
 static uint32_t snapfuzz_sat32(uint64_t v)
