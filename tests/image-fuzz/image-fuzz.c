@@ -178,8 +178,11 @@ static void fuzz_mem_free_all(void)
                 QLIST_INSERT_HEAD(&fuzz_mem_spares, spare, next);
             }
             if (!spare->data) {
-                /* Kept for the next execution, unreadable until then */
-                ASAN_POISON_MEMORY_REGION(buf->data, buf->capacity);
+                /*
+                 * Kept for the next execution, unreadable until then (the
+                 * bytes past filled are poisoned already)
+                 */
+                ASAN_POISON_MEMORY_REGION(buf->data, buf->filled);
                 spare->data = g_steal_pointer(&buf->data);
                 spare->capacity = buf->capacity;
             }
@@ -477,6 +480,7 @@ static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
 {
     static uint8_t *image;
     static int64_t capacity;
+    static int64_t valid;       /* the last image's size; the rest poisoned */
     static GArray *dirty;       /* Range of the chunks of the last input */
     const uint8_t *p = data, *end = data + size;
     int64_t len = 0;
@@ -500,12 +504,19 @@ static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
     if (!dirty) {
         dirty = g_array_new(false, false, sizeof(Range));
     }
-    ASAN_UNPOISON_MEMORY_REGION(image, capacity);
+    /*
+     * Poison and unpoison only what changed: the shadow of the whole
+     * buffer, twice per input, costs more than a small input's execution.
+     */
     if (len > capacity) {
+        ASAN_UNPOISON_MEMORY_REGION(image, capacity);
         g_free(image);
         capacity = len;
         image = g_malloc0(capacity);
+        valid = capacity;
         g_array_set_size(dirty, 0);
+    } else if (len > valid) {
+        ASAN_UNPOISON_MEMORY_REGION(image + valid, len - valid);
     }
     for (i = 0; i < dirty->len; i++) {
         Range *r = &g_array_index(dirty, Range, i);
@@ -526,7 +537,10 @@ static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
         }
         p += 6 + n;
     }
-    ASAN_POISON_MEMORY_REGION(image + len, capacity - len);
+    if (len < valid) {
+        ASAN_POISON_MEMORY_REGION(image + len, valid - len);
+    }
+    valid = len;
     *image_size = len;
     return image;
 }
