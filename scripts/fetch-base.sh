@@ -56,14 +56,14 @@ have_src_version() {
 if ! have_src_version; then
     if [ "$(id -u)" = 0 ]; then
         if [ ! -f "$src_list" ]; then
-            info "adding a deb-src entry for Debian unstable to $src_list"
-            cat > "$src_list" <<SRC
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: unstable
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
+            # The archive (mirror or proxy) the machine already uses.
+            read -r uri key < <(debian_archive) \
+                || die "no Debian archive entry in the apt sources to take a deb-src entry from"
+            info "adding a deb-src entry for Debian unstable ($uri) to $src_list"
+            {
+                printf 'Types: deb-src\nURIs: %s\nSuites: unstable\nComponents: main\n' "$uri"
+                [ -z "$key" ] || printf 'Signed-By: %s\n' "$key"
+            } > "$src_list"
         fi
         apt-get update -q >&2 || info "apt-get update failed"
     else
@@ -85,8 +85,10 @@ else
     # Superseded in the index: the archive pool may still hold the file.
     # apt-helper checks the hash while it downloads.
     info "qemu $base_debian_version is not in any apt source index; trying the pool"
-    if /usr/lib/apt/apt-helper download-file \
-        "http://deb.debian.org/debian/pool/main/q/qemu/$base_tarball" \
+    uri=
+    read -r uri key < <(debian_archive) || true
+    if [ -n "$uri" ] && /usr/lib/apt/apt-helper download-file \
+        "${uri%/}/pool/main/q/qemu/$base_tarball" \
         "$tmp/$base_tarball" "SHA256:$base_sha256" >&2; then
         got="$tmp/$base_tarball"
     fi

@@ -32,11 +32,17 @@ packages=(
 bpo_packages=(meson python3-pycotap)
 
 bpo_src=/etc/apt/sources.list.d/qemu-series-bookworm-backports.sources
-bpo_entry="Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+# The backports entry uses the archive (mirror or proxy) the machine's apt
+# sources already name; the project writes no address of its own.
+bpo_entry() {
+    local uri key
+    read -r uri key < <(debian_archive) || return 1
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\n' "$uri"
+    [ -z "$key" ] || printf 'Signed-By: %s\n' "$key"
+}
+no_archive_msg="no Debian archive entry for bookworm in /etc/apt/sources.list or
+/etc/apt/sources.list.d/: add bookworm-backports (for meson >= 1.5 and
+python3-pycotap) to the apt sources yourself, then run this again"
 
 missing_pkgs() {
     local p
@@ -58,10 +64,11 @@ if [ -z "$need" ] && meson_ok; then
 fi
 
 if [ "$(id -u)" != 0 ]; then
+    entry=$(bpo_entry) || die "$no_archive_msg"
     cat >&2 <<MSG
 Missing Debian packages:$(printf ' %s' $need)
 Run as root:
-  printf '%s\n' '$(echo "$bpo_entry" | paste -sd'|' | sed 's/|/\\n/g')' > $bpo_src
+  printf '%s\n' '$(echo "$entry" | paste -sd'|' | sed 's/|/\\n/g')' > $bpo_src
   apt-get update
   apt-get install -y $(printf '%s ' "${packages[@]}")
   apt-get install -y -t bookworm-backports $(printf '%s ' "${bpo_packages[@]}")
@@ -70,8 +77,9 @@ MSG
 fi
 
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    entry=$(bpo_entry) || die "$no_archive_msg"
     info "adding bookworm-backports to $bpo_src"
-    echo "$bpo_entry" > "$bpo_src"
+    echo "$entry" > "$bpo_src"
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt_update_once

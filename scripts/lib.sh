@@ -25,6 +25,57 @@ apt_update_once() {
     fi
 }
 
+# debian_archive: the URI and Signed-By keyring of the Debian archive this
+# machine already uses (its apt sources: deb822 .sources files or one-line
+# .list entries, mirror or proxy as configured), printed as "URI KEYRING"
+# (KEYRING may be empty).  The archive is the source whose suites include
+# the release's main suite (bookworm), not -security.  Fails when there is
+# none: the project never writes an archive address of its own.
+# debian_archive CODENAME FILE... reads those files instead (self-test).
+debian_archive() {
+    local codename
+    if [ $# -gt 0 ]; then
+        codename=$1
+        shift
+    else
+        codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+        set -- /etc/apt/sources.list /etc/apt/sources.list.d/*
+    fi
+    [ -n "$codename" ] || return 1
+    /usr/bin/python3 - "$codename" "$@" <<'PY'
+import re, sys
+codename, files = sys.argv[1], sys.argv[2:]
+for f in files:
+    try:
+        text = open(f).read()
+    except OSError:
+        continue
+    if f.endswith('.sources'):
+        for stanza in re.split(r'\n\s*\n', text):
+            fields = {}
+            for line in stanza.splitlines():
+                if line.startswith('#') or ':' not in line:
+                    continue
+                k, v = line.split(':', 1)
+                fields[k.strip().lower()] = v.strip()
+            if fields.get('enabled', 'yes').lower() == 'no':
+                continue
+            if 'deb' not in fields.get('types', '').split():
+                continue
+            if codename in fields.get('suites', '').split() and fields.get('uris'):
+                print(fields['uris'].split()[0], fields.get('signed-by', ''))
+                sys.exit(0)
+    elif f.endswith('.list'):
+        for line in text.splitlines():
+            m = re.match(r'\s*deb\s+(\[([^]]*)\]\s+)?(\S+)\s+(\S+)', line)
+            if m and m.group(4) == codename:
+                key = re.search(r'signed-by=(\S+)', m.group(2) or '')
+                print(m.group(3), key.group(1) if key else '')
+                sys.exit(0)
+sys.exit(1)
+PY
+}
+
 # Directories of the project that are the project's own, not QEMU overlay.
 # Everything else below a top-level directory that exists in the QEMU tree is
 # overlay (a new file at its QEMU path).
