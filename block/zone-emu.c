@@ -194,6 +194,10 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
     if (ret) {
         return ret;
     }
+    if ((offset | bytes) % BDRV_SECTOR_SIZE) {
+        /* A write pointer moves by whole logical blocks only. */
+        return -EINVAL;
+    }
     if (offset + bytes > z->start + z->cap) {
         /* Crosses the zone's capacity (ZBC: write boundary violation). */
         return -EINVAL;
@@ -290,7 +294,9 @@ int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes)
         (*offset & ((1ULL << ze->zone_shift) - 1))) {
         return -EINVAL;
     }
-    if (bytes > ze->cfg.max_append_bytes) {
+    /* Whole blocks, at least one, as bdrv_co_zone_append() checks too. */
+    if (!bytes || bytes % BDRV_SECTOR_SIZE ||
+        bytes > ze->cfg.max_append_bytes) {
         return -EINVAL;
     }
 
@@ -298,9 +304,6 @@ int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes)
     z = zone_at(ze, *offset);
     if (z->type == BLK_ZT_CONV) {
         ret = -EINVAL;
-    } else if (!bytes) {
-        ret = 0;
-        *offset = z->wp;
     } else {
         uint64_t wp = z->wp;
         ret = zone_write_locked(ze, z, wp, bytes);
@@ -662,6 +665,12 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
         z->cap = MIN(zone_cap, z->len);
         z->wp = z->start;
         if (i < cfg->nr_conv_zones) {
+            /*
+             * zone-capacity applies to sequential zones: all of a
+             * conventional zone is writable (Linux refuses a disk whose
+             * conventional zones report less).
+             */
+            z->cap = z->len;
             z->type = BLK_ZT_CONV;
             z->cond = BLK_ZS_NOT_WP;
         } else {

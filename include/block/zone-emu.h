@@ -16,7 +16,9 @@
  * emulated here or come from a host device:
  *   -EINVAL       malformed request: not zone aligned, crossing a zone
  *                 boundary or the zone's capacity, an append or zone operation
- *                 on a conventional zone, an invalid condition transition
+ *                 on a conventional zone, a write to a sequential zone or an
+ *                 append that is not whole 512-byte blocks, an empty append,
+ *                 an invalid condition transition
  *   -EIO          write not at the zone's write pointer, or to a full zone
  *   -ETOOMANYREFS no open zone resource left (BLK_STS_ZONE_OPEN_RESOURCE)
  *   -EOVERFLOW    no active zone resource left (BLK_STS_ZONE_ACTIVE_RESOURCE)
@@ -93,8 +95,9 @@ int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
 int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes);
 
 /*
- * A zone append of @bytes to the zone starting at *offset: on success,
- * *offset is where the data goes (the old write pointer).
+ * A zone append of @bytes (whole blocks, at least one, at most the append
+ * limit) to the zone starting at *offset: on success, *offset is where the
+ * data goes (the old write pointer).
  */
 int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes);
 
