@@ -16,6 +16,12 @@
 #include "block/zone-emu.h"
 #include "trace.h"
 
+/*
+ * The zone array takes host memory: 4 Mi zones are a 1 PiB device of
+ * 256 MiB zones, in about 240 MiB.
+ */
+#define ZONE_EMU_MAX_ZONES (4u << 20)
+
 typedef struct EmuZone {
     uint64_t start;
     uint64_t len;           /* the zone size; the last zone may be smaller */
@@ -185,9 +191,13 @@ static EmuZone *zone_at(BlockZoneEmu *ze, uint64_t offset)
     return &ze->zones[offset >> ze->zone_shift];
 }
 
-/* A write of [offset, offset + bytes) inside zone @z; @bytes > 0. */
+/*
+ * A write of [offset, offset + bytes) inside zone @z, @bytes > 0, whose data
+ * starts at byte @req_offset of the request.
+ */
 static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
-                             uint64_t bytes)
+                             uint64_t bytes, BlockZoneEmuStoreFunc *store,
+                             void *opaque, uint64_t req_offset)
 {
     int ret = zone_bad_cond(z);
 
@@ -205,14 +215,23 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
     if (z->type == BLK_ZT_SWR && (z->cond == BLK_ZS_FULL || offset != z->wp)) {
         return -EIO;
     }
-
-    switch (z->cond) {
-    case BLK_ZS_EMPTY:
-    case BLK_ZS_CLOSED:
+    if (z->cond == BLK_ZS_EMPTY || z->cond == BLK_ZS_CLOSED) {
+        /* May close the oldest implicitly open zone to make room. */
         ret = zone_check_resources(ze, z);
         if (ret) {
             return ret;
         }
+    }
+    if (store) {
+        ret = store(opaque, offset, bytes, req_offset);
+        if (ret) {
+            return ret;
+        }
+    }
+
+    switch (z->cond) {
+    case BLK_ZS_EMPTY:
+    case BLK_ZS_CLOSED:
         zone_put_resources(ze, z);
         ze->nr_imp_open++;
         z->open_seq = ++ze->open_seq;
@@ -233,7 +252,8 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
     return 0;
 }
 
-int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
+int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
+                         BlockZoneEmuStoreFunc *store, void *opaque)
 {
     uint64_t capacity = ze->cfg.capacity;
     EmuZone *z;
@@ -258,6 +278,8 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
 
         if (offset + bytes > conv_end) {
             ret = -EINVAL;
+        } else if (store) {
+            ret = store(opaque, offset, bytes, 0);
         }
     } else if (z->type == BLK_ZT_SWP) {
         /* Host-aware: a write may span zones; each one's pointer moves. */
@@ -272,20 +294,22 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
         for (i = first; i <= last && !ret; i++) {
             z = &ze->zones[i];
             ret = zone_write_locked(ze, z, pos,
-                                    MIN(end, z->start + z->len) - pos);
+                                    MIN(end, z->start + z->len) - pos,
+                                    store, opaque, pos - offset);
             pos = z->start + z->len;
         }
     } else if (offset + bytes > z->start + z->len) {
         ret = -EINVAL;
     } else {
-        ret = zone_write_locked(ze, z, offset, bytes);
+        ret = zone_write_locked(ze, z, offset, bytes, store, opaque, 0);
     }
     qemu_mutex_unlock(&ze->lock);
     trace_zone_emu_write(ze, offset, bytes, ret);
     return ret;
 }
 
-int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes)
+int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes,
+                          BlockZoneEmuStoreFunc *store, void *opaque)
 {
     EmuZone *z;
     int ret;
@@ -306,7 +330,7 @@ int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes)
         ret = -EINVAL;
     } else {
         uint64_t wp = z->wp;
-        ret = zone_write_locked(ze, z, wp, bytes);
+        ret = zone_write_locked(ze, z, wp, bytes, store, opaque, 0);
         if (!ret) {
             *offset = wp;
         }
@@ -596,9 +620,10 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
         return NULL;
     }
     nr_zones64 = DIV_ROUND_UP(cfg->capacity, zone_size);
-    if (nr_zones64 > UINT32_MAX) {
-        error_setg(errp, "zone-size (%" PRIu64 ") too small: more than "
-                   "2^32 zones", zone_size);
+    if (nr_zones64 > ZONE_EMU_MAX_ZONES) {
+        error_setg(errp, "zone-size (%" PRIu64 ") too small for size "
+                   "(%" PRIu64 "): %" PRIu64 " zones, at most %u",
+                   zone_size, cfg->capacity, nr_zones64, ZONE_EMU_MAX_ZONES);
         return NULL;
     }
     nr_zones = nr_zones64;

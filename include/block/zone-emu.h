@@ -87,19 +87,34 @@ int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
                         int64_t offset, int64_t len);
 
 /*
- * A write of [offset, offset + bytes): check it against the zone rules and,
- * when it may go ahead, advance the write pointer (implicitly opening the
- * zone).  The data must then be written; if that fails, the zone stays as
- * advanced, as a device's would after a media error.
+ * Store the data of a write or an append that the zone rules allow: the
+ * bytes [offset, offset + bytes) of the device, which start at byte
+ * @req_offset of the request's data.  It is called with the zones locked,
+ * so that no reset and no other write of the zone can come between the
+ * check, the data and the move of the write pointer.  It returns 0 or a
+ * negative errno; on an error the zone's write pointer does not move.
  */
-int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes);
+typedef int BlockZoneEmuStoreFunc(void *opaque, uint64_t offset,
+                                  uint64_t bytes, uint64_t req_offset);
+
+/*
+ * A write of [offset, offset + bytes): check it against the zone rules and,
+ * when it may go ahead, store the data with @store (unless it is NULL) and
+ * advance the write pointer (implicitly opening the zone).  A host-aware
+ * write that spans zones is stored and advanced zone by zone; on an error
+ * the zones before stay written.
+ */
+int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
+                         BlockZoneEmuStoreFunc *store, void *opaque);
 
 /*
  * A zone append of @bytes (whole blocks, at least one, at most the append
- * limit) to the zone starting at *offset: on success, *offset is where the
- * data goes (the old write pointer).
+ * limit) to the zone starting at *offset: on success, the data was stored
+ * with @store (unless it is NULL) and *offset is where it went (the old
+ * write pointer).
  */
-int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes);
+int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes,
+                          BlockZoneEmuStoreFunc *store, void *opaque);
 
 /* A read of [offset, offset + bytes): fails only on an offline zone. */
 int block_zone_emu_read(BlockZoneEmu *ze, int64_t offset, int64_t bytes);
