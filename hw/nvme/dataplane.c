@@ -83,6 +83,33 @@ static void nvme_dp_detach_cq(NvmeCQueue *cq)
     }
 }
 
+/*
+ * Engage the device's reentrancy guard around a callback of the main loop
+ * that is not a guarded BH, as aio_bh_call() does for those: DMA of the
+ * controller that reaches its own MMIO is then refused by the memory core
+ * instead of re-entering the controller.
+ *
+ * The guard is a plain flag, engaged by the memory core for every MMIO
+ * access, so only BQL holders may use it.  A callback in an IOThread runs
+ * without the BQL, next to vCPU accesses, which would see the guard engaged
+ * and be refused.  There nvme_mmio_accepts() refuses the IOThread's
+ * accesses instead.
+ */
+bool nvme_guard_enter(NvmeCtrl *n)
+{
+    MemReentrancyGuard *guard = &DEVICE(n)->mem_reentrancy_guard;
+    bool engaged = guard->engaged_in_io;
+
+    assert(bql_locked());
+    guard->engaged_in_io = true;
+    return engaged;
+}
+
+void nvme_guard_exit(NvmeCtrl *n, bool engaged)
+{
+    DEVICE(n)->mem_reentrancy_guard.engaged_in_io = engaged;
+}
+
 /* In @op->ctx: stop taking new commands from its queues */
 static void nvme_dp_stop_bh(void *opaque)
 {
@@ -369,11 +396,13 @@ static void nvme_dp_irq_notified(EventNotifier *e)
     NvmeCQueue *cq = container_of(e, NvmeCQueue, irq_notifier);
     NvmeCtrl *n = cq->ctrl;
     PCIDevice *pci = PCI_DEVICE(n);
-    bool posted;
+    bool posted, engaged;
 
     event_notifier_test_and_clear(e);
     posted = qatomic_xchg(&cq->irq_posted, false);
 
+    /* the MSI-X message is DMA too, to an address the host chose */
+    engaged = nvme_guard_enter(n);
     if (msix_enabled(pci)) {
         if (posted && cq->irq_enabled) {
             trace_pci_nvme_irq_msix(cq->vector);
@@ -382,6 +411,7 @@ static void nvme_dp_irq_notified(EventNotifier *e)
     } else if (!pci_is_vf(pci)) {
         nvme_dp_update_intx(n);
     }
+    nvme_guard_exit(n, engaged);
 }
 
 /*
@@ -648,7 +678,8 @@ bool nvme_dp_realize(NvmeCtrl *n, Error **errp)
         }
     }
 
-    dp->event_bh = qemu_bh_new(nvme_dp_event_bh, n);
+    dp->event_bh = qemu_bh_new_guarded(nvme_dp_event_bh, n,
+                                       &DEVICE(n)->mem_reentrancy_guard);
     dp->stop_depth = runstate_is_running() ? 0 : 1;
     dp->vmstate = qemu_add_vm_change_state_handler(nvme_dp_vm_state_change, n);
     n->dp = dp;

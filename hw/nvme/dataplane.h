@@ -52,6 +52,14 @@ typedef struct NvmeDataplane {
     NvmeDpVector *vectors;      /* [msix_qsize] with irqfds, else NULL */
 } NvmeDataplane;
 
+/*
+ * The device's DMA reentrancy guard, engaged around a main-loop callback
+ * that is not a guarded BH: returns whether it was engaged already, for
+ * nvme_guard_exit().  BQL holders only.
+ */
+bool nvme_guard_enter(NvmeCtrl *n);
+void nvme_guard_exit(NvmeCtrl *n, bool engaged);
+
 bool nvme_dp_realize(NvmeCtrl *n, Error **errp);
 void nvme_dp_unrealize(NvmeCtrl *n);
 bool nvme_dp_ns_realize(NvmeCtrl *n, NvmeNamespace *ns, Error **errp);

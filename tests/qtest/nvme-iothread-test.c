@@ -14,7 +14,7 @@
 #include "block/nvme.h"
 
 #define QSIZE       16
-#define NR_IOQ      2
+#define NR_IOQ      3       /* the modes use 1 or 2, a test one more */
 #define NSID        1
 #define DISK_SIZE   (16 * 1024 * 1024)
 #define DRIVE       "-blockdev driver=null-co,node-name=d0,size=16777216," \
@@ -150,11 +150,9 @@ static void nvme_wait_ready(Nvme *c, bool ready)
     }
 }
 
-static uint16_t nvme_create_ioq(Nvme *c, int q)
+/* The host's state of a new I/O queue pair @q */
+static void nvme_init_ioq(Nvme *c, int q)
 {
-    NvmeCmd cmd = {};
-    uint16_t st;
-
     c->sq_tail[q] = c->cq_head[q] = 0;
     c->phase[q] = 1;
     qtest_memset(c->qts, c->cq[q], 0, 4096);
@@ -163,21 +161,45 @@ static uint16_t nvme_create_ioq(Nvme *c, int q)
         qtest_writeq(c->qts, c->dbs + 8 * q, 0);
         qtest_writeq(c->qts, c->eis + 8 * q, 0);
     }
+}
 
-    cmd.opcode = NVME_ADM_CMD_CREATE_CQ;
-    cmd.dptr.prp1 = cpu_to_le64(c->cq[q]);
-    cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | q);
-    /* PC, vector q with MSI-X, else 0 (the only one of INTx) */
-    cmd.cdw11 = cpu_to_le32(1 | (c->mode->msix ? q : 0) << 16);
-    st = nvme_cmd(c, 0, &cmd, NULL);
+/* Create I/O completion queue @q at @addr; return its status */
+static uint16_t nvme_create_cq_at(Nvme *c, int q, uint64_t addr)
+{
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_CREATE_CQ,
+        .dptr.prp1 = cpu_to_le64(addr),
+        .cdw10 = cpu_to_le32((QSIZE - 1) << 16 | q),
+        /* PC, vector q with MSI-X, else 0 (the only one of INTx) */
+        .cdw11 = cpu_to_le32(1 | (c->mode->msix ? q : 0) << 16),
+    };
+
+    return nvme_cmd(c, 0, &cmd, NULL);
+}
+
+/* Create I/O submission queue @q at @addr, on completion queue @q */
+static uint16_t nvme_create_sq_at(Nvme *c, int q, uint64_t addr)
+{
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_CREATE_SQ,
+        .dptr.prp1 = cpu_to_le64(addr),
+        .cdw10 = cpu_to_le32((QSIZE - 1) << 16 | q),
+        .cdw11 = cpu_to_le32(q << 16 | 1),
+    };
+
+    return nvme_cmd(c, 0, &cmd, NULL);
+}
+
+static uint16_t nvme_create_ioq(Nvme *c, int q)
+{
+    uint16_t st;
+
+    nvme_init_ioq(c, q);
+    st = nvme_create_cq_at(c, q, c->cq[q]);
     if (st) {
         return st;
     }
-
-    cmd.opcode = NVME_ADM_CMD_CREATE_SQ;
-    cmd.dptr.prp1 = cpu_to_le64(c->sq[q]);
-    cmd.cdw11 = cpu_to_le32(q << 16 | 1);
-    return nvme_cmd(c, 0, &cmd, NULL);
+    return nvme_create_sq_at(c, q, c->sq[q]);
 }
 
 static uint16_t nvme_delete_ioq(Nvme *c, int q)
@@ -469,6 +491,173 @@ static void test_dbbuf_inaccessible(const void *opaque)
 
     /* the controller still works, with the old configuration if any */
     nvme_io_rounds(c, 4);
+    nvme_stop(c);
+}
+
+/*
+ * After a refused command the controller still works: an admin command and
+ * I/O on every queue complete, CSTS has RDY and no CFS.
+ */
+static void nvme_check_alive(Nvme *c)
+{
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_GET_FEATURES,
+        .cdw10 = cpu_to_le32(NVME_NUMBER_OF_QUEUES),
+    };
+
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+    nvme_io_rounds(c, 2);
+    g_assert_cmphex(qpci_io_readl(c->dev, c->bar, 0x1c) & 3, ==, 1);
+}
+
+/*
+ * An I/O completion queue in the controller's own BAR0: Create I/O
+ * Completion Queue fails with Invalid Field in Command.  The host goes on
+ * regardless, as the one that found the bug did: it creates the SQ on it
+ * (Invalid Queue Identifier, there is no such CQ) and submits two flushes.
+ * Before the fix the completions were DMA to the registers, the second one
+ * clearing CC.EN: a controller reset from the IOThread, which aborted
+ * QEMU, or CSTS.CFS in the main loop.
+ */
+static void test_bar0_cq(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    int q = c->nr_ioq + 1;
+    NvmeCmd cmd = {
+        .opcode = NVME_CMD_FLUSH,
+        .nsid = cpu_to_le32(NSID),
+    };
+    uint16_t st_cq, st_sq;
+
+    g_assert_cmpint(q, <=, NR_IOQ);
+    nvme_init_ioq(c, q);
+    st_cq = nvme_create_cq_at(c, q, c->bar.addr);
+    st_sq = nvme_create_sq_at(c, q, c->sq[q]);
+    nvme_queue(c, q, &cmd);
+    nvme_queue(c, q, &cmd);
+    nvme_sq_doorbell(c, q);
+
+    nvme_check_alive(c);
+    g_assert_cmphex(st_cq, ==, NVME_INVALID_FIELD | ST_DNR);
+    g_assert_cmphex(st_sq, ==, NVME_INVALID_CQID | ST_DNR);
+    nvme_stop(c);
+}
+
+/*
+ * An I/O submission queue in BAR0: Invalid Field in Command as well.  The
+ * completion queue it was meant for takes an SQ in RAM.
+ */
+static void test_bar0_sq(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    int q = c->nr_ioq + 1;
+
+    g_assert_cmpint(q, <=, NR_IOQ);
+    nvme_init_ioq(c, q);
+    g_assert_cmphex(nvme_create_cq_at(c, q, c->cq[q]), ==, 0);
+    g_assert_cmphex(nvme_create_sq_at(c, q, c->bar.addr), ==,
+                    NVME_INVALID_FIELD | ST_DNR);
+    g_assert_cmphex(nvme_create_sq_at(c, q, c->sq[q]), ==, 0);
+    c->nr_ioq = q;
+
+    nvme_check_alive(c);
+    nvme_stop(c);
+}
+
+/*
+ * Doorbell Buffer Config with the shadow doorbell page or the EventIdx page
+ * in BAR0: Invalid Field in Command, the buffer stays where it was.  Then
+ * I/O on queues 1 and 2.  Before the fix the EventIdx of CQ 2 was CC: its
+ * first update reset the controller, from an IOThread that aborted QEMU.
+ */
+static void test_bar0_dbbuf(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    uint16_t st_dbs, st_eis;
+
+    if (!c->dbbuf) {
+        nvme_stop(c);
+        return;
+    }
+    st_dbs = nvme_dbbuf_config(c, c->bar.addr, c->eis);
+    st_eis = nvme_dbbuf_config(c, c->dbs, c->bar.addr);
+    if (c->nr_ioq < 2) {
+        g_assert_cmphex(nvme_create_ioq(c, 2), ==, 0);
+        c->nr_ioq = 2;
+    }
+
+    nvme_check_alive(c);
+    g_assert_cmphex(st_dbs, ==, NVME_INVALID_FIELD | ST_DNR);
+    g_assert_cmphex(st_eis, ==, NVME_INVALID_FIELD | ST_DNR);
+    nvme_stop(c);
+}
+
+/*
+ * A write whose PRP list is in BAR0: the controller's read of the list
+ * dispatches to its own registers, which is refused in every mode (the
+ * device's reentrancy guard in the main loop, the registers refusing
+ * IOThreads' accesses otherwise): Data Transfer Error.  Before the fix the
+ * SQ ioeventfd handler of the main loop, which did not engage the guard,
+ * and the IOThreads read the doorbells as a list of zeros and wrote the
+ * data from address 0.
+ */
+static void test_bar0_prp_list(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    NvmeCmd cmd;
+
+    /* 12 KiB: PRP2 points to a PRP list */
+    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 0, c->buf);
+    cmd.dptr.prp2 = cpu_to_le64(c->bar.addr + 0x1000);
+    cmd.cdw12 = cpu_to_le32(24 - 1);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==,
+                    NVME_DATA_TRAS_ERROR);
+
+    nvme_check_alive(c);
+    nvme_stop(c);
+}
+
+#define CMB_SIZE    (2 * 1024 * 1024)
+
+static const Mode cmb_modes[] = {
+    { "main", "", ",cmb_size_mb=2", false, false },
+    { "iothread", "-object iothread,id=t0,poll-max-ns=0",
+      ",cmb_size_mb=2,ioeventfd=on,iothread=t0", true, true },
+};
+
+/*
+ * Queues in the Controller Memory Buffer: an SQ all in it works (CMBSZ.SQS
+ * is 1).  A CQ there is refused with Invalid Use of Controller Memory
+ * Buffer (CMBSZ.CQS is 0; the controller would post to its own BAR), and
+ * so is an SQ that crosses the end of the CMB.
+ */
+static void test_cmb_queues(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    int q = c->nr_ioq + 1;
+    QPCIBar cmb = qpci_iomap(c->dev, 2, NULL);
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_CREATE_SQ,
+        .dptr.prp1 = cpu_to_le64(cmb.addr + CMB_SIZE - 4096),
+        .cdw10 = cpu_to_le32(127 << 16 | q),     /* 8 KiB */
+        .cdw11 = cpu_to_le32(q << 16 | 1),
+    };
+
+    /* CMBMSC: CRE and CMSE, the CMB at the address of BAR 2, as Linux */
+    qpci_io_writeq(c->dev, c->bar, 0x50, cmb.addr | 3);
+
+    nvme_init_ioq(c, q);
+    g_assert_cmphex(nvme_create_cq_at(c, q, cmb.addr), ==,
+                    NVME_INVALID_USE_OF_CMB | ST_DNR);
+    g_assert_cmphex(nvme_create_cq_at(c, q, c->cq[q]), ==, 0);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==,
+                    NVME_INVALID_USE_OF_CMB | ST_DNR);
+    c->sq[q] = cmb.addr;
+    g_assert_cmphex(nvme_create_sq_at(c, q, c->sq[q]), ==, 0);
+    c->nr_ioq = q;
+
+    nvme_io_rounds(c, QSIZE + 2);
+    g_assert_cmphex(qpci_io_readl(c->dev, c->bar, 0x1c) & 3, ==, 1);
     nvme_stop(c);
 }
 
@@ -812,6 +1001,10 @@ int main(int argc, char **argv)
         add_mode_test(m, "io-batch", test_io_batch);
         add_mode_test(m, "dbbuf/eventidx-init", test_dbbuf_eventidx_init);
         add_mode_test(m, "dbbuf/inaccessible", test_dbbuf_inaccessible);
+        add_mode_test(m, "bar0/cq", test_bar0_cq);
+        add_mode_test(m, "bar0/sq", test_bar0_sq);
+        add_mode_test(m, "bar0/dbbuf", test_bar0_dbbuf);
+        add_mode_test(m, "bar0/prp-list", test_bar0_prp_list);
         add_mode_test(m, "dbbuf/bogus-sq-tail", test_dbbuf_bogus_sq_tail);
         add_mode_test(m, "dbbuf/bogus-cq-head", test_dbbuf_bogus_cq_head);
         add_mode_test(m, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
@@ -821,6 +1014,9 @@ int main(int argc, char **argv)
         add_mode_test(m, "stop-cont", test_stop_cont);
     }
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
+    for (i = 0; i < ARRAY_SIZE(cmb_modes); i++) {
+        add_mode_test(&cmb_modes[i], "cmb-queues", test_cmb_queues);
+    }
 
     return g_test_run();
 }
