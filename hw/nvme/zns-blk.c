@@ -38,6 +38,13 @@
 /* Zones per zone report of the drive: bounds what a command allocates */
 #define NVME_ZNS_BLK_REPORT_CHUNK 64
 
+/*
+ * The smallest zone append limit Identify Controller can report: ZASL is a
+ * power of two of CAP.MPSMIN pages (4 KiB) and 0 means MDTS, which cannot
+ * be one page either, so ZASL=1, 8 KiB.
+ */
+#define NVME_ZNS_BLK_MIN_APPEND_BYTES (2 * 4096)
+
 typedef struct NvmeZnsBlkAIOCB {
     BlockAIOCB common;
     NvmeRequest *req;
@@ -111,6 +118,16 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
     if (ns->zns_blk.max_append_bytes < ns->lbasz) {
         error_setg(errp, "zoned.backend=on: drive '%s' does not support "
                    "zone append", name);
+        return -1;
+    }
+    if (ns->zns_blk.max_append_bytes < NVME_ZNS_BLK_MIN_APPEND_BYTES) {
+        error_setg(errp, "zoned.backend=on: the zone append limit of drive "
+                   "'%s' (%" PRIu64 " bytes) is less than the smallest one "
+                   "the controller can report (zoned.zasl=1, %d bytes)",
+                   name, ns->zns_blk.max_append_bytes,
+                   NVME_ZNS_BLK_MIN_APPEND_BYTES);
+        error_append_hint(errp, "Give the drive a larger zone append limit "
+                          "(null-co: max-append-bytes).\n");
         return -1;
     }
 
@@ -188,6 +205,56 @@ void nvme_zns_blk_drain(NvmeNamespace *ns)
     AIO_WAIT_WHILE_UNLOCKED(NULL, qatomic_read(&ns->zns_blk.nr_running) > 0);
 }
 
+/*
+ * Controller shutdown closes the open zones, as nvme_zoned_ns_shutdown()
+ * does for the zones in memory: a zone with data becomes closed, an
+ * explicitly opened empty zone empty again.  The drive keeps its zones
+ * across the shutdown; left open, they would hold open resources that the
+ * host does not know about when it starts again.
+ */
+void nvme_zns_blk_shutdown(NvmeNamespace *ns)
+{
+    BlockBackend *blk = ns->blkconf.blk;
+    g_autofree BlockZoneDescriptor *zones =
+        g_new(BlockZoneDescriptor, NVME_ZNS_BLK_REPORT_CHUNK);
+    uint64_t end = nvme_zns_blk_end(ns);
+    uint64_t offset = 0;
+
+    if (!blk_is_writable(blk)) {
+        return;     /* the namespace could open no zone, and can close none */
+    }
+
+    while (offset < end) {
+        unsigned int nr = NVME_ZNS_BLK_REPORT_CHUNK;
+        unsigned int i;
+        int ret;
+
+        ret = blk_zone_report(blk, offset, &nr, zones);
+        if (ret < 0) {
+            error_report("nvme: zone report failed at shutdown: %s",
+                         strerror(-ret));
+            return;
+        }
+        if (!nr) {
+            break;
+        }
+        for (i = 0; i < nr && zones[i].start < end; i++) {
+            if (zones[i].state != BLK_ZS_IOPEN &&
+                zones[i].state != BLK_ZS_EOPEN) {
+                continue;
+            }
+            ret = blk_zone_mgmt(blk, BLK_ZO_CLOSE, zones[i].start,
+                                zones[i].length);
+            if (ret < 0) {
+                error_report("nvme: could not close the zone at LBA %" PRIu64
+                             " at shutdown: %s", zones[i].start / ns->lbasz,
+                             strerror(-ret));
+            }
+        }
+        offset = zones[nr - 1].start + zones[nr - 1].length;
+    }
+}
+
 /* The largest zone append, in bytes, as Identify Controller reports it */
 static uint64_t nvme_zns_blk_append_limit(NvmeCtrl *n, NvmeNamespace *ns)
 {
@@ -206,7 +273,8 @@ static uint64_t nvme_zns_blk_append_limit(NvmeCtrl *n, NvmeNamespace *ns)
 /*
  * ZASL of Identify Controller: the property zoned.zasl, lowered to the
  * largest append of every namespace of the controller backed by a drive
- * (a power of two of pages, at least two; 0 means MDTS).
+ * (a power of two of pages, at least two; 0 means MDTS).  Two pages of
+ * CAP.MPSMIN never exceed the drive: nvme_zns_blk_setup() refuses less.
  */
 uint8_t nvme_zns_blk_zasl(NvmeCtrl *n, uint8_t zasl)
 {

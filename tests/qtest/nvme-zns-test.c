@@ -83,28 +83,17 @@ static uint16_t nvme_cmd(Nvme *c, int q, NvmeCmd *cmd, uint32_t *dw0)
     return le16_to_cpu(cqe.status) >> 1;
 }
 
-static Nvme *nvme_start(void)
+/* Enable the controller (CC.EN) and create I/O queue 1 */
+static void nvme_enable(Nvme *c)
 {
-    Nvme *c = g_new0(Nvme, 1);
     NvmeCmd cmd = {};
     int i;
 
-    c->qs = qtest_pc_boot(ZNS_DRIVE " -device nvme,id=nvme0,serial=zns,"
-                          "addr=04.0 -device nvme-ns,bus=nvme0,nsid=1,"
-                          "drive=z,zoned.backend=on");
-    c->dev = qpci_device_find(c->qs->pcibus, QPCI_DEVFN(4, 0));
-    g_assert(c->dev);
-    qpci_device_enable(c->dev);
-    c->bar = qpci_iomap(c->dev, 0, NULL);
-
     for (i = 0; i < 2; i++) {
-        c->sq[i] = guest_alloc(&c->qs->alloc, QSIZE * sizeof(NvmeCmd));
-        c->cq[i] = guest_alloc(&c->qs->alloc, 4096);
         qtest_memset(c->qs->qts, c->cq[i], 0, 4096);
+        c->sq_tail[i] = c->cq_head[i] = 0;
         c->phase[i] = 1;
     }
-    c->buf = guest_alloc(&c->qs->alloc, 3 * 4096);
-    c->buf = QEMU_ALIGN_UP(c->buf, 4096);
 
     /* Enable with all I/O command sets (CC.CSS = 6), 64/16-byte entries */
     qpci_io_writel(c->dev, c->bar, 0x24, (QSIZE - 1) | (QSIZE - 1) << 16);
@@ -126,7 +115,29 @@ static Nvme *nvme_start(void)
     cmd.dptr.prp1 = cpu_to_le64(c->sq[1]);
     cmd.cdw11 = cpu_to_le32(1 << 16 | 1);
     g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+}
 
+static Nvme *nvme_start(void)
+{
+    Nvme *c = g_new0(Nvme, 1);
+    int i;
+
+    c->qs = qtest_pc_boot(ZNS_DRIVE " -device nvme,id=nvme0,serial=zns,"
+                          "addr=04.0 -device nvme-ns,bus=nvme0,nsid=1,"
+                          "drive=z,zoned.backend=on");
+    c->dev = qpci_device_find(c->qs->pcibus, QPCI_DEVFN(4, 0));
+    g_assert(c->dev);
+    qpci_device_enable(c->dev);
+    c->bar = qpci_iomap(c->dev, 0, NULL);
+
+    for (i = 0; i < 2; i++) {
+        c->sq[i] = guest_alloc(&c->qs->alloc, QSIZE * sizeof(NvmeCmd));
+        c->cq[i] = guest_alloc(&c->qs->alloc, 4096);
+    }
+    c->buf = guest_alloc(&c->qs->alloc, 3 * 4096);
+    c->buf = QEMU_ALIGN_UP(c->buf, 4096);
+
+    nvme_enable(c);
     return c;
 }
 
@@ -251,7 +262,10 @@ static void test_identify(void)
     g_assert_cmpuint(id.lbafe[0].zdes, ==, 0);
     g_assert_cmphex(le16_to_cpu(id.ozcs) & NVME_ID_NS_ZONED_OZCS_RAZB, !=, 0);
 
-    /* Identify Controller, CSI 2: ZASL = 8 KiB = 2^1 pages of 4 KiB */
+    /*
+     * Identify Controller, CSI 2: ZASL = 8 KiB = 2^1 pages of 4 KiB, the
+     * drive's limit, not zoned.zasl (0: MDTS, 512 KiB)
+     */
     cmd.cdw10 = cpu_to_le32(NVME_ID_CNS_CS_CTRL);
     g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
     g_assert_cmpuint(qtest_readb(c->qs->qts, c->buf), ==, 1);
@@ -413,6 +427,24 @@ static void test_io(void)
                         NVME_INVALID_OPCODE | NVME_DNR);
     }
 
+    /* ... nor advertised: Commands Supported and Effects log, CSI 2 */
+    {
+        NvmeCmd cmd = {
+            .opcode = NVME_ADM_CMD_GET_LOG_PAGE,
+            .dptr.prp1 = cpu_to_le64(c->buf),
+            .cdw10 = cpu_to_le32(NVME_LOG_CMD_EFFECTS |
+                                 (sizeof(NvmeEffectsLog) / 4 - 1) << 16),
+            .cdw14 = cpu_to_le32(NVME_CSI_ZONED << 24),
+        };
+        NvmeEffectsLog log;
+
+        g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+        qtest_memread(c->qs->qts, c->buf, &log, sizeof(log));
+        g_assert_cmphex(le32_to_cpu(log.iocs[NVME_CMD_COPY]), ==, 0);
+        g_assert_cmphex(le32_to_cpu(log.iocs[NVME_CMD_ZONE_APPEND]) &
+                        NVME_CMD_EFF_CSUPP, !=, 0);
+    }
+
     nvme_stop(c);
 }
 
@@ -511,6 +543,51 @@ static void test_limits(void)
     nvme_stop(c);
 }
 
+/*
+ * A controller shutdown (CC.SHN) closes the open zones of the drive, as it
+ * closes the zones of a zoned namespace in memory: zones with data become
+ * closed, an explicitly opened empty zone empty.  The drive keeps them so
+ * across the controller reset that follows.
+ */
+static void test_shutdown(void)
+{
+    Nvme *c = nvme_start();
+    uint32_t cc;
+    int i;
+
+    /* Zone 0 implicitly open with data, zone 1 explicitly open and empty */
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_WRITE, 0, 1, NULL), ==, 0);
+    g_assert_cmphex(zms(c, ZSZE, NVME_ZONE_ACTION_OPEN, false), ==, 0);
+
+    /* Normal shutdown (SHN = 01b), then wait for SHST = 10b (complete) */
+    cc = qpci_io_readl(c->dev, c->bar, 0x14);
+    qpci_io_writel(c->dev, c->bar, 0x14, cc | 1 << 14);
+    for (i = 0; (qpci_io_readl(c->dev, c->bar, 0x1c) >> 2 & 3) != 2; i++) {
+        g_assert_cmpint(i, <, 1000000);
+        g_usleep(10);
+    }
+
+    /* Reset (CC.EN = 0), enable again and look at the zones */
+    qpci_io_writel(c->dev, c->bar, 0x14, 0);
+    for (i = 0; qpci_io_readl(c->dev, c->bar, 0x1c) & 1; i++) {
+        g_assert_cmpint(i, <, 1000000);
+        g_usleep(10);
+    }
+    nvme_enable(c);
+
+    g_assert_cmphex(zone_state(c, 0), ==, NVME_ZONE_STATE_CLOSED << 4);
+    g_assert_cmpuint(zone_wp(c, 0), ==, 1);
+    g_assert_cmphex(zone_state(c, 1), ==, NVME_ZONE_STATE_EMPTY << 4);
+    g_assert_cmpuint(zone_wp(c, 1), ==, ZSZE);
+
+    /* No zone holds an open resource: two other zones open */
+    g_assert_cmphex(zms(c, 2 * ZSZE, NVME_ZONE_ACTION_OPEN, false), ==, 0);
+    g_assert_cmphex(zms(c, 3 * ZSZE, NVME_ZONE_ACTION_OPEN, false), ==, 0);
+    g_assert_cmphex(zone_state(c, 0), ==, NVME_ZONE_STATE_CLOSED << 4);
+
+    nvme_stop(c);
+}
+
 /* QEMU with @drive and @ns must fail to start, saying @msg */
 static void check_realize_error(const char *drive, const char *ns,
                                 const char *msg)
@@ -549,6 +626,14 @@ static void test_realize_errors(void)
                         "conflicts with zoned.max_open");
     check_realize_error(ZNS_DRIVE, "zoned=on", "zoned=on emulates zones in "
                         "memory and cannot use the host-managed zoned drive");
+    /* ZASL cannot be less than 2^1 pages of 4 KiB: 4 KiB appends fail */
+    check_realize_error("-drive if=none,id=z,driver=null-co,size=33554432,"
+                        "zoned=host-managed,zone-size=4194304,"
+                        "max-append-bytes=4096",
+                        "zoned.backend=on",
+                        "the zone append limit of drive 'z' (4096 bytes) is "
+                        "less than the smallest one the controller can "
+                        "report (zoned.zasl=1, 8192 bytes)");
 }
 
 int main(int argc, char **argv)
@@ -560,6 +645,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvme-zns/io", test_io);
     qtest_add_func("/nvme-zns/mgmt", test_mgmt);
     qtest_add_func("/nvme-zns/limits", test_limits);
+    qtest_add_func("/nvme-zns/shutdown", test_shutdown);
     qtest_add_func("/nvme-zns/realize-errors", test_realize_errors);
 
     return g_test_run();

@@ -26,7 +26,6 @@
 #define RO_ZONE         14
 #define OFFLINE_ZONE    15
 #define MAX_OPEN        2
-#define MAX_ACTIVE      3
 
 #define ZSTART(z)       ((uint64_t)(z) * ZONE_BLOCKS)
 
@@ -486,8 +485,8 @@ static void zbc_mgmt(void *obj, void *data, QGuestAllocator *alloc)
     assert_sense(t, zone_op(t, ZO_OPEN_ZONE, 0, true), DATA_PROTECT,
                  0x55, 0x0e);
     g_assert_cmphex(zone_cond(t, 2, NULL), ==, ZC_CLOSED);
-    /* The active limit: three closed zones, no fourth */
-    assert_sense(t, write_blocks(t, ZSTART(6), 8), DATA_PROTECT, 0x55, 0x0e);
+    /* ZBC has no active limit: a fourth zone with data */
+    assert_good(t, write_blocks(t, ZSTART(6), 8));
     assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, 0, true));
     assert_running();
     zbc_free(t);
@@ -618,17 +617,58 @@ static void zbc_host_aware(void *obj, void *data, QGuestAllocator *alloc)
     zbc_free(t);
 }
 
+/* Add a host-managed drive of 8 zones and scsi-hd on it; the QMP answer */
+static QDict *add_hm_disk(const char *node, int scsi_id,
+                          uint32_t max_active_zones)
+{
+    QDict *rsp;
+
+    rsp = qmp("{'execute': 'blockdev-add', 'arguments': {"
+              " 'driver': 'null-co', 'node-name': %s, 'size': 8388608,"
+              " 'zoned': 'host-managed', 'zone-size': 1048576,"
+              " 'max-active-zones': %u } }", node, max_active_zones);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+
+    return qmp("{'execute': 'device_add', 'arguments': {"
+               " 'driver': 'scsi-hd', 'drive': %s, 'scsi-id': %d } }",
+               node, scsi_id);
+}
+
+/*
+ * ZBC has no active zone limit, and closed zones keep their active
+ * resources: scsi-hd refuses a host-managed drive that has fewer active
+ * zones than sequential ones, and takes one with as many.
+ */
+static void zbc_active_limit(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QDict *rsp;
+
+    rsp = add_hm_disk("z1", 2, 7);
+    g_assert(qdict_haskey(rsp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"),
+                            "drive 'z1' limits active zones "
+                            "(max-active-zones=7), which ZBC cannot present"));
+    qobject_unref(rsp);
+
+    rsp = add_hm_disk("z2", 3, 8);
+    g_assert(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+    assert_running();
+}
+
 #define HM_DRIVE \
     " -blockdev driver=null-co,node-name=z0,size=%d,zoned=host-managed," \
     "zone-size=1048576,zone-nr-conv=%d,max-open-zones=%d," \
-    "max-active-zones=%d,read-only-zones.0=%d,offline-zones.0=%d," \
+    "read-only-zones.0=%d,offline-zones.0=%d," \
     "memory-backed=on,read-zeroes=on" \
     " -device scsi-hd,drive=z0,scsi-id=1,lun=0,werror=stop,rerror=stop"
 
 static void *zbc_setup(GString *cmd_line, void *arg)
 {
     g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
-                           MAX_OPEN, MAX_ACTIVE, RO_ZONE, OFFLINE_ZONE);
+                           MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
     g_string_append(cmd_line, ",zoned-unrestricted-reads=off");
     return arg;
 }
@@ -637,7 +677,7 @@ static void *zbc_setup_urswrz(GString *cmd_line, void *arg)
 {
     /* Unrestricted reads are the default */
     g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
-                           MAX_OPEN, MAX_ACTIVE, RO_ZONE, OFFLINE_ZONE);
+                           MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
     return arg;
 }
 
@@ -660,6 +700,7 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-report", "virtio-scsi", zbc_report, &opts);
     qos_add_test("zbc-mgmt", "virtio-scsi", zbc_mgmt, &opts);
     qos_add_test("zbc-rw", "virtio-scsi", zbc_rw, &opts);
+    qos_add_test("zbc-active-limit", "virtio-scsi", zbc_active_limit, &opts);
     opts.before = zbc_setup_urswrz;
     qos_add_test("zbc-unrestricted-reads", "virtio-scsi", zbc_urswrz, &opts);
     opts.before = zbc_setup_ha;

@@ -930,6 +930,71 @@ static void zoned_features_ok(void *obj, void *data, QGuestAllocator *alloc)
     qvirtio_set_features(dev, features);
 }
 
+/* The host-aware device of zoned_unzoned_driver(): 16 zones of 1 MiB */
+#define ZT_HA_ZONE_SECTORS      ((1 << 20) / ZT_SECTOR)
+#define ZT_HA_RDONLY_ZONE       14
+#define ZT_HA_OFFLINE_ZONE      15
+
+/*
+ * A driver that does not accept VIRTIO_BLK_F_ZONED drives a host-aware
+ * device as a disk that is not zoned: the zoned characteristics read as
+ * zero, zone requests are not supported, and the zone errors are I/O
+ * errors, which do not stop the VM either.
+ */
+static void zoned_unzoned_driver(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioBlk *blk = obj;
+    ZonedTest t = {
+        .qts = global_qtest,
+        .dev = blk->vdev,
+        .alloc = alloc,
+    };
+    g_autofree uint8_t *buf = g_malloc0(ZT_SECTOR);
+    uint64_t features = qvirtio_get_features(t.dev);
+    uint64_t nr = 0;
+    ZoneInfo zi;
+    size_t off;
+
+    g_assert_true(features & (1ULL << VIRTIO_BLK_F_ZONED));
+    features &= ~(QVIRTIO_F_BAD_FEATURE |
+                  (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+                  (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+                  (1ULL << VIRTIO_BLK_F_SCSI) |
+                  (1ULL << VIRTIO_BLK_F_ZONED));
+    qvirtio_set_features(t.dev, features);
+    t.vq = qvirtqueue_setup(t.dev, alloc, 0);
+    qvirtio_set_driver_ok(t.dev);
+
+    for (off = offsetof(struct virtio_blk_config, zoned);
+         off < offsetof(struct virtio_blk_config, zoned) +
+               sizeof(struct virtio_blk_zoned_characteristics);
+         off++) {
+        g_assert_cmpuint(qvirtio_config_readb(t.dev, off), ==, 0);
+    }
+
+    /* Writes anywhere, across zones */
+    g_assert_cmpuint(zt_write(&t, ZT_HA_ZONE_SECTORS - 1, buf, ZT_SECTOR),
+                     ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_write(&t, 8, buf, ZT_SECTOR), ==, VIRTIO_BLK_S_OK);
+
+    /* A read-only and an offline zone: I/O errors, no zone statuses */
+    g_assert_cmpuint(zt_write(&t, ZT_HA_RDONLY_ZONE * ZT_HA_ZONE_SECTORS,
+                              buf, ZT_SECTOR), ==, VIRTIO_BLK_S_IOERR);
+    g_assert_cmpuint(zt_read(&t, ZT_HA_OFFLINE_ZONE * ZT_HA_ZONE_SECTORS,
+                             buf, ZT_SECTOR), ==, VIRTIO_BLK_S_IOERR);
+
+    /* No zone requests */
+    g_assert_cmpuint(zt_report(&t, 0, 1, &nr, &zi), ==, VIRTIO_BLK_S_UNSUPP);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_OPEN, 0), ==,
+                     VIRTIO_BLK_S_UNSUPP);
+    g_assert_cmpuint(zt_zone_op(&t, VIRTIO_BLK_T_ZONE_RESET_ALL, 0), ==,
+                     VIRTIO_BLK_S_UNSUPP);
+    g_assert_cmpuint(zt_append(&t, 0, buf, ZT_SECTOR, NULL), ==,
+                     VIRTIO_BLK_S_UNSUPP);
+
+    zt_cleanup(&t);
+}
+
 static void zt_invalidate_qemu(void *unused)
 {
     /* The zone states live in QEMU: every test case starts a new one. */
@@ -959,6 +1024,21 @@ static void *zoned_test_setup(GString *cmd_line, void *arg)
     return arg;
 }
 
+static void *zoned_ha_test_setup(GString *cmd_line, void *arg)
+{
+    g_string_append(cmd_line, " -global virtio-blk-device.werror=stop"
+                              " -global virtio-blk-device.rerror=stop");
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=null-co,node-name=drive0,"
+                           "size=%d,zoned=host-aware,zone-size=%d,"
+                           "max-open-zones=2,memory-backed=on,"
+                           "read-only-zones.0=%d,offline-zones.0=%d ",
+                           16 << 20, 1 << 20, ZT_HA_RDONLY_ZONE,
+                           ZT_HA_OFFLINE_ZONE);
+    g_test_queue_destroy(zt_invalidate_qemu, NULL);
+    return arg;
+}
+
 static void register_virtio_blk_zoned_test(void)
 {
     QOSGraphTestOptions opts = {
@@ -974,6 +1054,9 @@ static void register_virtio_blk_zoned_test(void)
     qos_add_test("zoned-faults", "virtio-blk", zoned_faults, &opts);
     qos_add_test("zoned-data", "virtio-blk", zoned_data, &opts);
     qos_add_test("zoned-features-ok", "virtio-blk", zoned_features_ok, &opts);
+    opts.before = zoned_ha_test_setup;
+    qos_add_test("zoned-unzoned-driver", "virtio-blk", zoned_unzoned_driver,
+                 &opts);
 }
 
 libqos_init(register_virtio_blk_zoned_test);
