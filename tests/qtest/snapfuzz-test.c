@@ -9,6 +9,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/resource.h>
 #include "libqtest.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
@@ -28,6 +29,15 @@ typedef struct Snapfuzz {
     QPCIBar regs, input, cov;
 } Snapfuzz;
 
+/* Enable the device and map its BARs (again after a reset). */
+static void sf_map(Snapfuzz *sf)
+{
+    qpci_device_enable(sf->dev);
+    sf->regs = qpci_iomap(sf->dev, 0, NULL);
+    sf->input = qpci_iomap(sf->dev, 1, NULL);
+    sf->cov = qpci_iomap(sf->dev, 2, NULL);
+}
+
 static void sf_start(Snapfuzz *sf, const char *props)
 {
     sf->qts = qtest_initf("-machine pc -m 128 -device snapfuzz,addr=04.0%s%s",
@@ -35,10 +45,7 @@ static void sf_start(Snapfuzz *sf, const char *props)
     sf->bus = qpci_new_pc(sf->qts, NULL);
     sf->dev = qpci_device_find(sf->bus, QPCI_DEVFN(4, 0));
     g_assert(sf->dev);
-    qpci_device_enable(sf->dev);
-    sf->regs = qpci_iomap(sf->dev, 0, NULL);
-    sf->input = qpci_iomap(sf->dev, 1, NULL);
-    sf->cov = qpci_iomap(sf->dev, 2, NULL);
+    sf_map(sf);
 }
 
 static void sf_stop(Snapfuzz *sf)
@@ -408,28 +415,151 @@ static void test_incremental(void)
     sf_stop(&sf);
 }
 
-/* QEMU with a bad snapfuzz configuration must exit with this message. */
-static void check_bad_config(const char *props, const char *msg)
+#ifdef CONFIG_LINUX
+/* Bytes of address space the QEMU process uses. */
+static uint64_t qemu_vm_size(Snapfuzz *sf)
 {
-    const char *qemu = getenv("QTEST_QEMU_BINARY");
-    g_autofree char *dev = g_strdup_printf("snapfuzz,%s", props);
-    const char *argv[] = {
-        qemu, "-machine", "pc", "-accel", "qtest", "-display", "none",
-        "-nodefaults", "-device", dev, NULL
-    };
+    g_autofree char *path = g_strdup_printf("/proc/%d/status",
+                                            (int)qtest_pid(sf->qts));
+    g_autofree char *status = NULL;
+    const char *vm;
+
+    g_assert_true(g_file_get_contents(path, &status, NULL, NULL));
+    vm = strstr(status, "\nVmSize:");
+    g_assert_nonnull(vm);
+    return g_ascii_strtoull(vm + strlen("\nVmSize:"), NULL, 10) * 1024;
+}
+
+/*
+ * PUSH copies what the input dirtied.  When the host cannot allocate the
+ * copy, PUSH fails with ERR_HOST and the input goes on.  Here QEMU's
+ * address space is limited to 16 MiB more than it uses when the input has
+ * dirtied 64 MiB.
+ */
+static void test_push_no_memory(void)
+{
+    const uint64_t dirty = 0x02000000, len = 64 * 1024 * 1024;
+    struct rlimit old, lim;
+    Snapfuzz sf;
+    pid_t pid;
+
+    sf_start(&sf, "verify=on");
+    pid = qtest_pid(sf.qts);
+    fill(&sf, RAM_A, 2, 1);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_A, 2, 2);
+    qtest_memset(sf.qts, dirty, 0x5a, len);
+
+    g_assert_cmpint(prlimit(pid, RLIMIT_AS, NULL, &old), ==, 0);
+    lim = old;
+    lim.rlim_cur = qemu_vm_size(&sf) + 16 * 1024 * 1024;
+    g_assert_cmpint(prlimit(pid, RLIMIT_AS, &lim, NULL), ==, 0);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==,
+                     SNAPFUZZ_ST_ERR_HOST);
+    g_assert_cmpint(prlimit(pid, RLIMIT_AS, &old, NULL), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_INPUT);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 1);
+
+    /* The input ends in the root, with every page it wrote put back. */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 2, 1));
+    g_assert_cmphex(qtest_readb(sf.qts, dirty), ==, 0);
+    g_assert_cmphex(qtest_readb(sf.qts, dirty + len - 1), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+
+    /* With the memory back, PUSH works. */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 1);
+    sf_stop(&sf);
+}
+#endif
+
+/*
+ * A reset drops the snapshots and puts every register back to its reset
+ * value, even with an input running on a pushed snapshot; the device then
+ * works as it did after realize.
+ */
+static void test_reset(void)
+{
+    Snapfuzz sf;
+
+    sf_start(&sf, "max-inputs=5");
+    fill(&sf, RAM_A, 2, 1);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 3), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 1);
+    wr(&sf, SNAPFUZZ_REG_ARG, 0x1234);
+    wr(&sf, SNAPFUZZ_REG_MSG, 0x64636261);
+
+    qtest_system_reset(sf.qts);
+    sf_map(&sf);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATUS), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_ARG), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_LEN), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_RESULT), ==,
+                     SNAPFUZZ_RESULT_NONE);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_ARG), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DIRTY_PAGES), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_T_TOTAL), ==, 0);
+    g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_MSG), ==, 0);
+    /* The properties stay. */
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_MAX_INPUTS), ==, 5);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SIZE), ==, 1024 * 1024);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==,
+                     SNAPFUZZ_ST_ERR_NO_SNAPSHOT);
+
+    /* A new root, and inputs end in it. */
+    fill(&sf, RAM_A, 2, 7);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 1);
+    fill(&sf, RAM_A, 2, 8);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 2, 7));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 2);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 0);
+    sf_stop(&sf);
+}
+
+/*
+ * QEMU with these options must exit with this message.  Should it start
+ * instead, its monitor has it quit (with status 0).
+ */
+static void check_refused(const char *opts, const char *msg)
+{
+    g_autofree char *sh = g_strdup_printf(
+        "echo quit | exec %s -machine pc -display none -nodefaults "
+        "-monitor stdio -S %s", qtest_qemu_binary(NULL), opts);
+    char *argv[] = { (char *)"/bin/sh", (char *)"-c", sh, NULL };
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     int status;
 
-    g_assert(qemu);
-    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL,
-                               G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+    g_assert_true(g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL,
                                &out, &err, &status, NULL));
     g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     if (!strstr(err, msg)) {
         g_test_message("stderr: %s", err);
         g_assert_not_reached();
     }
+}
+
+/* QEMU with a bad snapfuzz configuration must exit with this message. */
+static void check_bad_config(const char *props, const char *msg)
+{
+    g_autofree char *opts = g_strdup_printf("-accel qtest -device snapfuzz,%s",
+                                            props);
+
+    check_refused(opts, msg);
 }
 
 /* libfuzzer=on: only in the fuzz target, alone, without max-inputs. */
@@ -443,6 +573,24 @@ static void test_libfuzzer_config(void)
                      "used with libfuzzer=on");
 }
 
+/* Two devices would snapshot and restore the same VM. */
+static void test_one_device(void)
+{
+    check_refused("-accel qtest -device snapfuzz -device snapfuzz",
+                  "only one snapfuzz device is supported");
+}
+
+/* icount is not supported: realize fails rather than run without it. */
+static void test_icount(void)
+{
+    if (!qtest_has_accel("tcg")) {
+        g_test_skip("icount needs TCG");
+        return;
+    }
+    check_refused("-accel tcg -icount shift=0 -device snapfuzz",
+                  "-icount is not supported");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -453,5 +601,11 @@ int main(int argc, char **argv)
     qtest_add_func("/snapfuzz/timeout", test_timeout);
     qtest_add_func("/snapfuzz/libfuzzer-config", test_libfuzzer_config);
     qtest_add_func("/snapfuzz/incremental", test_incremental);
+    qtest_add_func("/snapfuzz/reset", test_reset);
+    qtest_add_func("/snapfuzz/one-device", test_one_device);
+    qtest_add_func("/snapfuzz/icount", test_icount);
+#ifdef CONFIG_LINUX
+    qtest_add_func("/snapfuzz/push-no-memory", test_push_no_memory);
+#endif
     return g_test_run();
 }

@@ -23,13 +23,20 @@ typedef struct SnapfuzzRAM {
     unsigned long *dirty;   /* pages to copy back, one bit each */
 } SnapfuzzRAM;
 
+/* The pages of one RAM block that a pushed snapshot keeps. */
+typedef struct SnapfuzzKept {
+    unsigned long *pages;   /* page numbers, ascending */
+    uint8_t *data;          /* their contents, in the same order */
+    unsigned long n;
+} SnapfuzzKept;
+
 /*
  * A snapshot pushed above the root: the pages that differed from the
- * snapshot below it when it was taken, one table per RAM block (page
- * number to a copy), and its device state.
+ * snapshot below it when it was taken, per RAM block, and its device
+ * state.
  */
 typedef struct SnapfuzzLevel {
-    GHashTable **pages;
+    SnapfuzzKept *kept;     /* one per RAM block */
     uint8_t *devstate;
     size_t devstate_len;
 } SnapfuzzLevel;

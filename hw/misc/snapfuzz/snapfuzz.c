@@ -21,6 +21,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "qemu/units.h"
+#include "exec/icount.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "migration/blocker.h"
@@ -205,6 +206,14 @@ static void snapfuzz_bh(void *opaque)
     bool running = runstate_is_running();
     uint32_t cmd = s->pending_cmd;
 
+    if (s->status != SNAPFUZZ_ST_BUSY) {
+        /*
+         * A reset dropped the command.  The vCPU that wrote it stopped
+         * (snapfuzz_command()): let it go on.
+         */
+        resume_all_vcpus();
+        return;
+    }
     if (running) {
         pause_all_vcpus();
         /* Guest time stands still meanwhile; the saved clocks absolute. */
@@ -498,7 +507,17 @@ static bool snapfuzz_check_size(uint64_t v, uint64_t min, uint64_t max,
 static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
 {
     SnapfuzzState *s = SNAPFUZZ(pdev);
+    bool ambiguous = false;
 
+    /*
+     * Each device would snapshot and restore the whole VM, and take the
+     * other's dirty pages from it.
+     */
+    object_resolve_path_type("", TYPE_SNAPFUZZ, &ambiguous);
+    if (ambiguous) {
+        error_setg(errp, "snapfuzz: only one snapfuzz device is supported");
+        return;
+    }
     if (!snapfuzz_check_size(s->input_size, 4 * KiB, 256 * MiB,
                              "input-size", errp) ||
         !snapfuzz_check_size(s->cov_size, 4 * KiB, 256 * MiB,
@@ -522,6 +541,11 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
     }
     if (s->timeout_ms > 24 * 3600 * 1000) {
         error_setg(errp, "snapfuzz: timeout must be at most a day (ms)");
+        return;
+    }
+    if (icount_enabled()) {
+        /* Snapshots and restores were not made to keep icount's clock. */
+        error_setg(errp, "snapfuzz: -icount is not supported");
         return;
     }
 
@@ -591,6 +615,63 @@ fail:
     migrate_del_blocker(&s->migration_blocker);
 }
 
+/* Drop the snapshots and stop the dirty tracking they need. */
+static void snapfuzz_drop_snapshots(SnapfuzzState *s)
+{
+    snapfuzz_snapshot_free(s);
+    if (s->dirty_log_on) {
+        memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
+        s->dirty_log_on = false;
+    }
+}
+
+/*
+ * A reset (the machine's, or a reset of the PCI bus) puts the device back
+ * as realized: no snapshot, no command running, every register at its
+ * reset value.  An input that was running is over; an engine waiting to
+ * learn how it ended is told it crashed, as the guest never finished it.
+ */
+static void snapfuzz_reset_hold(Object *obj, ResetType type)
+{
+    SnapfuzzState *s = SNAPFUZZ(obj);
+
+    /* A command still BUSY is dropped: see snapfuzz_bh(). */
+    timer_del(s->timer);
+    if (s->state == SNAPFUZZ_STATE_INPUT && !s->wait_input) {
+        warn_report("snapfuzz: the VM was reset while input %u ran",
+                    s->input_seq);
+        if (s->engine) {
+            snapfuzz_afl_report(s, SNAPFUZZ_RESULT_CRASH);
+        } else if (s->libfuzzer) {
+            snapfuzz_inproc_report(s, SNAPFUZZ_RESULT_CRASH);
+        }
+    }
+    if (s->held) {
+        /* snapfuzz_bh() stopped the clocks; the reset resumes the vCPUs. */
+        cpu_enable_ticks();
+    }
+    snapfuzz_drop_snapshots(s);
+
+    s->status = SNAPFUZZ_ST_OK;
+    s->state = SNAPFUZZ_STATE_NONE;
+    s->arg = 0;
+    s->input_len = 0;
+    s->input_seq = 0;
+    s->last_result = SNAPFUZZ_RESULT_NONE;
+    s->last_arg = 0;
+    s->timeouts = 0;
+    s->crashes = 0;
+    s->verify_errors = 0;
+    s->restores = 0;
+    memset(s->msg, 0, sizeof(s->msg));
+    memset(&s->stats, 0, sizeof(s->stats));
+    s->pending_cmd = 0;
+    s->timed_out = false;
+    s->snap_cmd = 0;
+    s->wait_input = false;
+    s->held = false;
+}
+
 static void snapfuzz_exit(PCIDevice *pdev)
 {
     SnapfuzzState *s = SNAPFUZZ(pdev);
@@ -603,11 +684,7 @@ static void snapfuzz_exit(PCIDevice *pdev)
         qemu_bh_delete(s->bh);
         s->bh = NULL;
     }
-    snapfuzz_snapshot_free(s);
-    if (s->dirty_log_on) {
-        memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
-        s->dirty_log_on = false;
-    }
+    snapfuzz_drop_snapshots(s);
     snapfuzz_afl_free(s);
     snapfuzz_inproc_free(s);
     migrate_del_blocker(&s->migration_blocker);
@@ -627,10 +704,12 @@ static const Property snapfuzz_properties[] = {
 static void snapfuzz_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
+    ResettableClass *rc = RESETTABLE_CLASS(klass);
     PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
 
     k->realize = snapfuzz_realize;
     k->exit = snapfuzz_exit;
+    rc->phases.hold = snapfuzz_reset_hold;
     k->vendor_id = PCI_VENDOR_ID_REDHAT;
     k->device_id = PCI_DEVICE_ID_REDHAT_SNAPFUZZ;
     k->revision = SNAPFUZZ_REVISION;

@@ -48,15 +48,14 @@ static bool snapfuzz_own_block(SnapfuzzState *s, RAMBlock *rb)
 
 static void snapfuzz_level_free(SnapfuzzState *s, SnapfuzzLevel *l)
 {
-    if (l->pages) {
+    if (l->kept) {
         for (unsigned i = 0; i < s->nr_ram; i++) {
-            if (l->pages[i]) {
-                g_hash_table_destroy(l->pages[i]);
-            }
+            g_free(l->kept[i].pages);
+            g_free(l->kept[i].data);
         }
     }
-    g_free(l->pages);
-    l->pages = NULL;
+    g_free(l->kept);
+    l->kept = NULL;
     g_free(l->devstate);
     l->devstate = NULL;
     l->devstate_len = 0;
@@ -192,10 +191,12 @@ bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp)
             r->rb = rb;
             r->host = qemu_ram_get_host_addr(rb);
             r->len = qemu_ram_get_used_length(rb);
-            r->dirty = bitmap_new(DIV_ROUND_UP(r->len, page_size));
+            r->dirty = g_try_new0(unsigned long,
+                                  BITS_TO_LONGS(DIV_ROUND_UP(r->len,
+                                                             page_size)));
             r->copy = g_try_malloc(r->len);
             s->nr_ram = i;
-            if (!r->copy) {
+            if (!r->dirty || !r->copy) {
                 error_setg(errp, "no memory for a copy of RAM block %s "
                            "(%" PRIu64 " bytes)", qemu_ram_get_idstr(rb),
                            r->len);
@@ -223,13 +224,32 @@ bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp)
     return true;
 }
 
+/* The copy of page p that k keeps, or NULL. */
+static uint8_t *snapfuzz_kept_page(SnapfuzzKept *k, unsigned long p)
+{
+    unsigned long lo = 0, hi = k->n;
+
+    while (lo < hi) {
+        unsigned long mid = lo + (hi - lo) / 2;
+
+        if (k->pages[mid] == p) {
+            return k->data + (uint64_t)mid * qemu_target_page_size();
+        }
+        if (k->pages[mid] < p) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
 /* Page p of RAM block i as the top snapshot has it. */
 static uint8_t *snapfuzz_snap_page(SnapfuzzState *s, unsigned i,
                                    unsigned long p)
 {
     for (unsigned d = s->depth; d > 0; d--) {
-        uint8_t *copy = g_hash_table_lookup(s->levels[d - 1].pages[i],
-                                            GUINT_TO_POINTER(p));
+        uint8_t *copy = snapfuzz_kept_page(&s->levels[d - 1].kept[i], p);
 
         if (copy) {
             return copy;
@@ -330,19 +350,47 @@ bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
         return false;
     }
     snapfuzz_sync_dirty(s);
-    l->pages = g_new0(GHashTable *, s->nr_ram);
+
+    /*
+     * The guest decides how many pages there are to keep: allocate for all
+     * of them before anything changes, and fail if the host cannot.
+     */
+    l->kept = g_try_new0(SnapfuzzKept, s->nr_ram);
+    if (!l->kept && s->nr_ram) {
+        error_setg(errp, "no memory for a snapshot above the root");
+        return false;
+    }
     for (unsigned i = 0; i < s->nr_ram; i++) {
         SnapfuzzRAM *r = &s->ram[i];
+        SnapfuzzKept *k = &l->kept[i];
+        unsigned long n = bitmap_count_one(r->dirty, r->len / page_size);
+
+        if (!n) {
+            continue;
+        }
+        k->pages = g_try_new(unsigned long, n);
+        k->data = g_try_malloc((uint64_t)n * page_size);
+        if (!k->pages || !k->data) {
+            error_setg(errp, "no memory for a copy of %lu pages of RAM block "
+                       "%s (%" PRIu64 " bytes)", n, qemu_ram_get_idstr(r->rb),
+                       (uint64_t)n * page_size);
+            snapfuzz_level_free(s, l);
+            return false;
+        }
+    }
+
+    for (unsigned i = 0; i < s->nr_ram; i++) {
+        SnapfuzzRAM *r = &s->ram[i];
+        SnapfuzzKept *k = &l->kept[i];
         unsigned long npages = r->len / page_size;
 
-        l->pages[i] = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-                                            NULL, g_free);
         for (unsigned long p = find_first_bit(r->dirty, npages); p < npages;
              p = find_next_bit(r->dirty, npages, p + 1)) {
             clear_bit(p, r->dirty);
-            g_hash_table_insert(l->pages[i], GUINT_TO_POINTER(p),
-                                g_memdup2(r->host + (uint64_t)p * page_size,
-                                          page_size));
+            k->pages[k->n] = p;
+            memcpy(k->data + (uint64_t)k->n * page_size,
+                   r->host + (uint64_t)p * page_size, page_size);
+            k->n++;
         }
     }
     if (!snapfuzz_save_devices(&l->devstate, &l->devstate_len, errp)) {
@@ -362,12 +410,10 @@ void snapfuzz_snapshot_pop(SnapfuzzState *s)
 
     snapfuzz_sync_dirty(s);
     for (unsigned i = 0; i < s->nr_ram; i++) {
-        GHashTableIter it;
-        gpointer key;
+        SnapfuzzKept *k = &l->kept[i];
 
-        g_hash_table_iter_init(&it, l->pages[i]);
-        while (g_hash_table_iter_next(&it, &key, NULL)) {
-            set_bit(GPOINTER_TO_UINT(key), s->ram[i].dirty);
+        for (unsigned long j = 0; j < k->n; j++) {
+            set_bit(k->pages[j], s->ram[i].dirty);
         }
     }
     snapfuzz_level_free(s, l);
