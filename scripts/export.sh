@@ -9,6 +9,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/overlay-lib.sh"
 
+# The identity of whoever exports: the patches are sent under it, author
+# and Signed-off-by alike (the DCO is the sender's to give).  git's own
+# rules find it (GIT_AUTHOR_NAME/EMAIL, then git config user.name/email).
+ident=$(cd "$top" && git var GIT_AUTHOR_IDENT 2>/dev/null | sed 's/ [0-9]* [-+][0-9]*$//') || ident=
+case "$ident" in
+    *'<>'* | '' )
+        die "no identity to send the series under: set yours with
+  git config user.name 'Your Name'; git config user.email you@your.domain" ;;
+esac
+if ! is_real_identity "$ident"; then
+    die "'$ident' is a placeholder, not an identity the patches can be sent under
+  (the DCO's Signed-off-by is yours): set yours with
+  git config user.name 'Your Name'; git config user.email you@your.domain"
+fi
+
 [ -d "$src_dir/.git" ] || die "build/src is not assembled; run 'make assemble' first"
 require_src_clean "exporting"
 out="$build_dir/export"
@@ -17,8 +32,33 @@ mkdir -p "$out"
 n=$(git -C "$src_dir" rev-list --count base..HEAD)
 [ "$n" -gt 0 ] || die "the series is empty"
 
-git -C "$src_dir" format-patch -q --cover-letter --zero-commit --no-signature \
+ident_name=${ident% <*}
+ident_email=${ident##*<}
+ident_email=${ident_email%>}
+# Message-Ids are made from the committer address: the exporter's.
+git -C "$src_dir" -c user.name="$ident_name" -c user.email="$ident_email" \
+    format-patch -q --cover-letter --zero-commit --no-signature \
     --thread=shallow -o "$out" base..HEAD
+
+# Author and Signed-off-by: the series' own placeholder becomes the
+# exporter; other trailers (Reported-by, Signed-off-by of others) stay.
+placeholder="QEMU Storage Series <storage-series@example.org>"
+for p in "$out"/[0-9]*.patch; do
+    PH="$placeholder" ID="$ident" /usr/bin/python3 - "$p" <<'PY'
+import os, sys
+p, ph, ident = sys.argv[1], os.environ["PH"], os.environ["ID"]
+text = open(p).read()
+head, sep, rest = text.partition("\n\n")
+head = head.replace("From: " + ph, "From: " + ident)
+rest = rest.replace("Signed-off-by: " + ph, "Signed-off-by: " + ident)
+# MAINTAINERS: who sends the series offers to maintain what it adds.
+rest = rest.replace("\n+M: " + ph + "\n", "\n+M: " + ident + "\n")
+open(p, "w").write(head + sep + rest)
+PY
+done
+if grep -l -i 'example\.org' "$out"/*.patch >&2; then
+    die "the exported patches above still name an example.org address"
+fi
 
 # The cover letter: subject and story from patches/cover-letter, then
 # format-patch's shortlog and diffstat, and the base.
@@ -68,13 +108,21 @@ tar -C "$check" --strip-components=1 -xf "$tarball"
 (
     cd "$check"
     git init -q -b master
+    git config gc.auto 0
+    git config maintenance.auto false
     git add -A -f .
     git -c user.name=export -c user.email=export@localhost commit -q -m "QEMU $base_version"
     git -c user.name=export -c user.email=export@localhost \
         am -q --empty=keep "${patches[@]}"
+    # Every commit carries the exporter's identity and sign-off.
+    bad=$(git log --format='%h %an <%ae>' HEAD~"${#patches[@]}"..HEAD | grep -vF " $ident" || true)
+    [ -z "$bad" ] || { printf '%s\n' "$bad" >&2; echo "commits above are not authored by $ident" >&2; exit 1; }
 ) || die "the exported series does not apply with git am to a pristine QEMU $base_version (see above)"
-if [ "$(git -C "$check" rev-parse 'HEAD^{tree}')" != "$(git -C "$src_dir" rev-parse 'HEAD^{tree}')" ]; then
-    git -C "$check" diff --stat HEAD "$(git -C "$src_dir" rev-parse 'HEAD^{tree}')" >&2 || true
+# The same tree as build/src, but for the maintainer entries of MAINTAINERS.
+git -C "$check" fetch -q --no-auto-gc --no-auto-maintenance "$src_dir" HEAD
+if ! git -C "$check" diff --quiet HEAD FETCH_HEAD -- . ':!MAINTAINERS' ||
+   git -C "$check" diff HEAD FETCH_HEAD -- MAINTAINERS | grep '^[-+][^-+]' | grep -v '^[-+]M: ' >&2; then
+    git -C "$check" diff --stat HEAD FETCH_HEAD >&2 || true
     die "the tree after git am differs from build/src"
 fi
 info "git am: the series applies to a pristine QEMU $base_version and gives build/src"
@@ -86,4 +134,13 @@ if [ "${EXPORT_BUILD:-1}" != 0 ]; then
     info "the applied series builds"
 fi
 rm -rf "$check"
-info "series ready: build/export/*.patch"
+info "series ready: build/export/*.patch, from $ident"
+# How to send it (QEMU's docs/devel/submitting-a-patch.rst): the list, and
+# each patch's maintainers and reviewers from the base's get_maintainer.pl.
+cat <<SEND
+Read build/export/0000-cover-letter.patch, then send the series from build/src:
+  cd build/src && git send-email --dry-run --to=qemu-devel@nongnu.org \\
+      --cc-cmd='scripts/get_maintainer.pl --noroles --norolestats --nogit --nogit-fallback' \\
+      ../export/*.patch
+(drop --dry-run to send)
+SEND

@@ -76,6 +76,23 @@ sys.exit(1)
 PY
 }
 
+# is_real_identity "Name <email>": not a placeholder that patches cannot be
+# sent under (example domains, .invalid/.example/.test, localhost, noreply
+# addresses, the series' own "QEMU Storage Series").
+is_real_identity() {
+    local id=$1 email
+    email=$(printf '%s\n' "$id" | sed -n 's/.*<\(.*\)>.*/\1/p' | tr 'A-Z' 'a-z')
+    case "$email" in
+        '' | *@localhost | *@*.localdomain | *@example.com | *@example.org | \
+        *@example.net | *.example | *.invalid | *.test | *@*.example.* | \
+        *noreply* | *@*users.noreply* | storage-series@*) return 1 ;;
+    esac
+    case "$id" in
+        'QEMU Storage Series '*) return 1 ;;
+    esac
+    return 0
+}
+
 # Directories of the project that are the project's own, not QEMU overlay.
 # Everything else below a top-level directory that exists in the QEMU tree is
 # overlay (a new file at its QEMU path).
