@@ -5,12 +5,13 @@
 #   make bench      the benchmarks (prints tables, draws plots in build/bench)
 #   make export     the series as git format-patch files in build/export
 #   make oss-fuzz   scripts/oss-fuzz/build.sh as OSS-Fuzz runs it, then check its output
+#   make fuzz-devices  generic-fuzz on the series' device configurations (FUZZ_SECONDS each)
 #   make refresh    write edits made in build/src back into patches/ and the overlay
 #   make deps       install the Debian packages (as root)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
-.PHONY: all deps fetch assemble build demo check bench export oss-fuzz refresh clean distclean
+.PHONY: all deps fetch assemble build demo check bench export oss-fuzz fuzz-devices refresh clean distclean
 
 all: build
 
@@ -40,6 +41,9 @@ export: assemble
 
 oss-fuzz: assemble
 	@scripts/oss-fuzz-local.sh
+
+fuzz-devices: assemble
+	@scripts/fuzz-devices.sh
 
 refresh:
 	@scripts/refresh.sh
