@@ -63,13 +63,6 @@ mapfile -t known < <(known_targets "$fuzz_build" "${targets[@]}")
 [ ${#known[@]} -gt 0 ] || die "nothing to build"
 ninja -C "$fuzz_build" -j"$jobs" "${known[@]}" \
     || die "build failed; see the compiler messages above"
-# The +ds tarball has no firmware: the fuzz targets that boot a PC machine
-# (generic-fuzz) find Debian's SeaBIOS and the option ROMs built by
-# build/qemu in the build's data directory, linked as build.sh links them.
-datadir=$(dirname "$(find "$fuzz_build/qemu-bundle" -type d -name keymaps -path '*/share/qemu/*' | head -n 1)")
-if [ -d "$datadir" ]; then
-    for f in /usr/share/seabios/*.bin "$qemu_build"/pc-bios/optionrom/*.bin; do
-        [ -e "$f" ] && ln -sfn "$f" "$datadir/$(basename "$f")"
-    done
-fi
+# The fuzz targets that boot a PC machine (generic-fuzz) need firmware too.
+link_firmware "$fuzz_build" >/dev/null || die "cannot find the data directory in $fuzz_build/qemu-bundle"
 info "$fuzz_build is up to date"

@@ -49,15 +49,9 @@ make -C "$qemu_build" -j"$jobs" --no-print-directory all \
 mapfile -t targets < <(known_targets "$qemu_build" "${qtest_targets[@]}")
 ninja -C "$qemu_build" -j"$jobs" "${targets[@]}" >/dev/null \
     || die "building the qtests failed: ninja -C build/qemu ${targets[*]}"
-# Firmware for a blob-less tree: Debian's SeaBIOS and iPXE ROMs and the option ROMs this
-# build made, linked where the build tree's QEMU looks for its data files
-# (qemu-bundle), so build/qemu/qemu-system-x86_64 runs without -L.
-datadir=$(dirname "$(find "$qemu_build/qemu-bundle" -type d -name keymaps -path '*/share/qemu/*' | head -n 1)")
-[ -d "$datadir" ] || die "cannot find the data directory in build/qemu/qemu-bundle"
-for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom "$qemu_build"/pc-bios/optionrom/*.bin; do
-    [ -e "$f" ] || continue
-    ln -sfn "$f" "$datadir/$(basename "$f")"
-done
+# Firmware for a blob-less tree, so build/qemu/qemu-system-x86_64 runs
+# without -L (lib.sh).
+datadir=$(link_firmware "$qemu_build") || die "cannot find the data directory in build/qemu/qemu-bundle"
 [ -e "$datadir/bios-256k.bin" ] || die "no bios-256k.bin: install Debian's seabios (scripts/install-deps.sh)"
 [ -e "$datadir/linuxboot_dma.bin" ] || die "the x86 option ROMs were not built (is gcc-multilib installed?)"
 info "build/qemu is up to date"

@@ -93,6 +93,21 @@ is_real_identity() {
     return 0
 }
 
+# link_firmware BUILD_DIR: a blob-less tree has no firmware.  Link Debian's
+# SeaBIOS and iPXE ROMs and the option ROMs build/qemu made where BUILD_DIR's
+# QEMU binaries look for their data files (qemu-bundle/.../share/qemu), so
+# they run without -L; print that directory.  Fails when there is none.
+link_firmware() {
+    local datadir f
+    datadir=$(dirname "$(find "$1/qemu-bundle" -type d -name keymaps -path '*/share/qemu/*' | head -n 1)")
+    [ -d "$datadir" ] || return 1
+    for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom "$qemu_build"/pc-bios/optionrom/*.bin; do
+        [ -e "$f" ] || continue
+        ln -sfn "$f" "$datadir/$(basename "$f")"
+    done
+    echo "$datadir"
+}
+
 # Directories of the project that are the project's own, not QEMU overlay.
 # Everything else below a top-level directory that exists in the QEMU tree is
 # overlay (a new file at its QEMU path).
