@@ -6,12 +6,13 @@
 #   make export     the series as git format-patch files in build/export
 #   make oss-fuzz   scripts/oss-fuzz/build.sh as OSS-Fuzz runs it, then check its output
 #   make fuzz-devices  generic-fuzz on the series' device configurations (FUZZ_SECONDS each)
+#   make zoned-crash   ZONED_CRASH_ROUNDS (default 1000) SIGKILL rounds on a zoned qcow2 image
 #   make refresh    write edits made in build/src back into patches/ and the overlay
 #   make deps       install the Debian packages (as root)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
-.PHONY: all deps fetch assemble build demo check bench export oss-fuzz fuzz-devices refresh clean distclean
+.PHONY: all deps fetch assemble build demo check bench export oss-fuzz fuzz-devices zoned-crash refresh clean distclean
 
 all: build
 
@@ -44,6 +45,10 @@ oss-fuzz: assemble
 
 fuzz-devices: assemble
 	@scripts/fuzz-devices.sh
+
+ZONED_CRASH_ROUNDS ?= 1000
+zoned-crash: build
+	@QEMU_ZONED_CRASH_ROUNDS=$(ZONED_CRASH_ROUNDS) scripts/run-iotests.sh -qcow2 qcow2-zoned-crash
 
 refresh:
 	@scripts/refresh.sh

@@ -11,14 +11,14 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/host-utils.h"
-#include "qemu/thread.h"
+#include "qemu/coroutine.h"
 #include "block/block_int-common.h"
 #include "block/zone-emu.h"
 #include "trace.h"
 
 /*
  * The zone array takes host memory: 4 Mi zones are a 1 PiB device of
- * 256 MiB zones, in about 240 MiB.
+ * 256 MiB zones, in about 300 MiB.
  */
 #define ZONE_EMU_MAX_ZONES (4u << 20)
 
@@ -26,7 +26,14 @@ typedef struct EmuZone {
     uint64_t start;
     uint64_t len;           /* the zone size; the last zone may be smaller */
     uint64_t cap;           /* writable bytes from start */
-    uint64_t wp;
+    uint64_t wp;            /* the data below it is written */
+    /*
+     * Sequential-write-required zones: the writes in flight go up to
+     * wp_alloc; each moves wp when it and the ones below it are done.
+     */
+    uint64_t wp_alloc;
+    uint32_t in_flight;
+    uint32_t epoch;         /* changes when a write in flight fails */
     uint64_t open_seq;      /* when implicitly opened: the oldest is closed */
     BlockZoneType type;
     BlockZoneState cond;
@@ -34,7 +41,9 @@ typedef struct EmuZone {
 
 struct BlockZoneEmu {
     BlockZoneEmuConfig cfg;
-    QemuMutex lock;
+    CoMutex lock;
+    /* Writes that wait for the ones below them, and zones for their writes */
+    CoQueue waiters;
     unsigned zone_shift;
     uint32_t nr_zones;
     EmuZone *zones;
@@ -46,6 +55,9 @@ struct BlockZoneEmu {
     uint32_t nr_exp_open;
     uint32_t nr_closed;
     uint64_t open_seq;
+    /* Bumped whenever a write pointer moves: tells a driver what to save. */
+    uint64_t generation;
+    uint64_t *saved_wps;    /* what block_zone_emu_save() gives a driver */
 };
 
 static const char *zone_cond_name(BlockZoneState cond)
@@ -118,7 +130,7 @@ static void zone_put_resources(BlockZoneEmu *ze, EmuZone *z)
 static void zone_close_locked(BlockZoneEmu *ze, EmuZone *z)
 {
     zone_put_resources(ze, z);
-    if (z->wp == z->start) {
+    if (z->wp_alloc == z->start) {
         zone_set_cond(ze, z, BLK_ZS_EMPTY);
     } else {
         ze->nr_closed++;
@@ -191,13 +203,73 @@ static EmuZone *zone_at(BlockZoneEmu *ze, uint64_t offset)
     return &ze->zones[offset >> ze->zone_shift];
 }
 
+/* Zone management waits for the writes in flight to a zone. */
+static void coroutine_fn zone_wait_idle_locked(BlockZoneEmu *ze, EmuZone *z)
+{
+    while (z->in_flight) {
+        qemu_co_queue_wait(&ze->waiters, &ze->lock);
+    }
+}
+
+/*
+ * A write of [offset, offset + bytes) to a sequential-write-required zone,
+ * at the write pointer once the writes in flight are done (wp_alloc), with
+ * the zone open for it: store the data without the zones locked, so that
+ * the writes to a zone go on at once, as on a device; then move the write
+ * pointer, in the order of the writes.  A write fails if one below it in
+ * the zone failed: a write pointer never moves over data that is not there.
+ */
+static int coroutine_fn zone_write_swr_locked(BlockZoneEmu *ze, EmuZone *z,
+                                              uint64_t offset, uint64_t bytes,
+                                              BlockZoneEmuStoreFunc *store,
+                                              void *opaque,
+                                              uint64_t req_offset)
+{
+    uint32_t epoch = z->epoch;
+    int ret = 0;
+
+    z->wp_alloc = offset + bytes;
+    z->in_flight++;
+    if (store) {
+        qemu_co_mutex_unlock(&ze->lock);
+        ret = store(opaque, offset, bytes, req_offset);
+        qemu_co_mutex_lock(&ze->lock);
+    }
+    while (z->epoch == epoch && z->wp != offset) {
+        qemu_co_queue_wait(&ze->waiters, &ze->lock);
+    }
+    z->in_flight--;
+    if (z->epoch != epoch) {
+        ret = ret ?: -EIO;
+    } else if (ret) {
+        /* The writes in flight above this one fail: they would leave a hole */
+        z->wp_alloc = z->wp;
+        z->epoch++;
+        if (z->wp == z->start && z->cond == BLK_ZS_IOPEN) {
+            /* Nothing was written: the zone stays empty */
+            zone_put_resources(ze, z);
+            zone_set_cond(ze, z, BLK_ZS_EMPTY);
+        }
+    } else {
+        z->wp = offset + bytes;
+        ze->generation++;
+        if (z->wp == z->start + z->cap) {
+            zone_put_resources(ze, z);
+            zone_set_cond(ze, z, BLK_ZS_FULL);
+        }
+    }
+    qemu_co_queue_restart_all(&ze->waiters);
+    return ret;
+}
+
 /*
  * A write of [offset, offset + bytes) inside zone @z, @bytes > 0, whose data
  * starts at byte @req_offset of the request.
  */
-static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
-                             uint64_t bytes, BlockZoneEmuStoreFunc *store,
-                             void *opaque, uint64_t req_offset)
+static int coroutine_fn zone_write_locked(BlockZoneEmu *ze, EmuZone *z,
+                                          uint64_t offset, uint64_t bytes,
+                                          BlockZoneEmuStoreFunc *store,
+                                          void *opaque, uint64_t req_offset)
 {
     int ret = zone_bad_cond(z);
 
@@ -212,7 +284,9 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
         /* Crosses the zone's capacity (ZBC: write boundary violation). */
         return -EINVAL;
     }
-    if (z->type == BLK_ZT_SWR && (z->cond == BLK_ZS_FULL || offset != z->wp)) {
+    if (z->type == BLK_ZT_SWR &&
+        (z->cond == BLK_ZS_FULL || z->wp_alloc == z->start + z->cap ||
+         offset != z->wp_alloc)) {
         return -EIO;
     }
     if (z->cond == BLK_ZS_EMPTY || z->cond == BLK_ZS_CLOSED) {
@@ -222,6 +296,18 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
             return ret;
         }
     }
+    if (z->type == BLK_ZT_SWR) {
+        if (z->cond == BLK_ZS_EMPTY || z->cond == BLK_ZS_CLOSED) {
+            zone_put_resources(ze, z);
+            ze->nr_imp_open++;
+            z->open_seq = ++ze->open_seq;
+            zone_set_cond(ze, z, BLK_ZS_IOPEN);
+        }
+        return zone_write_swr_locked(ze, z, offset, bytes, store, opaque,
+                                     req_offset);
+    }
+
+    /* Host-aware: the data is stored with the zones locked. */
     if (store) {
         ret = store(opaque, offset, bytes, req_offset);
         if (ret) {
@@ -244,7 +330,8 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
         break;
     }
 
-    z->wp = MAX(z->wp, offset + bytes);
+    z->wp = z->wp_alloc = MAX(z->wp, offset + bytes);
+    ze->generation++;
     if (z->wp == z->start + z->cap) {
         zone_put_resources(ze, z);
         zone_set_cond(ze, z, BLK_ZS_FULL);
@@ -252,8 +339,10 @@ static int zone_write_locked(BlockZoneEmu *ze, EmuZone *z, uint64_t offset,
     return 0;
 }
 
-int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
-                         BlockZoneEmuStoreFunc *store, void *opaque)
+int coroutine_fn block_zone_emu_write(BlockZoneEmu *ze, int64_t offset,
+                                      int64_t bytes,
+                                      BlockZoneEmuStoreFunc *store,
+                                      void *opaque)
 {
     uint64_t capacity = ze->cfg.capacity;
     EmuZone *z;
@@ -267,7 +356,7 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
         return 0;
     }
 
-    qemu_mutex_lock(&ze->lock);
+    qemu_co_mutex_lock(&ze->lock);
     z = zone_at(ze, offset);
     if (z->type == BLK_ZT_CONV) {
         /*
@@ -279,7 +368,10 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
         if (offset + bytes > conv_end) {
             ret = -EINVAL;
         } else if (store) {
+            /* No zone state to keep: no need to hold the zones. */
+            qemu_co_mutex_unlock(&ze->lock);
             ret = store(opaque, offset, bytes, 0);
+            qemu_co_mutex_lock(&ze->lock);
         }
     } else if (z->type == BLK_ZT_SWP) {
         /* Host-aware: a write may span zones; each one's pointer moves. */
@@ -303,13 +395,15 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
     } else {
         ret = zone_write_locked(ze, z, offset, bytes, store, opaque, 0);
     }
-    qemu_mutex_unlock(&ze->lock);
+    qemu_co_mutex_unlock(&ze->lock);
     trace_zone_emu_write(ze, offset, bytes, ret);
     return ret;
 }
 
-int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes,
-                          BlockZoneEmuStoreFunc *store, void *opaque)
+int coroutine_fn block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset,
+                                       int64_t bytes,
+                                       BlockZoneEmuStoreFunc *store,
+                                       void *opaque)
 {
     EmuZone *z;
     int ret;
@@ -324,23 +418,25 @@ int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes,
         return -EINVAL;
     }
 
-    qemu_mutex_lock(&ze->lock);
+    qemu_co_mutex_lock(&ze->lock);
     z = zone_at(ze, *offset);
     if (z->type == BLK_ZT_CONV) {
         ret = -EINVAL;
     } else {
-        uint64_t wp = z->wp;
+        /* After the writes in flight, as a device would process it */
+        uint64_t wp = z->type == BLK_ZT_SWR ? z->wp_alloc : z->wp;
         ret = zone_write_locked(ze, z, wp, bytes, store, opaque, 0);
         if (!ret) {
             *offset = wp;
         }
     }
-    qemu_mutex_unlock(&ze->lock);
+    qemu_co_mutex_unlock(&ze->lock);
     trace_zone_emu_append(ze, z->start, bytes, ret);
     return ret;
 }
 
-int block_zone_emu_read(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
+int coroutine_fn block_zone_emu_read(BlockZoneEmu *ze, int64_t offset,
+                                     int64_t bytes)
 {
     uint64_t i, first, last;
     int ret = 0;
@@ -354,14 +450,14 @@ int block_zone_emu_read(BlockZoneEmu *ze, int64_t offset, int64_t bytes)
     }
     first = offset >> ze->zone_shift;
     last = (offset + bytes - 1) >> ze->zone_shift;
-    qemu_mutex_lock(&ze->lock);
+    qemu_co_mutex_lock(&ze->lock);
     for (i = first; i <= last; i++) {
         if (ze->zones[i].cond == BLK_ZS_OFFLINE) {
             ret = -ENXIO;
             break;
         }
     }
-    qemu_mutex_unlock(&ze->lock);
+    qemu_co_mutex_unlock(&ze->lock);
     return ret;
 }
 
@@ -411,7 +507,7 @@ static int zone_close_op_locked(BlockZoneEmu *ze, EmuZone *z)
     }
 }
 
-static int zone_finish_locked(BlockZoneEmu *ze, EmuZone *z)
+static int coroutine_fn zone_finish_locked(BlockZoneEmu *ze, EmuZone *z)
 {
     int ret;
 
@@ -432,14 +528,23 @@ static int zone_finish_locked(BlockZoneEmu *ze, EmuZone *z)
     default:
         return zone_bad_cond(z);
     }
+    if (ze->cfg.zone_finish_cb && z->wp < z->start + z->cap) {
+        ret = ze->cfg.zone_finish_cb(ze->cfg.opaque, z->wp, z->start + z->cap);
+        if (ret) {
+            return ret;
+        }
+    }
     zone_put_resources(ze, z);
-    z->wp = z->start + z->cap;
+    z->wp = z->wp_alloc = z->start + z->cap;
+    ze->generation++;
     zone_set_cond(ze, z, BLK_ZS_FULL);
     return 0;
 }
 
-static int zone_reset_locked(BlockZoneEmu *ze, EmuZone *z)
+static int coroutine_fn zone_reset_locked(BlockZoneEmu *ze, EmuZone *z)
 {
+    int ret;
+
     switch (z->cond) {
     case BLK_ZS_EMPTY:
         /* Resetting an empty zone is not an error. */
@@ -452,17 +557,21 @@ static int zone_reset_locked(BlockZoneEmu *ze, EmuZone *z)
     default:
         return zone_bad_cond(z);
     }
-    zone_put_resources(ze, z);
-    z->wp = z->start;
-    zone_set_cond(ze, z, BLK_ZS_EMPTY);
     if (ze->cfg.zone_reset_cb) {
-        ze->cfg.zone_reset_cb(ze->cfg.opaque, z->start, z->len);
+        ret = ze->cfg.zone_reset_cb(ze->cfg.opaque, z->start, z->len);
+        if (ret) {
+            return ret;
+        }
     }
+    zone_put_resources(ze, z);
+    z->wp = z->wp_alloc = z->start;
+    ze->generation++;
+    zone_set_cond(ze, z, BLK_ZS_EMPTY);
     return 0;
 }
 
-int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
-                        int64_t offset, int64_t len)
+int coroutine_fn block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
+                                     int64_t offset, int64_t len)
 {
     uint64_t capacity = ze->cfg.capacity;
     uint64_t zone_mask = (1ULL << ze->zone_shift) - 1;
@@ -479,7 +588,7 @@ int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
     first = offset >> ze->zone_shift;
     last = (offset + len - 1) >> ze->zone_shift;
 
-    qemu_mutex_lock(&ze->lock);
+    qemu_co_mutex_lock(&ze->lock);
     for (i = first; i <= last && !ret; i++) {
         EmuZone *z = &ze->zones[i];
 
@@ -490,6 +599,8 @@ int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
             ret = -EINVAL;
             break;
         }
+        /* As a device would, after the writes that came before */
+        zone_wait_idle_locked(ze, z);
         switch (op) {
         case BLK_ZO_OPEN:
             ret = zone_open_locked(ze, z);
@@ -512,13 +623,14 @@ int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
             break;
         }
     }
-    qemu_mutex_unlock(&ze->lock);
+    qemu_co_mutex_unlock(&ze->lock);
     trace_zone_emu_mgmt(ze, op, offset, len, ret);
     return ret;
 }
 
-int block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
-                          unsigned int *nr_zones, BlockZoneDescriptor *zones)
+int coroutine_fn block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
+                                       unsigned int *nr_zones,
+                                       BlockZoneDescriptor *zones)
 {
     uint64_t i;
     unsigned int n = 0;
@@ -527,7 +639,7 @@ int block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
         *nr_zones = 0;
         return offset == ze->cfg.capacity ? 0 : -EINVAL;
     }
-    qemu_mutex_lock(&ze->lock);
+    qemu_co_mutex_lock(&ze->lock);
     for (i = offset >> ze->zone_shift; i < ze->nr_zones && n < *nr_zones; i++) {
         EmuZone *z = &ze->zones[i];
 
@@ -541,8 +653,116 @@ int block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
             .state = z->cond,
         };
     }
-    qemu_mutex_unlock(&ze->lock);
+    qemu_co_mutex_unlock(&ze->lock);
     *nr_zones = n;
+    return 0;
+}
+
+uint64_t coroutine_fn block_zone_emu_read_end(BlockZoneEmu *ze,
+                                              uint64_t offset)
+{
+    EmuZone *z;
+    uint64_t end;
+
+    assert(offset < ze->cfg.capacity);
+    qemu_co_mutex_lock(&ze->lock);
+    z = zone_at(ze, offset);
+    end = z->type == BLK_ZT_CONV ? z->start + z->len : z->wp;
+    qemu_co_mutex_unlock(&ze->lock);
+    return end;
+}
+
+int coroutine_fn block_zone_emu_save(BlockZoneEmu *ze,
+                                     BlockZoneEmuSaveFunc *save, void *opaque)
+{
+    uint32_t i;
+    int ret;
+
+    qemu_co_mutex_lock(&ze->lock);
+    if (!ze->saved_wps) {
+        ze->saved_wps = g_new(uint64_t, ze->nr_zones);
+    }
+    for (i = 0; i < ze->nr_zones; i++) {
+        ze->saved_wps[i] = ze->zones[i].wp;
+    }
+    ret = save(opaque, ze->saved_wps, ze->generation);
+    qemu_co_mutex_unlock(&ze->lock);
+    return ret;
+}
+
+uint64_t coroutine_fn block_zone_emu_generation(BlockZoneEmu *ze)
+{
+    uint64_t generation;
+
+    qemu_co_mutex_lock(&ze->lock);
+    generation = ze->generation;
+    qemu_co_mutex_unlock(&ze->lock);
+    return generation;
+}
+
+int block_zone_emu_check_wp(BlockZoneEmu *ze, uint32_t index, uint64_t wp,
+                            Error **errp)
+{
+    EmuZone *z = &ze->zones[index];
+
+    assert(index < ze->nr_zones);
+    if (z->type == BLK_ZT_CONV) {
+        return 0;
+    }
+    if (wp < z->start || wp > z->start + z->cap) {
+        error_setg(errp, "zone %" PRIu32 ": write pointer 0x%" PRIx64
+                   " outside of the zone's writable range [0x%" PRIx64
+                   ", 0x%" PRIx64 "]", index, wp, z->start, z->start + z->cap);
+        return -ERANGE;
+    }
+    if (wp % BDRV_SECTOR_SIZE) {
+        error_setg(errp, "zone %" PRIu32 ": write pointer 0x%" PRIx64
+                   " is not a multiple of 512 bytes", index, wp);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int block_zone_emu_set_wps(BlockZoneEmu *ze, const uint64_t *wps, Error **errp)
+{
+    uint32_t i, nr_closed = 0;
+
+    for (i = 0; i < ze->nr_zones; i++) {
+        if (block_zone_emu_check_wp(ze, i, wps[i], errp) < 0) {
+            return -EINVAL;
+        }
+        if (ze->zones[i].type != BLK_ZT_CONV && wps[i] != ze->zones[i].start &&
+            wps[i] != ze->zones[i].start + ze->zones[i].cap) {
+            nr_closed++;
+        }
+    }
+    if (zone_limits_enforced(ze) && ze->cfg.max_active_zones &&
+        nr_closed > ze->cfg.max_active_zones) {
+        error_setg(errp, "%" PRIu32 " zones are partly written, more than the "
+                   "maximum of active zones (%" PRIu32 ")", nr_closed,
+                   ze->cfg.max_active_zones);
+        return -EINVAL;
+    }
+
+    ze->nr_imp_open = ze->nr_exp_open = ze->nr_closed = 0;
+    for (i = 0; i < ze->nr_zones; i++) {
+        EmuZone *z = &ze->zones[i];
+
+        if (z->type == BLK_ZT_CONV) {
+            continue;
+        }
+        z->wp = z->wp_alloc = wps[i];
+        if (z->wp == z->start) {
+            z->cond = BLK_ZS_EMPTY;
+        } else if (z->wp == z->start + z->cap) {
+            z->cond = BLK_ZS_FULL;
+        } else {
+            /* A zone that was open when the device stopped comes back closed */
+            z->cond = BLK_ZS_CLOSED;
+            ze->nr_closed++;
+        }
+    }
+    ze->generation++;
     return 0;
 }
 
@@ -577,11 +797,23 @@ static bool zone_index_ok(const BlockZoneEmuConfig *cfg, uint32_t nr_zones,
     return true;
 }
 
+/* The options of null-co, the first driver with zones here */
+static const BlockZoneEmuOptionNames null_co_names = {
+    .size = "size",
+    .zone_size = "zone-size",
+    .zone_capacity = "zone-capacity",
+    .nr_conv_zones = "zone-nr-conv",
+    .max_open_zones = "max-open-zones",
+    .max_active_zones = "max-active-zones",
+    .max_append_bytes = "max-append-bytes",
+};
+
 BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
 {
     g_autofree BlockZoneEmu *ze = NULL;
     uint64_t zone_size = cfg->zone_size;
     uint64_t zone_cap = cfg->zone_capacity ?: zone_size;
+    const BlockZoneEmuOptionNames *n = cfg->option_names ?: &null_co_names;
     uint64_t nr_zones64;
     uint32_t nr_zones, nr_seq, i;
 
@@ -591,72 +823,73 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
         return NULL;
     }
     if (zone_size < BDRV_SECTOR_SIZE || !is_power_of_2(zone_size)) {
-        error_setg(errp, "zone-size (%" PRIu64 ") must be a power of two of "
-                   "at least 512 bytes", zone_size);
+        error_setg(errp, "%s (%" PRIu64 ") must be a power of two of at "
+                   "least 512 bytes", n->zone_size, zone_size);
         return NULL;
     }
     if ((typeof_field(BlockLimits, zone_size))zone_size != zone_size) {
-        error_setg(errp, "zone-size (%" PRIu64 ") is too large", zone_size);
+        error_setg(errp, "%s (%" PRIu64 ") is too large", n->zone_size,
+                   zone_size);
         return NULL;
     }
     if (!cfg->capacity || cfg->capacity % BDRV_SECTOR_SIZE) {
-        error_setg(errp, "size (%" PRIu64 ") of a zoned device must be a "
-                   "non-zero multiple of 512 bytes", cfg->capacity);
+        error_setg(errp, "%s (%" PRIu64 ") of a zoned device must be a "
+                   "non-zero multiple of 512 bytes", n->size, cfg->capacity);
         return NULL;
     }
     if (zone_cap > zone_size) {
-        error_setg(errp, "zone-capacity (%" PRIu64 ") larger than zone-size "
-                   "(%" PRIu64 ")", zone_cap, zone_size);
+        error_setg(errp, "%s (%" PRIu64 ") larger than %s (%" PRIu64 ")",
+                   n->zone_capacity, zone_cap, n->zone_size, zone_size);
         return NULL;
     }
     if (zone_cap % BDRV_SECTOR_SIZE) {
-        error_setg(errp, "zone-capacity (%" PRIu64 ") must be a multiple of "
-                   "512 bytes", zone_cap);
+        error_setg(errp, "%s (%" PRIu64 ") must be a multiple of 512 bytes",
+                   n->zone_capacity, zone_cap);
         return NULL;
     }
     if (cfg->model == BLK_Z_HA && zone_cap != zone_size) {
-        error_setg(errp, "zone-capacity must equal zone-size on a host-aware "
-                   "device");
+        error_setg(errp, "%s must equal %s on a host-aware device",
+                   n->zone_capacity, n->zone_size);
         return NULL;
     }
     nr_zones64 = DIV_ROUND_UP(cfg->capacity, zone_size);
     if (nr_zones64 > ZONE_EMU_MAX_ZONES) {
-        error_setg(errp, "zone-size (%" PRIu64 ") too small for size "
-                   "(%" PRIu64 "): %" PRIu64 " zones, at most %u",
-                   zone_size, cfg->capacity, nr_zones64, ZONE_EMU_MAX_ZONES);
+        error_setg(errp, "%s (%" PRIu64 ") too small for %s (%" PRIu64 "): "
+                   "%" PRIu64 " zones, at most %u", n->zone_size, zone_size,
+                   n->size, cfg->capacity, nr_zones64, ZONE_EMU_MAX_ZONES);
         return NULL;
     }
     nr_zones = nr_zones64;
     if (cfg->nr_conv_zones >= nr_zones) {
-        error_setg(errp, "zone-nr-conv (%" PRIu32 ") must leave at least one "
+        error_setg(errp, "%s (%" PRIu32 ") must leave at least one "
                    "sequential zone (the device has %" PRIu32 " zones)",
-                   cfg->nr_conv_zones, nr_zones);
+                   n->nr_conv_zones, cfg->nr_conv_zones, nr_zones);
         return NULL;
     }
     nr_seq = nr_zones - cfg->nr_conv_zones;
     if (cfg->max_open_zones > nr_seq) {
-        error_setg(errp, "max-open-zones (%" PRIu32 ") larger than the number "
-                   "of sequential zones (%" PRIu32 ")", cfg->max_open_zones,
-                   nr_seq);
+        error_setg(errp, "%s (%" PRIu32 ") larger than the number of "
+                   "sequential zones (%" PRIu32 ")", n->max_open_zones,
+                   cfg->max_open_zones, nr_seq);
         return NULL;
     }
     if (cfg->max_active_zones > nr_seq) {
-        error_setg(errp, "max-active-zones (%" PRIu32 ") larger than the "
-                   "number of sequential zones (%" PRIu32 ")",
+        error_setg(errp, "%s (%" PRIu32 ") larger than the number of "
+                   "sequential zones (%" PRIu32 ")", n->max_active_zones,
                    cfg->max_active_zones, nr_seq);
         return NULL;
     }
     if (cfg->max_active_zones && cfg->max_open_zones > cfg->max_active_zones) {
-        error_setg(errp, "max-open-zones (%" PRIu32 ") larger than "
-                   "max-active-zones (%" PRIu32 ")", cfg->max_open_zones,
-                   cfg->max_active_zones);
+        error_setg(errp, "%s (%" PRIu32 ") larger than %s (%" PRIu32 ")",
+                   n->max_open_zones, cfg->max_open_zones,
+                   n->max_active_zones, cfg->max_active_zones);
         return NULL;
     }
     if (cfg->max_append_bytes > zone_cap ||
         cfg->max_append_bytes % BDRV_SECTOR_SIZE) {
-        error_setg(errp, "max-append-bytes (%" PRIu64 ") must be a multiple "
-                   "of 512 bytes no larger than the zone capacity "
-                   "(%" PRIu64 ")", cfg->max_append_bytes, zone_cap);
+        error_setg(errp, "%s (%" PRIu64 ") must be a multiple of 512 bytes "
+                   "no larger than the zone capacity (%" PRIu64 ")",
+                   n->max_append_bytes, cfg->max_append_bytes, zone_cap);
         return NULL;
     }
     for (i = 0; i < cfg->nr_read_only_zones; i++) {
@@ -688,7 +921,7 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
         z->start = (uint64_t)i << ze->zone_shift;
         z->len = MIN(zone_size, cfg->capacity - z->start);
         z->cap = MIN(zone_cap, z->len);
-        z->wp = z->start;
+        z->wp = z->wp_alloc = z->start;
         if (i < cfg->nr_conv_zones) {
             /*
              * zone-capacity applies to sequential zones: all of a
@@ -709,7 +942,8 @@ BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp)
     for (i = 0; i < cfg->nr_offline_zones; i++) {
         ze->zones[cfg->offline_zones[i]].cond = BLK_ZS_OFFLINE;
     }
-    qemu_mutex_init(&ze->lock);
+    qemu_co_mutex_init(&ze->lock);
+    qemu_co_queue_init(&ze->waiters);
     return g_steal_pointer(&ze);
 }
 
@@ -718,7 +952,7 @@ void block_zone_emu_free(BlockZoneEmu *ze)
     if (!ze) {
         return;
     }
-    qemu_mutex_destroy(&ze->lock);
     g_free(ze->zones);
+    g_free(ze->saved_wps);
     g_free(ze);
 }

@@ -30,7 +30,18 @@
 #ifndef BLOCK_ZONE_EMU_H
 #define BLOCK_ZONE_EMU_H
 
-#include "block/block-common.h"
+#include "block/block_int-common.h"
+
+/* What a driver calls the fields of BlockZoneEmuConfig, for its errors */
+typedef struct BlockZoneEmuOptionNames {
+    const char *size;
+    const char *zone_size;
+    const char *zone_capacity;
+    const char *nr_conv_zones;
+    const char *max_open_zones;
+    const char *max_active_zones;
+    const char *max_append_bytes;
+} BlockZoneEmuOptionNames;
 
 typedef struct BlockZoneEmuConfig {
     BlockZoneModel model;       /* BLK_Z_HM or BLK_Z_HA */
@@ -47,11 +58,24 @@ typedef struct BlockZoneEmuConfig {
     const uint32_t *offline_zones;
     uint32_t nr_offline_zones;
     /*
-     * Called, with the zones locked, for each zone that a reset empties, so
-     * that a driver which keeps data can drop the zone's.
+     * Called in coroutine context, with the zones locked, before a reset
+     * empties the zone [start, start + len), so that a driver which keeps
+     * data can drop the zone's (and first save the new write pointer, if it
+     * keeps them).  On an error (a negative errno) the zone stays as it was.
      */
-    void (*zone_reset_cb)(void *opaque, uint64_t start, uint64_t len);
+    int coroutine_fn (*zone_reset_cb)(void *opaque, uint64_t start,
+                                      uint64_t len);
+    /*
+     * Called like zone_reset_cb before a finish moves a write pointer from
+     * @wp to the end of the zone's capacity @end: [wp, end) must read as
+     * zeroes afterwards.  A driver whose data above a write pointer always
+     * reads as zeroes needs none.
+     */
+    int coroutine_fn (*zone_finish_cb)(void *opaque, uint64_t wp,
+                                       uint64_t end);
     void *opaque;
+    /* The names of the options in error messages; NULL: null-co's */
+    const BlockZoneEmuOptionNames *option_names;
 } BlockZoneEmuConfig;
 
 typedef struct BlockZoneEmu BlockZoneEmu;
@@ -59,7 +83,7 @@ typedef struct BlockZoneEmu BlockZoneEmu;
 /*
  * Validate @cfg and make the zones, all empty.  On a bad configuration, fail
  * with an error that names the option, as the block driver's options call it
- * (zone-size, zone-capacity, ...).
+ * (cfg->option_names).
  */
 BlockZoneEmu *block_zone_emu_new(const BlockZoneEmuConfig *cfg, Error **errp);
 void block_zone_emu_free(BlockZoneEmu *ze);
@@ -73,8 +97,9 @@ uint32_t block_zone_emu_nr_zones(BlockZoneEmu *ze);
  * Report the zones from the one holding @offset: at most *nr_zones of them;
  * *nr_zones is set to the number reported.
  */
-int block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
-                          unsigned int *nr_zones, BlockZoneDescriptor *zones);
+int coroutine_fn block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
+                                       unsigned int *nr_zones,
+                                       BlockZoneDescriptor *zones);
 
 /*
  * Open, close, finish or reset the zones in [offset, offset + len): offset
@@ -83,8 +108,8 @@ int block_zone_emu_report(BlockZoneEmu *ze, int64_t offset,
  * Zones are handled in order; on an error the ones before stay done, as
  * Linux's zone management does.
  */
-int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
-                        int64_t offset, int64_t len);
+int coroutine_fn block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
+                                     int64_t offset, int64_t len);
 
 /*
  * Store the data of a write or an append that the zone rules allow: the
@@ -94,8 +119,9 @@ int block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
  * check, the data and the move of the write pointer.  It returns 0 or a
  * negative errno; on an error the zone's write pointer does not move.
  */
-typedef int BlockZoneEmuStoreFunc(void *opaque, uint64_t offset,
-                                  uint64_t bytes, uint64_t req_offset);
+typedef int coroutine_fn BlockZoneEmuStoreFunc(void *opaque, uint64_t offset,
+                                               uint64_t bytes,
+                                               uint64_t req_offset);
 
 /*
  * A write of [offset, offset + bytes): check it against the zone rules and,
@@ -104,8 +130,10 @@ typedef int BlockZoneEmuStoreFunc(void *opaque, uint64_t offset,
  * write that spans zones is stored and advanced zone by zone; on an error
  * the zones before stay written.
  */
-int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
-                         BlockZoneEmuStoreFunc *store, void *opaque);
+int coroutine_fn block_zone_emu_write(BlockZoneEmu *ze, int64_t offset,
+                                      int64_t bytes,
+                                      BlockZoneEmuStoreFunc *store,
+                                      void *opaque);
 
 /*
  * A zone append of @bytes (whole blocks, at least one, at most the append
@@ -113,10 +141,63 @@ int block_zone_emu_write(BlockZoneEmu *ze, int64_t offset, int64_t bytes,
  * with @store (unless it is NULL) and *offset is where it went (the old
  * write pointer).
  */
-int block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset, int64_t bytes,
-                          BlockZoneEmuStoreFunc *store, void *opaque);
+int coroutine_fn block_zone_emu_append(BlockZoneEmu *ze, int64_t *offset,
+                                       int64_t bytes,
+                                       BlockZoneEmuStoreFunc *store,
+                                       void *opaque);
 
 /* A read of [offset, offset + bytes): fails only on an offline zone. */
-int block_zone_emu_read(BlockZoneEmu *ze, int64_t offset, int64_t bytes);
+int coroutine_fn block_zone_emu_read(BlockZoneEmu *ze, int64_t offset,
+                                     int64_t bytes);
+
+/*
+ * Where the data that can be read from the zone holding @offset ends: the
+ * end of a conventional zone, the write pointer of a sequential one.  A
+ * driver that may keep stale data above a write pointer (what a write that
+ * failed or was not made durable before a crash left there) reads zeroes
+ * from that point on, as a device does.
+ */
+uint64_t coroutine_fn block_zone_emu_read_end(BlockZoneEmu *ze,
+                                              uint64_t offset);
+
+/*
+ * Persistent zones: a driver that keeps the write pointers of a zoned image
+ * saves them with block_zone_emu_save() and gives them back, when the image
+ * is opened again, with block_zone_emu_set_wps().
+ *
+ * block_zone_emu_save() calls @save with the zones locked, so that no write
+ * pointer moves and no zone is reset while it saves them.  @wps has one
+ * entry a zone: the write pointer as a device offset (a conventional zone's
+ * start for a conventional zone).  @generation changes whenever a write
+ * pointer moves, so that a driver can skip saving what it saved before.
+ * The zones' reset and finish callbacks run with the zones locked too: they
+ * never come between the pointers that @save gets and what it writes.
+ */
+typedef int coroutine_fn BlockZoneEmuSaveFunc(void *opaque,
+                                              const uint64_t *wps,
+                                              uint64_t generation);
+int coroutine_fn block_zone_emu_save(BlockZoneEmu *ze,
+                                     BlockZoneEmuSaveFunc *save, void *opaque);
+
+/* The generation of the zones, as block_zone_emu_save() gives it. */
+uint64_t coroutine_fn block_zone_emu_generation(BlockZoneEmu *ze);
+
+/*
+ * Check the write pointer @wp of zone @index as it was saved: inside the
+ * zone's writable range and a multiple of 512 bytes.  Conventional zones
+ * have no write pointer, any value is fine.  On an error, the message names
+ * the zone and what is wrong.
+ */
+int block_zone_emu_check_wp(BlockZoneEmu *ze, uint32_t index, uint64_t wp,
+                            Error **errp);
+
+/*
+ * Set every write pointer from @wps (as block_zone_emu_get_wps() gave them),
+ * before the device serves any request.  Zones come back empty, full or
+ * closed: a zone that was open when the device stopped is closed, as after
+ * a power cycle.  Fails if a write pointer is not valid or if there are
+ * more closed zones than the active zone limit allows.
+ */
+int block_zone_emu_set_wps(BlockZoneEmu *ze, const uint64_t *wps, Error **errp);
 
 #endif /* BLOCK_ZONE_EMU_H */

@@ -45,6 +45,11 @@ VARIANTS = {
         'extended_l2=on',
         'extended_l2=on,cluster_size=16384',
         'compression_type=zlib',
+        # Zoned: 64 zones of 1 MiB, the first conventional; WRITES keep
+        # to the zone rules
+        'zone.mode=host-managed,zone.size=1M,zone.capacity=768k,'
+        'zone.conventional_zones=1,zone.max_open_zones=4,'
+        'zone.max_active_zones=6',
     ],
     'vmdk': [
         'subformat=monolithicSparse',
@@ -105,7 +110,8 @@ def le32(v):
 DICT = {
     'qcow2': [b'QFI\xfb', be32(2), be32(3), be32(0xe2792aca),
               be32(0x6803f857), be32(0x23852875), be32(0x0537be77),
-              be32(0x44415441), b'\x80\x00\x00\x00\x00\x00\x00\x00',
+              be32(0x44415441), be32(0x007a6264),
+              b'\x80\x00\x00\x00\x00\x00\x00\x00',
               b'\x40\x00\x00\x00\x00\x00\x00\x00'],
     'qcow': [b'QFI\xfb', be32(1)],
     'vmdk': [b'KDMV', b'COWD', b'# Disk DescriptorFile', b'version=1',
@@ -231,7 +237,14 @@ def make_images(fmt, args, tmp):
                     for w in WRITES:
                         ios += ['-c', w]
                     run(args.qemu_io, '-f', fmt, *ios, img)
-                if content == 'extra' and fmt == 'qcow2':
+                if content == 'extra' and 'zone.mode' in opts:
+                    # Zones in every condition; no snapshot, bitmap or
+                    # compression in a zoned image
+                    run(args.qemu_io, '-f', fmt, '-c', 'zone_append -p 4M 4k',
+                        '-c', 'zone_open 5M 1M', '-c', 'write -P 0x55 6M 8k',
+                        '-c', 'zone_finish 6M 1M', '-c', 'zone_reset 1M 1M',
+                        img)
+                elif content == 'extra' and fmt == 'qcow2':
                     run(args.qemu_img, 'snapshot', '-c', 'snap1', img)
                     run(args.qemu_io, '-f', fmt, '-c', 'write -P 0x44 0 4k',
                         img)

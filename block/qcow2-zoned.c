@@ -1,0 +1,1176 @@
+/*
+ * Zoned qcow2 images
+ *
+ * Copyright (c) 2026 QEMU Storage Series contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A zoned image presents a zoned block device whose zones survive a restart
+ * of QEMU: the geometry is in the zoned header extension, and the image file
+ * keeps one write pointer a zone in a table (docs/interop/qcow2.rst).  The
+ * zone rules are those of block/zone-emu.c, as for null-co's zones; this
+ * file stores the data of the writes that the rules allow, and keeps the
+ * table.
+ *
+ * Crash consistency: a write pointer on disk is never ahead of the data
+ * below it, and the data below a write pointer on disk is not lost.
+ *   - The table is written on flush, after the data and the qcow2 metadata
+ *     of every write that moved a pointer are on disk (flushed first): one
+ *     table write a flush, none a write.
+ *   - A reset writes the zone's new write pointer and flushes it before it
+ *     drops the zone's data.
+ *   - Data above a write pointer (a write that failed, or whose pointer was
+ *     not saved before a crash) reads as zeroes; a finish zeroes the rest of
+ *     the zone before the pointer moves to its end.
+ * Open zones are not saved: they come back closed, as after a power cycle.
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/bswap.h"
+#include "qemu/error-report.h"
+#include "qemu/memalign.h"
+#include "qemu/option.h"
+#include "migration/blocker.h"
+#include "block/block-io.h"
+#include "block/block_int.h"
+#include "block/zone-emu.h"
+#include "qcow2.h"
+#include "trace.h"
+
+/* The table is written in blocks of this size (512 write pointers). */
+#define ZONED_TABLE_BLOCK 4096
+#define ZONED_ENTRIES_PER_BLOCK (ZONED_TABLE_BLOCK / sizeof(uint64_t))
+
+/* Largest zoned table: as many zones as the zone emulation takes. */
+#define ZONED_MAX_ZONES (4u << 20)
+
+struct Qcow2Zoned {
+    BlockZoneEmu *ze;
+    uint32_t nr_zones;
+    /* The write pointers as the table in the image file has them. */
+    uint64_t *disk_wps;
+    /* The generation of the zones (zone-emu.h) that disk_wps holds */
+    uint64_t saved_generation;
+    /* What is on disk is not known (a write failed): save it all. */
+    bool disk_stale;
+    /* Opened for a check with a bad table: no I/O until it is repaired */
+    bool table_bad;
+    Error *migration_blocker;
+};
+
+int qcow2_zoned_read_ext(BlockDriverState *bs, const void *data, size_t len,
+                         Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2ZonedHeaderExtension ext;
+
+    if (len != sizeof(ext)) {
+        error_setg(errp, "zoned extension: length %zu, expected %zu", len,
+                   sizeof(ext));
+        return -EINVAL;
+    }
+    memcpy(&ext, data, sizeof(ext));
+    s->zoned_ext = (Qcow2ZonedHeaderExtension) {
+        .zoned = ext.zoned,
+        .reserved = { ext.reserved[0], ext.reserved[1], ext.reserved[2] },
+        .zone_size = be64_to_cpu(ext.zone_size),
+        .zone_capacity = be64_to_cpu(ext.zone_capacity),
+        .conventional_zones = be32_to_cpu(ext.conventional_zones),
+        .nr_zones = be32_to_cpu(ext.nr_zones),
+        .max_active_zones = be32_to_cpu(ext.max_active_zones),
+        .max_open_zones = be32_to_cpu(ext.max_open_zones),
+        .max_append_bytes = be32_to_cpu(ext.max_append_bytes),
+        .zonedmeta_size = be64_to_cpu(ext.zonedmeta_size),
+        .zonedmeta_offset = be64_to_cpu(ext.zonedmeta_offset),
+    };
+    return 0;
+}
+
+void qcow2_zoned_ext_to_be(BDRVQcow2State *s, Qcow2ZonedHeaderExtension *be)
+{
+    const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+
+    *be = (Qcow2ZonedHeaderExtension) {
+        .zoned = ext->zoned,
+        .zone_size = cpu_to_be64(ext->zone_size),
+        .zone_capacity = cpu_to_be64(ext->zone_capacity),
+        .conventional_zones = cpu_to_be32(ext->conventional_zones),
+        .nr_zones = cpu_to_be32(ext->nr_zones),
+        .max_active_zones = cpu_to_be32(ext->max_active_zones),
+        .max_open_zones = cpu_to_be32(ext->max_open_zones),
+        .max_append_bytes = cpu_to_be32(ext->max_append_bytes),
+        .zonedmeta_size = cpu_to_be64(ext->zonedmeta_size),
+        .zonedmeta_offset = cpu_to_be64(ext->zonedmeta_offset),
+    };
+}
+
+/* The fields of the extension, named as docs/interop/qcow2.rst does */
+static const BlockZoneEmuOptionNames zoned_ext_names = {
+    .size = "size",
+    .zone_size = "zone_size",
+    .zone_capacity = "zone_capacity",
+    .nr_conv_zones = "conventional_zones",
+    .max_open_zones = "max_open_zones",
+    .max_active_zones = "max_active_zones",
+    .max_append_bytes = "max_append_bytes",
+};
+
+/* The options of qemu-img create */
+static const BlockZoneEmuOptionNames zoned_create_names = {
+    .size = "size",
+    .zone_size = "zone.size",
+    .zone_capacity = "zone.capacity",
+    .nr_conv_zones = "zone.conventional_zones",
+    .max_open_zones = "zone.max_open_zones",
+    .max_active_zones = "zone.max_active_zones",
+    .max_append_bytes = "zone.max_append_bytes",
+};
+
+static BlockZoneModel zoned_model(const Qcow2ZonedHeaderExtension *ext)
+{
+    return ext->zoned == QCOW2_ZONED_HA ? BLK_Z_HA : BLK_Z_HM;
+}
+
+/*
+ * Check the geometry of the zoned extension against the image: every field
+ * that is wrong is named.  On success, make the zones (all empty).
+ */
+static BlockZoneEmu *zoned_check_ext(BlockDriverState *bs, uint64_t size,
+                                     const BlockZoneEmuConfig *base,
+                                     Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+    BlockZoneEmuConfig cfg = base ? *base : (BlockZoneEmuConfig) {
+        .option_names = &zoned_create_names,
+    };
+    const BlockZoneEmuOptionNames *n = cfg.option_names;
+    /* Opening an image checks its header; creating one, the options */
+    const char *what = base ? "zoned extension: " : "";
+    BlockZoneEmu *ze;
+    uint32_t nr_zones;
+
+    if (ext->zoned != QCOW2_ZONED_HM && ext->zoned != QCOW2_ZONED_HA) {
+        error_setg(errp, "zoned extension: unknown zone model %u",
+                   ext->zoned);
+        return NULL;
+    }
+    if (ext->reserved[0] || ext->reserved[1] || ext->reserved[2]) {
+        error_setg(errp, "zoned extension: reserved bytes are not zero");
+        return NULL;
+    }
+    if (ext->zone_size < s->cluster_size) {
+        error_setg(errp, "%s%s (%" PRIu64 ") smaller than the cluster size "
+                   "(%d)", what, n->zone_size, ext->zone_size,
+                   s->cluster_size);
+        return NULL;
+    }
+    cfg.model = zoned_model(ext);
+    cfg.capacity = size;
+    cfg.zone_size = ext->zone_size;
+    cfg.zone_capacity = ext->zone_capacity;
+    cfg.nr_conv_zones = ext->conventional_zones;
+    cfg.max_open_zones = ext->max_open_zones;
+    cfg.max_active_zones = ext->max_active_zones;
+    cfg.max_append_bytes = ext->max_append_bytes;
+    if (!ext->zone_capacity) {
+        error_setg(errp, "%s%s is zero", what, n->zone_capacity);
+        return NULL;
+    }
+    if (!ext->max_append_bytes) {
+        error_setg(errp, "%s%s is zero", what, n->max_append_bytes);
+        return NULL;
+    }
+    ze = block_zone_emu_new(&cfg, errp);
+    if (!ze) {
+        error_prepend(errp, "%s", what);
+        return NULL;
+    }
+    nr_zones = block_zone_emu_nr_zones(ze);
+    if (ext->nr_zones != nr_zones) {
+        error_setg(errp, "zoned extension: nr_zones (%" PRIu32 ") does not "
+                   "match the image: %" PRIu64 " bytes are %" PRIu32 " zones",
+                   ext->nr_zones, size, nr_zones);
+        goto fail;
+    }
+    if (ext->zonedmeta_size != (uint64_t)nr_zones * sizeof(uint64_t)) {
+        error_setg(errp, "zoned extension: zonedmeta_size (%" PRIu64 ") is "
+                   "not 8 bytes a zone (%" PRIu64 ")", ext->zonedmeta_size,
+                   (uint64_t)nr_zones * sizeof(uint64_t));
+        goto fail;
+    }
+    if (!ext->zonedmeta_offset ||
+        !QEMU_IS_ALIGNED(ext->zonedmeta_offset, s->cluster_size)) {
+        error_setg(errp, "zoned extension: zonedmeta_offset (0x%" PRIx64
+                   ") is not a cluster offset", ext->zonedmeta_offset);
+        goto fail;
+    }
+    if (ext->zonedmeta_offset > INT64_MAX - ext->zonedmeta_size) {
+        error_setg(errp, "zoned extension: zonedmeta_offset (0x%" PRIx64
+                   ") is out of range", ext->zonedmeta_offset);
+        goto fail;
+    }
+    return ze;
+
+fail:
+    block_zone_emu_free(ze);
+    return NULL;
+}
+
+/* Read the table of write pointers into @wps (host byte order). */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_read_table(BlockDriverState *bs, uint64_t *wps, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+    uint32_t i;
+    int ret;
+
+    ret = bdrv_co_pread(bs->file, ext->zonedmeta_offset, ext->zonedmeta_size,
+                        wps, 0);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "zoned extension: could not read the "
+                         "write pointers at 0x%" PRIx64, ext->zonedmeta_offset);
+        return ret;
+    }
+    for (i = 0; i < ext->nr_zones; i++) {
+        wps[i] = be64_to_cpu(wps[i]);
+    }
+    return 0;
+}
+
+/*
+ * Write the blocks of the table that hold entries [first, last] from @wps,
+ * and take them as what is on disk.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_write_table(BlockDriverState *bs, const uint64_t *wps, uint32_t first,
+                  uint32_t last)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+    uint64_t buf[ZONED_ENTRIES_PER_BLOCK];
+    uint32_t start = QEMU_ALIGN_DOWN(first, ZONED_ENTRIES_PER_BLOCK);
+    int ret;
+
+    while (start <= last) {
+        uint32_t n = MIN(ZONED_ENTRIES_PER_BLOCK, z->nr_zones - start);
+        uint32_t i;
+
+        for (i = 0; i < n; i++) {
+            buf[i] = cpu_to_be64(wps[start + i]);
+        }
+        ret = bdrv_co_pwrite(bs->file,
+                             s->zoned_ext.zonedmeta_offset +
+                             start * sizeof(uint64_t),
+                             n * sizeof(uint64_t), buf, 0);
+        if (ret < 0) {
+            z->disk_stale = true;
+            return ret;
+        }
+        if (wps != z->disk_wps) {
+            memcpy(&z->disk_wps[start], &wps[start], n * sizeof(uint64_t));
+        }
+        start += n;
+    }
+    return 0;
+}
+
+/*
+ * Zone reset callback: save the zone's new write pointer, and make sure it
+ * is on disk, before its data goes.  The data above the write pointer reads
+ * as zeroes anyway: dropping it only gives the space back.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_reset_cb(void *opaque, uint64_t start, uint64_t len)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+    uint32_t index = start / s->zoned_ext.zone_size;
+    uint64_t end = QEMU_ALIGN_DOWN(start + len, s->cluster_size);
+    int ret;
+
+    z->disk_wps[index] = start;
+    ret = zoned_write_table(bs, z->disk_wps, index, index);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = bdrv_co_flush(bs->file->bs);
+    if (ret < 0) {
+        z->disk_stale = true;
+        return ret;
+    }
+    trace_qcow2_zoned_reset(bs, start, len);
+
+    if (end > start) {
+        qemu_co_mutex_lock(&s->lock);
+        /* Best effort: a failure leaves data that nobody can read. */
+        qcow2_cluster_discard(bs, start, end - start, QCOW2_DISCARD_REQUEST,
+                              false);
+        qemu_co_mutex_unlock(&s->lock);
+    }
+    return 0;
+}
+
+/* Write zeroes to [offset, offset + bytes) below the zones. */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_zero_data(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    g_autofree void *zeroes = g_malloc0(bytes);
+    QEMUIOVector qiov;
+
+    qemu_iovec_init_buf(&qiov, zeroes, bytes);
+    return qcow2_co_pwritev_data(bs, offset, bytes, &qiov, 0, 0);
+}
+
+/* Zone finish callback: [wp, end) must read as zeroes when it is full. */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_finish_cb(void *opaque, uint64_t wp, uint64_t end)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t mid = MIN(ROUND_UP(wp, s->cluster_size), end);
+    uint64_t tail = MAX(QEMU_ALIGN_DOWN(end, s->cluster_size), mid);
+    int ret;
+
+    trace_qcow2_zoned_finish(bs, wp, end);
+    if (mid > wp) {
+        ret = zoned_zero_data(bs, wp, mid - wp);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (tail > mid) {
+        ret = qcow2_co_pwrite_zeroes_data(bs, mid, tail - mid,
+                                          BDRV_REQ_MAY_UNMAP);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (end > tail) {
+        ret = zoned_zero_data(bs, tail, end - tail);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int coroutine_fn GRAPH_RDLOCK
+qcow2_zoned_open(BlockDriverState *bs, int flags, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+    bool has_bit = s->incompatible_features & QCOW2_INCOMPAT_ZONED;
+    uint64_t size = bs->total_sectors * BDRV_SECTOR_SIZE;
+    BlockZoneEmuConfig cfg = {
+        .zone_reset_cb = zoned_reset_cb,
+        .zone_finish_cb = zoned_finish_cb,
+        .opaque = bs,
+        .option_names = &zoned_ext_names,
+    };
+    Error *local_err = NULL;
+    int64_t file_length;
+    Qcow2Zoned *z;
+    BlockZoneEmu *ze;
+    int ret;
+
+    if (!ext->zoned) {
+        if (has_bit) {
+            error_setg(errp, "the zoned feature bit is set, but the image "
+                       "has no zoned extension");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (!has_bit) {
+        error_setg(errp, "the image has a zoned extension, but not the "
+                   "zoned feature bit");
+        return -EINVAL;
+    }
+    if (has_data_file(bs)) {
+        error_setg(errp, "zoned images keep their data in the image file: "
+                   "an external data file is not supported");
+        return -ENOTSUP;
+    }
+    ze = zoned_check_ext(bs, size, &cfg, errp);
+    if (!ze) {
+        return -EINVAL;
+    }
+    file_length = bdrv_co_getlength(bs->file->bs);
+    if (file_length < 0) {
+        error_setg_errno(errp, -file_length, "Could not get the length of "
+                         "the image file");
+        block_zone_emu_free(ze);
+        return file_length;
+    }
+    if (ext->zonedmeta_offset + ext->zonedmeta_size > file_length) {
+        error_setg(errp, "zoned extension: the write pointers at "
+                   "zonedmeta_offset (0x%" PRIx64 ") are beyond the end of "
+                   "the image file", ext->zonedmeta_offset);
+        block_zone_emu_free(ze);
+        return -EINVAL;
+    }
+    ret = qcow2_check_metadata_overlap(bs, 0, ext->zonedmeta_offset,
+                                       ext->zonedmeta_size);
+    if (ret) {
+        error_setg(errp, "zoned extension: the write pointers at "
+                   "zonedmeta_offset (0x%" PRIx64 ") overlap other metadata",
+                   ext->zonedmeta_offset);
+        block_zone_emu_free(ze);
+        return ret < 0 ? ret : -EINVAL;
+    }
+
+    z = g_new0(Qcow2Zoned, 1);
+    z->ze = ze;
+    z->nr_zones = ext->nr_zones;
+    z->disk_wps = g_try_new0(uint64_t, z->nr_zones);
+    if (!z->disk_wps) {
+        error_setg(errp, "zoned extension: cannot allocate the write "
+                   "pointers of %" PRIu32 " zones", z->nr_zones);
+        ret = -ENOMEM;
+        goto fail;
+    }
+    s->zoned = z;
+
+    if (!(flags & BDRV_O_NO_IO)) {
+        ret = zoned_read_table(bs, z->disk_wps, errp);
+        if (ret < 0) {
+            goto fail;
+        }
+        if (block_zone_emu_set_wps(ze, z->disk_wps, &local_err) < 0) {
+            if (!(flags & BDRV_O_CHECK)) {
+                error_propagate_prepend(errp, local_err, "zoned image: ");
+                error_append_hint(errp, "'qemu-img check -r all' repairs "
+                                  "the write pointers.\n");
+                ret = -EINVAL;
+                goto fail;
+            }
+            /* qemu-img check repairs it; until then, no zone I/O */
+            error_free(local_err);
+            z->table_bad = true;
+        }
+    }
+    z->saved_generation = block_zone_emu_generation(ze);
+
+    error_setg(&z->migration_blocker, "The zones of zoned qcow2 image '%s' "
+               "are not migrated (open zones would come back closed)",
+               bdrv_get_device_or_node_name(bs));
+    ret = migrate_add_blocker_normal(&z->migration_blocker, errp);
+    if (ret < 0) {
+        goto fail;
+    }
+    return 0;
+
+fail:
+    qcow2_zoned_close(bs);
+    return ret;
+}
+
+void qcow2_zoned_close(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+
+    if (!z) {
+        return;
+    }
+    migrate_del_blocker(&z->migration_blocker);
+    block_zone_emu_free(z->ze);
+    g_free(z->disk_wps);
+    g_free(z);
+    s->zoned = NULL;
+}
+
+void qcow2_zoned_refresh_limits(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->zoned) {
+        block_zone_emu_refresh_limits(s->zoned->ze, &bs->bl);
+    }
+}
+
+bool qcow2_zoned_covers_seq_zone(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t conv_end;
+
+    if (!s->zoned) {
+        return false;
+    }
+    conv_end = s->zoned_ext.conventional_zones * s->zoned_ext.zone_size;
+    return offset + bytes > conv_end;
+}
+
+/*
+ * Reads: the data below each zone's write pointer; above it, zeroes (what a
+ * failed write or a crash left there is not the device's data).
+ */
+int coroutine_fn GRAPH_RDLOCK
+qcow2_zoned_co_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      QEMUIOVector *qiov, size_t qiov_offset,
+                      BdrvRequestFlags flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    BlockZoneEmu *ze = s->zoned->ze;
+    uint64_t zone_mask = s->zoned_ext.zone_size - 1;
+    int ret;
+
+    while (bytes > 0) {
+        uint64_t n = MIN(bytes, (offset | zone_mask) + 1 - offset);
+        uint64_t data_end = block_zone_emu_read_end(ze, offset);
+        uint64_t r = data_end > offset ? MIN(n, data_end - offset) : 0;
+
+        if (r) {
+            ret = qcow2_co_preadv_data(bs, offset, r, qiov, qiov_offset,
+                                       flags);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        if (n > r) {
+            qemu_iovec_memset(qiov, qiov_offset + r, 0, n - r);
+        }
+        offset += n;
+        qiov_offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+typedef struct ZonedStore {
+    BlockDriverState *bs;
+    QEMUIOVector *qiov;
+    size_t qiov_offset;
+    BdrvRequestFlags flags;
+} ZonedStore;
+
+/* The store function of the zones: the data of a write that they allow. */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_store(void *opaque, uint64_t offset, uint64_t bytes,
+            uint64_t req_offset)
+{
+    ZonedStore *st = opaque;
+
+    return qcow2_co_pwritev_data(st->bs, offset, bytes, st->qiov,
+                                 st->qiov_offset + req_offset, st->flags);
+}
+
+int coroutine_fn GRAPH_RDLOCK
+qcow2_zoned_co_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       QEMUIOVector *qiov, size_t qiov_offset,
+                       BdrvRequestFlags flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    ZonedStore st = {
+        .bs = bs, .qiov = qiov, .qiov_offset = qiov_offset, .flags = flags,
+    };
+
+    if (s->zoned->table_bad) {
+        return -EIO;
+    }
+    return block_zone_emu_write(s->zoned->ze, offset, bytes, zoned_store,
+                                &st);
+}
+
+int coroutine_fn GRAPH_RDLOCK
+qcow2_co_zone_report(BlockDriverState *bs, int64_t offset,
+                     unsigned int *nr_zones, BlockZoneDescriptor *zones)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!s->zoned) {
+        return -ENOTSUP;
+    }
+    return block_zone_emu_report(s->zoned->ze, offset, nr_zones, zones);
+}
+
+int coroutine_fn GRAPH_RDLOCK
+qcow2_co_zone_mgmt(BlockDriverState *bs, BlockZoneOp op, int64_t offset,
+                   int64_t len)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!s->zoned) {
+        return -ENOTSUP;
+    }
+    if (s->zoned->table_bad) {
+        return -EIO;
+    }
+    return block_zone_emu_mgmt(s->zoned->ze, op, offset, len);
+}
+
+int coroutine_fn GRAPH_RDLOCK
+qcow2_co_zone_append(BlockDriverState *bs, int64_t *offset,
+                     QEMUIOVector *qiov, BdrvRequestFlags flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    ZonedStore st = { .bs = bs, .qiov = qiov, .flags = flags };
+
+    if (!s->zoned) {
+        return -ENOTSUP;
+    }
+    if (s->zoned->table_bad) {
+        return -EIO;
+    }
+    return block_zone_emu_append(s->zoned->ze, offset, qiov->size,
+                                 zoned_store, &st);
+}
+
+/*
+ * Save the write pointers, with the zones locked: first make the data and
+ * the metadata of the writes that moved them durable, then write the blocks
+ * of the table that changed.  The flush that called us makes the table
+ * durable after that.
+ */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_save_cb(void *opaque, const uint64_t *wps, uint64_t generation)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+    uint32_t first, last;
+    int ret;
+
+    if (generation == z->saved_generation && !z->disk_stale) {
+        return 0;
+    }
+    if (z->disk_stale) {
+        first = 0;
+        last = z->nr_zones - 1;
+    } else {
+        for (first = 0; first < z->nr_zones; first++) {
+            if (wps[first] != z->disk_wps[first]) {
+                break;
+            }
+        }
+        if (first == z->nr_zones) {
+            z->saved_generation = generation;
+            return 0;
+        }
+        for (last = z->nr_zones - 1; last > first; last--) {
+            if (wps[last] != z->disk_wps[last]) {
+                break;
+            }
+        }
+    }
+
+    qemu_co_mutex_lock(&s->lock);
+    ret = qcow2_write_caches(bs);
+    qemu_co_mutex_unlock(&s->lock);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = bdrv_co_flush(bs->file->bs);
+    if (ret < 0) {
+        return ret;
+    }
+
+    z->disk_stale = false;
+    ret = zoned_write_table(bs, wps, first, last);
+    if (ret < 0) {
+        return ret;
+    }
+    trace_qcow2_zoned_save(bs, first, last);
+    z->saved_generation = generation;
+    return 0;
+}
+
+int coroutine_fn GRAPH_RDLOCK qcow2_zoned_co_save(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+
+    if (!z || z->table_bad || !(bs->open_flags & BDRV_O_RDWR) ||
+        (bs->open_flags & (BDRV_O_INACTIVE | BDRV_O_NO_IO))) {
+        return 0;
+    }
+    return block_zone_emu_save(z->ze, zoned_save_cb, bs);
+}
+
+Qcow2ZoneOptions *qcow2_zoned_get_info(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+    Qcow2ZoneOptions *info;
+
+    if (!s->zoned) {
+        return NULL;
+    }
+    info = g_new0(Qcow2ZoneOptions, 1);
+    *info = (Qcow2ZoneOptions) {
+        .mode = ext->zoned == QCOW2_ZONED_HA ? BLOCK_ZONED_MODEL_HOST_AWARE :
+                BLOCK_ZONED_MODEL_HOST_MANAGED,
+        .has_size = true,
+        .size = ext->zone_size,
+        .has_capacity = true,
+        .capacity = ext->zone_capacity,
+        .has_conventional_zones = true,
+        .conventional_zones = ext->conventional_zones,
+        .has_max_open_zones = true,
+        .max_open_zones = ext->max_open_zones,
+        .has_max_active_zones = true,
+        .max_active_zones = ext->max_active_zones,
+        .has_max_append_bytes = true,
+        .max_append_bytes = ext->max_append_bytes,
+    };
+    return info;
+}
+
+/*
+ * Create: set the zoned extension of a new image of its final size, and
+ * write its table, every zone empty.
+ */
+int coroutine_fn GRAPH_RDLOCK
+qcow2_zoned_co_create(BlockDriverState *bs, Qcow2ZoneOptions *opts,
+                      Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t size = bs->total_sectors * BDRV_SECTOR_SIZE;
+    Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+    g_autofree uint64_t *wps = NULL;
+    BlockZoneEmu *ze;
+    uint64_t capacity, max_append;
+    int64_t offset;
+    uint32_t i;
+    int ret;
+
+    if (opts->mode == BLOCK_ZONED_MODEL_NONE) {
+        return 0;
+    }
+    if (s->qcow_version < 3) {
+        error_setg(errp, "zoned images need compatibility level 1.1 or "
+                   "above (use version=v3 or greater)");
+        return -EINVAL;
+    }
+    if (s->nb_snapshots || bs->backing) {
+        error_setg(errp, "zoned images cannot have snapshots or a backing "
+                   "file");
+        return -EINVAL;
+    }
+    *ext = (Qcow2ZonedHeaderExtension) {
+        .zoned = opts->mode == BLOCK_ZONED_MODEL_HOST_AWARE ?
+                 QCOW2_ZONED_HA : QCOW2_ZONED_HM,
+        .zone_size = opts->has_size ? opts->size : 256 * MiB,
+        .conventional_zones = opts->has_conventional_zones ?
+                              opts->conventional_zones : 0,
+        .max_open_zones = opts->has_max_open_zones ? opts->max_open_zones : 0,
+        .max_active_zones = opts->has_max_active_zones ?
+                            opts->max_active_zones : 0,
+    };
+    capacity = opts->has_capacity ? opts->capacity : ext->zone_size;
+    ext->zone_capacity = capacity;
+    max_append = opts->has_max_append_bytes ? opts->max_append_bytes :
+                 MIN(capacity, UINT32_MAX & ~(uint64_t)(BDRV_SECTOR_SIZE - 1));
+    if (max_append > UINT32_MAX) {
+        error_setg(errp, "zone.max_append_bytes (%" PRIu64 ") must be less "
+                   "than 4 GiB", max_append);
+        ext->zoned = 0;
+        return -EINVAL;
+    }
+    ext->max_append_bytes = max_append;
+    if (!capacity || !max_append) {
+        error_setg(errp, "zone.capacity and zone.max_append_bytes must not "
+                   "be zero");
+        ext->zoned = 0;
+        return -EINVAL;
+    }
+    if (size && ext->zone_size) {
+        uint64_t nr_zones = DIV_ROUND_UP(size, ext->zone_size);
+
+        if (nr_zones > ZONED_MAX_ZONES) {
+            error_setg(errp, "zone.size (%" PRIu64 ") too small for an image "
+                       "of %" PRIu64 " bytes: %" PRIu64 " zones, at most %u",
+                       ext->zone_size, size, nr_zones, ZONED_MAX_ZONES);
+            ext->zoned = 0;
+            return -EINVAL;
+        }
+        ext->nr_zones = nr_zones;
+    }
+    ext->zonedmeta_size = (uint64_t)ext->nr_zones * sizeof(uint64_t);
+    ext->zonedmeta_offset = s->cluster_size; /* any non-zero value, for now */
+    ze = zoned_check_ext(bs, size, NULL, errp);
+    if (!ze) {
+        ext->zoned = 0;
+        return -EINVAL;
+    }
+
+    wps = g_new(uint64_t, ext->nr_zones);
+    for (i = 0; i < ext->nr_zones; i++) {
+        wps[i] = cpu_to_be64((uint64_t)i * ext->zone_size);
+    }
+    block_zone_emu_free(ze);
+
+    offset = qcow2_alloc_clusters(bs, ext->zonedmeta_size);
+    if (offset < 0) {
+        error_setg_errno(errp, -offset, "Could not allocate the zone write "
+                         "pointers");
+        ext->zoned = 0;
+        return offset;
+    }
+    ext->zonedmeta_offset = offset;
+    ret = bdrv_co_pwrite_zeroes(bs->file, offset,
+                                ROUND_UP(ext->zonedmeta_size, s->cluster_size),
+                                0);
+    if (ret >= 0) {
+        ret = bdrv_co_pwrite(bs->file, offset, ext->zonedmeta_size, wps, 0);
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not write the zone write "
+                         "pointers");
+        ext->zoned = 0;
+        return ret;
+    }
+    s->incompatible_features |= QCOW2_INCOMPAT_ZONED;
+    ret = qcow2_update_header(bs);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not write the zoned extension");
+        return ret;
+    }
+    return 0;
+}
+
+/* Check: the table's clusters are in use. */
+int coroutine_fn GRAPH_RDLOCK
+qcow2_zoned_check_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
+                            void **refcount_table, int64_t *nb_clusters)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!s->zoned) {
+        return 0;
+    }
+    return qcow2_inc_refcounts_imrt(bs, res, refcount_table, nb_clusters,
+                                    s->zoned_ext.zonedmeta_offset,
+                                    s->zoned_ext.zonedmeta_size);
+}
+
+/*
+ * From @start on, up to @end: where the run of allocated clusters (data or
+ * zeroes) ends (@prefix_end), and how many bytes of clusters that hold data
+ * there are (@data_bytes, if not NULL).
+ */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_scan(BlockDriverState *bs, uint64_t start, uint64_t end,
+           uint64_t *prefix_end, uint64_t *data_bytes)
+{
+    uint64_t pos = start;
+    bool in_prefix = true;
+
+    *prefix_end = start;
+    if (data_bytes) {
+        *data_bytes = 0;
+    }
+    while (pos < end) {
+        unsigned int bytes = MIN(end - pos, INT_MAX);
+        uint64_t host_offset;
+        QCow2SubclusterType type;
+        int ret;
+
+        ret = qcow2_get_host_offset(bs, pos, &bytes, &host_offset, &type);
+        if (ret < 0) {
+            return ret;
+        }
+        if (type == QCOW2_SUBCLUSTER_UNALLOCATED_PLAIN) {
+            in_prefix = false;
+            if (!data_bytes) {
+                break;
+            }
+        } else if (in_prefix) {
+            *prefix_end = MIN(pos + bytes, end);
+        }
+        if (data_bytes && type != QCOW2_SUBCLUSTER_UNALLOCATED_PLAIN &&
+            type != QCOW2_SUBCLUSTER_ZERO_PLAIN) {
+            *data_bytes += MIN(bytes, end - pos);
+        }
+        pos += bytes;
+    }
+    return 0;
+}
+
+/*
+ * Check: make [from, end) of a zone read as zeroes, with s->lock held (so
+ * not through the data paths, which take it).
+ */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_check_zero(BlockDriverState *bs, uint64_t from, uint64_t end)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t mid = MIN(ROUND_UP(from, s->cluster_size), end);
+    uint64_t pos = from;
+    int ret;
+
+    while (pos < mid) {
+        unsigned int bytes = mid - pos;
+        uint64_t host_offset;
+        QCow2SubclusterType type;
+
+        ret = qcow2_get_host_offset(bs, pos, &bytes, &host_offset, &type);
+        if (ret < 0) {
+            return ret;
+        }
+        if (type == QCOW2_SUBCLUSTER_NORMAL) {
+            ret = bdrv_co_pwrite_zeroes(s->data_file, host_offset, bytes, 0);
+            if (ret < 0) {
+                return ret;
+            }
+        } else if (type != QCOW2_SUBCLUSTER_UNALLOCATED_PLAIN &&
+                   type != QCOW2_SUBCLUSTER_ZERO_PLAIN &&
+                   type != QCOW2_SUBCLUSTER_ZERO_ALLOC) {
+            /* Compressed data has no business in a zoned image */
+            ret = qcow2_cluster_discard(bs, QEMU_ALIGN_DOWN(pos,
+                                                            s->cluster_size),
+                                        s->cluster_size, QCOW2_DISCARD_ALWAYS,
+                                        true);
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        pos += bytes;
+    }
+    if (end > mid) {
+        return qcow2_cluster_discard(bs, mid, end - mid, QCOW2_DISCARD_ALWAYS,
+                                     true);
+    }
+    return 0;
+}
+
+/*
+ * Check (and with @fix repair) the write pointers against the data: each
+ * one inside its zone's writable range, a multiple of 512 bytes, and, in a
+ * zone that is not full, no cluster below it unallocated (a write pointer
+ * ahead of the data: writes allocate their clusters, but a finish need not
+ * allocate the rest of the zone, which reads as zeroes).  Data
+ * above a write pointer is what a crash can leave: it is counted as leaked
+ * space, and dropped by a repair of leaks.  Called with s->lock held.
+ */
+int coroutine_fn GRAPH_RDLOCK
+qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
+                     BdrvCheckMode fix)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+    const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+    uint64_t size = bs->total_sectors * BDRV_SECTOR_SIZE;
+    g_autofree uint64_t *wps = NULL;
+    uint32_t i, nr_fixed = 0;
+    uint64_t nr_dropped = 0;
+    uint32_t nr_partly = 0;
+    Error *local_err = NULL;
+    int ret;
+
+    if (!z) {
+        return 0;
+    }
+    wps = g_new(uint64_t, z->nr_zones);
+    ret = zoned_read_table(bs, wps, &local_err);
+    if (ret < 0) {
+        error_report_err(local_err);
+        res->check_errors++;
+        return ret;
+    }
+
+    for (i = ext->conventional_zones; i < z->nr_zones; i++) {
+        uint64_t start = (uint64_t)i * ext->zone_size;
+        uint64_t len = MIN(ext->zone_size, size - start);
+        uint64_t cap = MIN(ext->zone_capacity, len);
+        uint64_t wp = wps[i], fixed = wp;
+        uint64_t prefix_end, data_from, stale;
+
+        ret = zoned_scan(bs, start, start + len, &prefix_end, NULL);
+        if (ret < 0) {
+            res->check_errors++;
+            return ret;
+        }
+        prefix_end = MIN(prefix_end, start + cap);
+
+        if (block_zone_emu_check_wp(z->ze, i, wp, &local_err) < 0) {
+            fprintf(stderr, "%s %s\n",
+                    fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR",
+                    error_get_pretty(local_err));
+            error_free(local_err);
+            local_err = NULL;
+            fixed = wp < start ? start :
+                    QEMU_ALIGN_DOWN(MIN(wp, prefix_end), BDRV_SECTOR_SIZE);
+        } else if (wp > start && wp < start + cap && prefix_end < wp) {
+            fprintf(stderr, "%s zone %" PRIu32 ": write pointer 0x%" PRIx64
+                    " ahead of the data (allocated up to 0x%" PRIx64 ")\n",
+                    fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR", i, wp,
+                    prefix_end);
+            fixed = QEMU_ALIGN_DOWN(prefix_end, BDRV_SECTOR_SIZE);
+        }
+        if (fixed != wp) {
+            res->corruptions++;
+            if (fix & BDRV_FIX_ERRORS) {
+                wps[i] = fixed;
+                nr_fixed++;
+                res->corruptions--;
+                res->corruptions_fixed++;
+            }
+        }
+
+        /* Clusters above the write pointer that hold data */
+        data_from = ROUND_UP(wps[i], s->cluster_size);
+        if (data_from < start + len) {
+            uint64_t unused;
+
+            ret = zoned_scan(bs, data_from, start + len, &unused, &stale);
+            if (ret < 0) {
+                res->check_errors++;
+                return ret;
+            }
+        } else {
+            stale = 0;
+        }
+        if (stale) {
+            uint64_t nr = DIV_ROUND_UP(stale, s->cluster_size);
+
+            fprintf(stderr, "%s zone %" PRIu32 ": %" PRIu64 " clusters of "
+                    "data above the write pointer (0x%" PRIx64 ")\n",
+                    fix & BDRV_FIX_LEAKS ? "Dropping" : "Leaked", i, nr,
+                    wps[i]);
+            if (fix & BDRV_FIX_LEAKS) {
+                ret = qcow2_cluster_discard(bs, data_from,
+                                            start + len - data_from,
+                                            QCOW2_DISCARD_ALWAYS, true);
+                if (ret < 0) {
+                    res->check_errors++;
+                    return ret;
+                }
+                nr_dropped += nr;
+                res->leaks_fixed += nr;
+            } else {
+                res->leaks += nr;
+            }
+        }
+        if (wps[i] != start && wps[i] != start + cap) {
+            nr_partly++;
+        }
+    }
+
+    if (ext->zoned == QCOW2_ZONED_HM && ext->max_active_zones &&
+        nr_partly > ext->max_active_zones) {
+        fprintf(stderr, "%s %" PRIu32 " zones are partly written, more than "
+                "the maximum of active zones (%" PRIu32 ")\n",
+                fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR", nr_partly,
+                ext->max_active_zones);
+        res->corruptions++;
+        if (fix & BDRV_FIX_ERRORS) {
+            /* Finish the last ones: that loses no data */
+            for (i = z->nr_zones - 1; nr_partly > ext->max_active_zones;
+                 i--) {
+                uint64_t start = (uint64_t)i * ext->zone_size;
+                uint64_t cap = MIN(ext->zone_capacity, size - start);
+
+                if (wps[i] == start || wps[i] == start + cap) {
+                    continue;
+                }
+                ret = zoned_check_zero(bs, wps[i], start + cap);
+                if (ret < 0) {
+                    res->check_errors++;
+                    return ret;
+                }
+                fprintf(stderr, "Finishing zone %" PRIu32 "\n", i);
+                wps[i] = start + cap;
+                nr_fixed++;
+                nr_partly--;
+            }
+            res->corruptions--;
+            res->corruptions_fixed++;
+        }
+    }
+
+    if (nr_fixed) {
+        ret = zoned_write_table(bs, wps, ext->conventional_zones,
+                                z->nr_zones - 1);
+        if (ret >= 0) {
+            ret = bdrv_co_flush(bs->file->bs);
+        }
+        if (ret < 0) {
+            fprintf(stderr, "ERROR writing the repaired write pointers: %s\n",
+                    strerror(-ret));
+            res->check_errors++;
+            return ret;
+        }
+    }
+    if (nr_dropped) {
+        /* The rest of the check reads the L2 tables from the image file */
+        ret = qcow2_write_caches(bs);
+        if (ret < 0) {
+            res->check_errors++;
+            return ret;
+        }
+    }
+    if ((nr_fixed || z->table_bad) && !res->corruptions) {
+        if (block_zone_emu_set_wps(z->ze, wps, &local_err) < 0) {
+            error_report_err(local_err);
+            res->check_errors++;
+            return -EINVAL;
+        }
+        z->table_bad = false;
+        memcpy(z->disk_wps, wps, z->nr_zones * sizeof(uint64_t));
+    }
+    return 0;
+}
+
+/*
+ * Amend: the zones of an image are fixed when it is made (its data was
+ * written to them); an option that says what they already are is fine.
+ */
+int qcow2_zoned_amend_option(BlockDriverState *bs, QemuOpts *opts,
+                             const char *name, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
+    uint64_t cur, val;
+
+    if (!strcmp(name, "zone.mode")) {
+        const char *mode = qemu_opt_get(opts, name);
+        const char *cur_mode = !ext->zoned ? "none" :
+                               ext->zoned == QCOW2_ZONED_HA ? "host-aware" :
+                               "host-managed";
+
+        if (mode && !strcmp(mode, cur_mode)) {
+            return 0;
+        }
+        error_setg(errp, "Cannot change zone.mode of an existing image (it "
+                   "is %s); create a new image instead", cur_mode);
+        return -ENOTSUP;
+    }
+    if (!ext->zoned) {
+        error_setg(errp, "Cannot set %s: the image is not zoned", name);
+        return -ENOTSUP;
+    }
+    if (!strcmp(name, "zone.size")) {
+        cur = ext->zone_size;
+    } else if (!strcmp(name, "zone.capacity")) {
+        cur = ext->zone_capacity;
+    } else if (!strcmp(name, "zone.conventional_zones")) {
+        cur = ext->conventional_zones;
+    } else if (!strcmp(name, "zone.max_open_zones")) {
+        cur = ext->max_open_zones;
+    } else if (!strcmp(name, "zone.max_active_zones")) {
+        cur = ext->max_active_zones;
+    } else if (!strcmp(name, "zone.max_append_bytes")) {
+        cur = ext->max_append_bytes;
+    } else {
+        g_assert_not_reached();
+    }
+    if (g_str_has_suffix(name, "_zones")) {
+        val = qemu_opt_get_number(opts, name, cur);
+    } else {
+        val = qemu_opt_get_size(opts, name, cur);
+    }
+    if (val == cur) {
+        return 0;
+    }
+    error_setg(errp, "Cannot change %s of a zoned image (from %" PRIu64
+               " to %" PRIu64 "): the write pointers and the data in the "
+               "zones depend on it; create a new image instead", name, cur,
+               val);
+    return -ENOTSUP;
+}
