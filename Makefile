@@ -6,7 +6,8 @@
 #   make export     the series as git format-patch files in build/export
 #   make oss-fuzz   scripts/oss-fuzz/build.sh as OSS-Fuzz runs it, then check its output
 #   make fuzz-devices  generic-fuzz on the series' device configurations (FUZZ_SECONDS each)
-#   make zoned-crash   ZONED_CRASH_ROUNDS (default 1000) SIGKILL rounds on a zoned qcow2 image
+#   make zoned-crash   SIGKILL rounds on a zoned qcow2 image: ZONED_CRASH_ROUNDS (1000) of a
+#                      qemu-io workload, ZONED_CRASH_GUEST_ROUNDS (5) of a Linux guest's
 #   make refresh    write edits made in build/src back into patches/ and the overlay
 #   make deps       install the Debian packages (as root)
 
@@ -47,8 +48,10 @@ fuzz-devices: assemble
 	@scripts/fuzz-devices.sh
 
 ZONED_CRASH_ROUNDS ?= 1000
+ZONED_CRASH_GUEST_ROUNDS ?= 5
 zoned-crash: build
 	@QEMU_ZONED_CRASH_ROUNDS=$(ZONED_CRASH_ROUNDS) scripts/run-iotests.sh -qcow2 qcow2-zoned-crash
+	@scripts/guest-tests/qcow2-zoned-crash-guest.sh $(ZONED_CRASH_GUEST_ROUNDS)
 
 refresh:
 	@scripts/refresh.sh
