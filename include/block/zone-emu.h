@@ -114,10 +114,14 @@ int coroutine_fn block_zone_emu_mgmt(BlockZoneEmu *ze, BlockZoneOp op,
 /*
  * Store the data of a write or an append that the zone rules allow: the
  * bytes [offset, offset + bytes) of the device, which start at byte
- * @req_offset of the request's data.  It is called with the zones locked,
- * so that no reset and no other write of the zone can come between the
- * check, the data and the move of the write pointer.  It returns 0 or a
- * negative errno; on an error the zone's write pointer does not move.
+ * @req_offset of the request's data.  For a sequential-write-required zone
+ * it is called without the zones locked, once the write has its place at the
+ * write pointer (after the writes in flight to the zone): no zone operation
+ * comes between the check, the data and the move of the write pointer, which
+ * waits for the writes below it.  Conventional zones too; host-aware zones
+ * call it with the zones locked.  It returns 0 or a negative errno; on an
+ * error the zone's write pointer does not move, and the writes in flight
+ * above it in the zone fail.
  */
 typedef int coroutine_fn BlockZoneEmuStoreFunc(void *opaque, uint64_t offset,
                                                uint64_t bytes,
