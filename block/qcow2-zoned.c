@@ -1117,60 +1117,186 @@ qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
     return 0;
 }
 
+typedef struct ZonedAmend {
+    BlockDriverState *bs;
+    Qcow2ZoneOptions *want;
+    Error **errp;
+    int ret;
+    bool done;
+} ZonedAmend;
+
 /*
- * Amend: the zones of an image are fixed when it is made (its data was
- * written to them); an option that says what they already are is fine.
+ * Whether the image has data: a cluster that holds data, or a zone whose
+ * write pointer is not at its start.
  */
-int qcow2_zoned_amend_option(BlockDriverState *bs, QemuOpts *opts,
-                             const char *name, Error **errp)
+static int coroutine_fn GRAPH_RDLOCK zoned_has_data(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t size = bs->total_sectors * BDRV_SECTOR_SIZE;
+    uint64_t pos = 0;
+    uint32_t i;
+    int ret = 0;
+
+    if (s->zoned) {
+        for (i = s->zoned_ext.conventional_zones; i < s->zoned->nr_zones; i++) {
+            if (s->zoned->disk_wps[i] != (uint64_t)i * s->zoned_ext.zone_size) {
+                return 1;
+            }
+        }
+    }
+    qemu_co_mutex_lock(&s->lock);
+    while (pos < size && !ret) {
+        unsigned int bytes = MIN(size - pos, INT_MAX);
+        uint64_t host_offset;
+        QCow2SubclusterType type;
+
+        ret = qcow2_get_host_offset(bs, pos, &bytes, &host_offset, &type);
+        if (ret == 0 && type != QCOW2_SUBCLUSTER_UNALLOCATED_PLAIN &&
+            type != QCOW2_SUBCLUSTER_ZERO_PLAIN) {
+            ret = 1;
+        }
+        pos += bytes;
+    }
+    qemu_co_mutex_unlock(&s->lock);
+    return ret;
+}
+
+static void coroutine_fn zoned_amend_entry(void *opaque)
+{
+    ZonedAmend *a = opaque;
+    BlockDriverState *bs = a->bs;
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    GRAPH_RDLOCK_GUARD();
+
+    ret = zoned_has_data(bs);
+    if (ret) {
+        if (ret > 0) {
+            error_setg(a->errp, "Cannot change the zones of an image that has "
+                       "data; create a new image instead");
+            ret = -EBUSY;
+        } else {
+            error_setg_errno(a->errp, -ret, "Could not read the image");
+        }
+        goto out;
+    }
+    if (s->zoned) {
+        /* Drop the old zones and their table */
+        qcow2_free_clusters(bs, s->zoned_ext.zonedmeta_offset,
+                            s->zoned_ext.zonedmeta_size, QCOW2_DISCARD_OTHER);
+        qcow2_zoned_close(bs);
+    }
+    s->zoned_ext = (Qcow2ZonedHeaderExtension) { 0 };
+    s->incompatible_features &= ~QCOW2_INCOMPAT_ZONED;
+    if (a->want->mode == BLOCK_ZONED_MODEL_NONE) {
+        ret = qcow2_update_header(bs);
+        if (ret < 0) {
+            error_setg_errno(a->errp, -ret, "Could not update the header");
+        }
+        goto out;
+    }
+    ret = qcow2_zoned_co_create(bs, a->want, a->errp);
+    if (ret == 0) {
+        ret = qcow2_zoned_open(bs, bs->open_flags, a->errp);
+    }
+out:
+    a->ret = ret;
+    a->done = true;
+    aio_wait_kick();
+}
+
+/*
+ * Amend the zones with the zone.* options in @opts: what is not given stays
+ * as it is.  The zones of an image that has data are fixed (the write
+ * pointers and the data depend on them); an empty image can be given other
+ * zones, or made zoned, or regular.
+ */
+int qcow2_zoned_amend(BlockDriverState *bs, QemuOpts *opts, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     const Qcow2ZonedHeaderExtension *ext = &s->zoned_ext;
-    uint64_t cur, val;
+    g_autoptr(Qcow2ZoneOptions) want = g_new0(Qcow2ZoneOptions, 1);
+    const char *mode = qemu_opt_get(opts, "zone.mode");
+    ZonedAmend a = { .bs = bs, .want = want, .errp = errp };
+    Coroutine *co;
 
-    if (!strcmp(name, "zone.mode")) {
-        const char *mode = qemu_opt_get(opts, name);
-        const char *cur_mode = !ext->zoned ? "none" :
-                               ext->zoned == QCOW2_ZONED_HA ? "host-aware" :
-                               "host-managed";
+    want->mode = !ext->zoned ? BLOCK_ZONED_MODEL_NONE :
+                 ext->zoned == QCOW2_ZONED_HA ? BLOCK_ZONED_MODEL_HOST_AWARE :
+                 BLOCK_ZONED_MODEL_HOST_MANAGED;
+    if (mode) {
+        int m = qapi_enum_parse(&BlockZonedModel_lookup, mode, -1, errp);
 
-        if (mode && !strcmp(mode, cur_mode)) {
-            return 0;
+        if (m < 0) {
+            return -EINVAL;
         }
-        error_setg(errp, "Cannot change zone.mode of an existing image (it "
-                   "is %s); create a new image instead", cur_mode);
-        return -ENOTSUP;
+        want->mode = m;
     }
-    if (!ext->zoned) {
-        error_setg(errp, "Cannot set %s: the image is not zoned", name);
-        return -ENOTSUP;
+    if (ext->zoned) {
+        want->has_size = want->has_capacity = true;
+        want->has_conventional_zones = want->has_max_open_zones = true;
+        want->has_max_active_zones = want->has_max_append_bytes = true;
+        want->size = ext->zone_size;
+        want->capacity = ext->zone_capacity;
+        want->conventional_zones = ext->conventional_zones;
+        want->max_open_zones = ext->max_open_zones;
+        want->max_active_zones = ext->max_active_zones;
+        want->max_append_bytes = ext->max_append_bytes;
     }
-    if (!strcmp(name, "zone.size")) {
-        cur = ext->zone_size;
-    } else if (!strcmp(name, "zone.capacity")) {
-        cur = ext->zone_capacity;
-    } else if (!strcmp(name, "zone.conventional_zones")) {
-        cur = ext->conventional_zones;
-    } else if (!strcmp(name, "zone.max_open_zones")) {
-        cur = ext->max_open_zones;
-    } else if (!strcmp(name, "zone.max_active_zones")) {
-        cur = ext->max_active_zones;
-    } else if (!strcmp(name, "zone.max_append_bytes")) {
-        cur = ext->max_append_bytes;
-    } else {
-        g_assert_not_reached();
+#define ZONED_AMEND(field, opt, get)                                \
+    if (qemu_opt_find(opts, "zone." opt)) {                         \
+        want->has_##field = true;                                   \
+        want->field = get(opts, "zone." opt, 0);                    \
     }
-    if (g_str_has_suffix(name, "_zones")) {
-        val = qemu_opt_get_number(opts, name, cur);
-    } else {
-        val = qemu_opt_get_size(opts, name, cur);
+    ZONED_AMEND(size, "size", qemu_opt_get_size)
+    ZONED_AMEND(capacity, "capacity", qemu_opt_get_size)
+    ZONED_AMEND(conventional_zones, "conventional_zones", qemu_opt_get_number)
+    ZONED_AMEND(max_open_zones, "max_open_zones", qemu_opt_get_number)
+    ZONED_AMEND(max_active_zones, "max_active_zones", qemu_opt_get_number)
+    ZONED_AMEND(max_append_bytes, "max_append_bytes", qemu_opt_get_size)
+#undef ZONED_AMEND
+    /* What is derived from a new size or capacity takes its default */
+    if (qemu_opt_find(opts, "zone.size") &&
+        !qemu_opt_find(opts, "zone.capacity")) {
+        want->has_capacity = false;
     }
-    if (val == cur) {
+    if ((qemu_opt_find(opts, "zone.size") ||
+         qemu_opt_find(opts, "zone.capacity")) &&
+        !qemu_opt_find(opts, "zone.max_append_bytes")) {
+        want->has_max_append_bytes = false;
+    }
+
+    if (ext->zoned && want->mode != BLOCK_ZONED_MODEL_NONE &&
+        (want->mode == BLOCK_ZONED_MODEL_HOST_AWARE) ==
+        (ext->zoned == QCOW2_ZONED_HA) &&
+        want->size == ext->zone_size && want->has_capacity &&
+        want->capacity == ext->zone_capacity && want->has_max_append_bytes &&
+        want->conventional_zones == ext->conventional_zones &&
+        want->max_open_zones == ext->max_open_zones &&
+        want->max_active_zones == ext->max_active_zones &&
+        want->max_append_bytes == ext->max_append_bytes) {
         return 0;
     }
-    error_setg(errp, "Cannot change %s of a zoned image (from %" PRIu64
-               " to %" PRIu64 "): the write pointers and the data in the "
-               "zones depend on it; create a new image instead", name, cur,
-               val);
-    return -ENOTSUP;
+    if (!ext->zoned && want->mode == BLOCK_ZONED_MODEL_NONE) {
+        if (qemu_opt_find(opts, "zone.size") ||
+            qemu_opt_find(opts, "zone.capacity") ||
+            qemu_opt_find(opts, "zone.conventional_zones") ||
+            qemu_opt_find(opts, "zone.max_open_zones") ||
+            qemu_opt_find(opts, "zone.max_active_zones") ||
+            qemu_opt_find(opts, "zone.max_append_bytes")) {
+            error_setg(errp, "The image is not zoned: zone options need "
+                       "zone.mode=host-managed or host-aware");
+            return -EINVAL;
+        }
+        return 0;
+    }
+
+    co = qemu_coroutine_create(zoned_amend_entry, &a);
+    if (qemu_in_coroutine()) {
+        qemu_coroutine_enter(co);
+    } else {
+        aio_co_enter(bdrv_get_aio_context(bs), co);
+        BDRV_POLL_WHILE(bs, !a.done);
+    }
+    return a.ret;
 }
