@@ -413,7 +413,8 @@ qcow2_zoned_open(BlockDriverState *bs, int flags, Error **errp)
         block_zone_emu_free(ze);
         return -EINVAL;
     }
-    ret = qcow2_check_metadata_overlap(bs, 0, ext->zonedmeta_offset,
+    ret = qcow2_check_metadata_overlap(bs, QCOW2_OL_ZONED_TABLE,
+                                       ext->zonedmeta_offset,
                                        ext->zonedmeta_size);
     if (ret) {
         error_setg(errp, "zoned extension: the write pointers at "
