@@ -42,9 +42,6 @@
 #define ZONED_TABLE_BLOCK 4096
 #define ZONED_ENTRIES_PER_BLOCK (ZONED_TABLE_BLOCK / sizeof(uint64_t))
 
-/* Largest zoned table: as many zones as the zone emulation takes. */
-#define ZONED_MAX_ZONES (4u << 20)
-
 struct Qcow2Zoned {
     BlockZoneEmu *ze;
     uint32_t nr_zones;
@@ -59,32 +56,22 @@ struct Qcow2Zoned {
     Error *migration_blocker;
 };
 
-int qcow2_zoned_read_ext(BlockDriverState *bs, const void *data, size_t len,
-                         Error **errp)
+void qcow2_zoned_ext_from_be(BDRVQcow2State *s,
+                             const Qcow2ZonedHeaderExtension *be)
 {
-    BDRVQcow2State *s = bs->opaque;
-    Qcow2ZonedHeaderExtension ext;
-
-    if (len != sizeof(ext)) {
-        error_setg(errp, "zoned extension: length %zu, expected %zu", len,
-                   sizeof(ext));
-        return -EINVAL;
-    }
-    memcpy(&ext, data, sizeof(ext));
     s->zoned_ext = (Qcow2ZonedHeaderExtension) {
-        .zoned = ext.zoned,
-        .reserved = { ext.reserved[0], ext.reserved[1], ext.reserved[2] },
-        .zone_size = be64_to_cpu(ext.zone_size),
-        .zone_capacity = be64_to_cpu(ext.zone_capacity),
-        .conventional_zones = be32_to_cpu(ext.conventional_zones),
-        .nr_zones = be32_to_cpu(ext.nr_zones),
-        .max_active_zones = be32_to_cpu(ext.max_active_zones),
-        .max_open_zones = be32_to_cpu(ext.max_open_zones),
-        .max_append_bytes = be32_to_cpu(ext.max_append_bytes),
-        .zonedmeta_size = be64_to_cpu(ext.zonedmeta_size),
-        .zonedmeta_offset = be64_to_cpu(ext.zonedmeta_offset),
+        .zoned = be->zoned,
+        .reserved = { be->reserved[0], be->reserved[1], be->reserved[2] },
+        .zone_size = be64_to_cpu(be->zone_size),
+        .zone_capacity = be64_to_cpu(be->zone_capacity),
+        .conventional_zones = be32_to_cpu(be->conventional_zones),
+        .nr_zones = be32_to_cpu(be->nr_zones),
+        .max_active_zones = be32_to_cpu(be->max_active_zones),
+        .max_open_zones = be32_to_cpu(be->max_open_zones),
+        .max_append_bytes = be32_to_cpu(be->max_append_bytes),
+        .zonedmeta_size = be64_to_cpu(be->zonedmeta_size),
+        .zonedmeta_offset = be64_to_cpu(be->zonedmeta_offset),
     };
-    return 0;
 }
 
 void qcow2_zoned_ext_to_be(BDRVQcow2State *s, Qcow2ZonedHeaderExtension *be)
@@ -774,23 +761,9 @@ qcow2_zoned_co_create(BlockDriverState *bs, Qcow2ZoneOptions *opts,
         return -EINVAL;
     }
     ext->max_append_bytes = max_append;
-    if (!capacity || !max_append) {
-        error_setg(errp, "zone.capacity and zone.max_append_bytes must not "
-                   "be zero");
-        ext->zoned = 0;
-        return -EINVAL;
-    }
-    if (size && ext->zone_size) {
-        uint64_t nr_zones = DIV_ROUND_UP(size, ext->zone_size);
-
-        if (nr_zones > ZONED_MAX_ZONES) {
-            error_setg(errp, "zone.size (%" PRIu64 ") too small for an image "
-                       "of %" PRIu64 " bytes: %" PRIu64 " zones, at most %u",
-                       ext->zone_size, size, nr_zones, ZONED_MAX_ZONES);
-            ext->zoned = 0;
-            return -EINVAL;
-        }
-        ext->nr_zones = nr_zones;
+    if (ext->zone_size) {
+        /* zoned_check_ext() refuses more zones than zone-emu takes */
+        ext->nr_zones = MIN(DIV_ROUND_UP(size, ext->zone_size), UINT32_MAX);
     }
     ext->zonedmeta_size = (uint64_t)ext->nr_zones * sizeof(uint64_t);
     ext->zonedmeta_offset = s->cluster_size; /* any non-zero value, for now */
