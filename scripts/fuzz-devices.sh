@@ -1,28 +1,52 @@
 #!/usr/bin/env bash
 # Run QEMU's generic-fuzz on the series' device configurations
 # (tests/qtest/fuzz/generic_fuzz_configs.h), each for FUZZ_SECONDS (default
-# 120), from the corpus kept in build/fuzz-devices/NAME between runs.  A
-# finding is saved there and its reproduce command printed; the exit status
-# is nonzero when there was one.  Prints TAP.
-#   scripts/fuzz-devices.sh [NAME...]
+# 120), from the corpus kept in build/fuzz-devices/NAME/corpus between runs
+# (started from the project's seeds in scripts/fuzz-devices/NAME).  A
+# finding is saved in build/fuzz-devices/NAME/findings and its reproduce
+# command printed; the exit status is nonzero when there was one.  Prints TAP.
+#   scripts/fuzz-devices.sh [--check] [NAME...]
 #
-# The fuzzer is build/fuzz-system's qemu-fuzz-x86_64 (scripts/
-# build-fuzz-system.sh), whose coverage instrumentation is limited to
-# libFuzzer's entry point for the snapfuzz target: here libFuzzer mutates
-# without feedback from the device models.
+# --check is make check's fast path: each configuration runs FUZZ_SECONDS
+# (default 5) from the project's seeds alone, in a scratch directory, so a
+# regression in a device shows at once and nothing is kept.
+#
+# The fuzzer is build/fuzz's qemu-fuzz-x86_64 (scripts/build-fuzz.sh: clang,
+# libFuzzer, ASan and UBSan, the device models and the block layer
+# instrumented by QEMU's instrumentation filter).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-secs=${FUZZ_SECONDS:-120}
-out="$build_dir/fuzz-devices"
+check=0
+if [ "${1:-}" = --check ]; then
+    check=1
+    shift
+fi
+secs=${FUZZ_SECONDS:-$([ $check = 1 ] && echo 5 || echo 120)}
+seeds="$here/fuzz-devices"
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(virtio-blk-zoned virtio-blk-zoned-iothread
     scsi-zbc nvme-zns-blk nvme-iothread-poll nvme-iothreads snapfuzz)
 
-"$here/build-fuzz-system.sh" qemu-fuzz-x86_64 >&2
-fuzz="$build_dir/fuzz-system/qemu-fuzz-x86_64"
+if ! "$here/build-fuzz.sh" qemu-fuzz-x86_64 >&2; then
+    echo "1..1"
+    echo "not ok 1 - build qemu-fuzz-x86_64 (scripts/build-fuzz.sh)"
+    exit 1
+fi
+fuzz="$build_dir/fuzz/qemu-fuzz-x86_64"
+
+if [ $check = 1 ]; then
+    out=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-devices.XXXXXX")
+    trap 'rm -rf "$out"' EXIT
+else
+    out="$build_dir/fuzz-devices"
+fi
+# Leaks, UBSan reports and ASan errors are findings; the run stops at the
+# first one (libFuzzer saves the input).
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 echo "1..${#configs[@]}"
 n=0 failed=0
@@ -30,16 +54,27 @@ for c in "${configs[@]}"; do
     n=$((n + 1))
     d="$out/$c"
     mkdir -p "$d/corpus" "$d/findings"
+    dirs=("$d/corpus")
+    [ -d "$seeds/$c" ] && dirs+=("$seeds/$c")
     if (cd "$d" && "$fuzz" --fuzz-target="generic-fuzz-$c" -max_total_time="$secs" \
             -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$d/findings/" \
-            corpus >"$d/log" 2>&1); then
-        echo "ok $n - $c: $(grep -E '^#[0-9]+.*DONE' "$d/log" | tail -n 1 | cut -c1-80)"
+            -print_final_stats=1 "${dirs[@]}" >"$d/log" 2>&1); then
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$d/log")
+        cov=$(grep -E '^#[0-9]+' "$d/log" | tail -n 1 | sed -n 's/.* cov: \([0-9]*\) .*/\1/p')
+        echo "ok $n - $c: ${execs:-?} inputs in ${secs} s, ${cov:-?} edges"
     else
         failed=1
         echo "not ok $n - $c (log: $d/log)"
+        grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$d/log" | head -n 3 | sed 's/^/# /'
         for f in "$d"/findings/*; do
             [ -e "$f" ] || continue
+            if [ $check = 1 ]; then
+                mkdir -p "$build_dir/fuzz-devices/$c/findings"
+                cp "$f" "$build_dir/fuzz-devices/$c/findings/"
+                f="$build_dir/fuzz-devices/$c/findings/${f##*/}"
+            fi
             echo "# reproduce: $fuzz --fuzz-target=generic-fuzz-$c $f"
+            echo "# as qtest commands: QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 $fuzz --fuzz-target=generic-fuzz-$c $f"
         done
     fi
 done

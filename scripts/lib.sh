@@ -147,8 +147,8 @@ known_targets() {
     done
 }
 
-# clang_build_setup: what the clang/libFuzzer builds (build-fuzz.sh,
-# build-fuzz-system.sh) need before they configure $src_dir: clang-14, an
+# clang_build_setup: what the clang/libFuzzer builds (build-fuzz.sh) need
+# before they configure $src_dir: clang-14, an
 # assembled tree, and ccache when it is installed.
 clang_build_setup() {
     command -v clang-14 >/dev/null || die "clang-14 is missing: apt-get install clang-14 libclang-rt-14-dev"

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #define SF_VENDOR_ID            0x1b36
-#define SF_DEVICE_ID            0x0015
+#define SF_DEVICE_ID            0x0016
 
 #define SF_REG_MAGIC            0x00
 #define SF_REG_VERSION          0x04

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # QEMU's libFuzzer target for the snapfuzz device (qemu-fuzz-x86_64
-# --fuzz-target=snapfuzz, built by scripts/build-fuzz-system.sh) boots a
+# --fuzz-target=snapfuzz, built by scripts/build-fuzz.sh) boots a
 # Linux guest whose init is the example harness built with AFL++'s
 # compiler, and fuzzes it: every libFuzzer input runs in the guest from the
 # root snapshot, and the guest's coverage map is libFuzzer's extra counters.
@@ -14,7 +14,7 @@
 # allows 500,000.
 #   scripts/guest-tests/snapfuzz-libfuzzer.sh [SECONDS]
 # QEMU_FUZZ=path uses that qemu-fuzz-x86_64 instead of building
-# build/fuzz-system; SNAPFUZZ_SRC overrides the source tree.
+# build/fuzz's; SNAPFUZZ_SRC overrides the source tree.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,8 +25,8 @@ out="$build_dir/snapfuzz-libfuzzer"
 
 fuzz=${QEMU_FUZZ:-}
 if [ -z "$fuzz" ]; then
-    "$top/scripts/build-fuzz-system.sh" qemu-fuzz-x86_64 >&2
-    fuzz="$build_dir/fuzz-system/qemu-fuzz-x86_64"
+    "$top/scripts/build-fuzz.sh" qemu-fuzz-x86_64 >&2
+    fuzz="$build_dir/fuzz/qemu-fuzz-x86_64"
 fi
 [ -x "$fuzz" ] || die "$fuzz does not exist"
 kdir=$("$top/scripts/guest-kernel.sh")

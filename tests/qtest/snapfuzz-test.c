@@ -113,7 +113,7 @@ static void test_registers(void)
     sf_start(&sf, NULL);
     g_assert_cmphex(qpci_config_readw(sf.dev, PCI_VENDOR_ID), ==,
                     PCI_VENDOR_ID_REDHAT);
-    g_assert_cmphex(qpci_config_readw(sf.dev, PCI_DEVICE_ID), ==, 0x0015);
+    g_assert_cmphex(qpci_config_readw(sf.dev, PCI_DEVICE_ID), ==, 0x0016);
     g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_MAGIC), ==, SNAPFUZZ_MAGIC);
     g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERSION), ==, SNAPFUZZ_VERSION);
     g_assert_cmphex(rd(&sf, SNAPFUZZ_REG_CAPS), ==,

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Line coverage of one source file from a source-based coverage profile:
+all of the file, and only the lines the series adds to it.
+
+    series-line-coverage.py BINARY PROFDATA SRC_DIR FILE
+
+Prints "covered/total(percent) covered/total(percent)"; lines that are not
+code (no count in llvm-cov's listing) do not count.  The series' lines are
+those "git diff base HEAD" adds in SRC_DIR.
+"""
+import re
+import subprocess
+import sys
+
+
+def added_lines(src, path):
+    diff = subprocess.run(['git', '-C', src, 'diff', '-U0', 'base', 'HEAD',
+                           '--', path], capture_output=True, text=True,
+                          check=True).stdout
+    lines = set()
+    for m in re.finditer(r'^@@ -\S+ \+(\d+)(?:,(\d+))? @@', diff, re.M):
+        start, count = int(m.group(1)), int(m.group(2) or 1)
+        lines.update(range(start, start + count))
+    return lines
+
+
+def counts(binary, profdata, src, path):
+    """{line: count} of the code lines of path."""
+    out = subprocess.run(['llvm-cov-14', 'show', binary,
+                          '-instr-profile=' + profdata, '-format=text',
+                          '-show-expansions=false', '-show-instantiations=false',
+                          f'{src}/{path}'],
+                         capture_output=True, text=True).stdout
+    result = {}
+    for line in out.splitlines():
+        m = re.match(r'^\s*(\d+)\|\s*([0-9.]+[kMG]?)\|', line)
+        if m:
+            result[int(m.group(1))] = m.group(2) not in ('0',)
+    return result
+
+
+def fmt(covered, total):
+    if not total:
+        return '-'
+    return f'{covered}/{total}({100 * covered / total:.1f}%)'
+
+
+def main():
+    binary, profdata, src, path = sys.argv[1:5]
+    c = counts(binary, profdata, src, path)
+    new = added_lines(src, path)
+    all_cov = sum(1 for v in c.values() if v)
+    new_lines = [v for k, v in c.items() if k in new]
+    print(fmt(all_cov, len(c)), fmt(sum(new_lines), len(new_lines)))
+
+
+if __name__ == '__main__':
+    main()
