@@ -472,6 +472,54 @@ static void test_dbbuf_eventidx_init(const void *opaque)
     nvme_stop(c);
 }
 
+/* The number of open file descriptors of the QEMU under test */
+static int nvme_qemu_fds(Nvme *c)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fd",
+                                            (int)qtest_pid(c->qts));
+    GDir *dir = g_dir_open(path, 0, NULL);
+    int n = 0;
+
+    g_assert_nonnull(dir);
+    while (g_dir_read_name(dir)) {
+        n++;
+    }
+    g_dir_close(dir);
+    return n;
+}
+
+/*
+ * Doorbell Buffer Config again while the I/O queues live: each queue keeps
+ * the one doorbell ioeventfd it has.  (A second eventfd per queue leaked
+ * the first and left a second registration in BAR0, which outlived the
+ * queue; under KVM the duplicate registration aborts QEMU.)  Deleting and
+ * creating the queues again gives back what they took.
+ */
+static void test_dbbuf_again(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    int fds, i, q;
+
+    if (!c->dbbuf) {
+        nvme_stop(c);
+        return;
+    }
+    fds = nvme_qemu_fds(c);
+    for (i = 0; i < 3; i++) {
+        g_assert_cmphex(nvme_dbbuf_config(c, c->dbs, c->eis), ==, 0);
+    }
+    g_assert_cmpint(nvme_qemu_fds(c), ==, fds);
+    nvme_io_rounds(c, QSIZE + 2);
+
+    for (q = 1; q <= c->nr_ioq; q++) {
+        g_assert_cmphex(nvme_delete_ioq(c, q), ==, 0);
+        g_assert_cmphex(nvme_create_ioq(c, q), ==, 0);
+    }
+    nvme_io_rounds(c, 2);
+    g_assert_cmpint(nvme_qemu_fds(c), ==, fds);
+    nvme_stop(c);
+}
+
 /* Shadow doorbell pages the controller cannot reach: Invalid Field */
 static void test_dbbuf_inaccessible(const void *opaque)
 {
@@ -1001,6 +1049,7 @@ int main(int argc, char **argv)
         add_mode_test(m, "io-batch", test_io_batch);
         add_mode_test(m, "dbbuf/eventidx-init", test_dbbuf_eventidx_init);
         add_mode_test(m, "dbbuf/inaccessible", test_dbbuf_inaccessible);
+        add_mode_test(m, "dbbuf/again", test_dbbuf_again);
         add_mode_test(m, "bar0/cq", test_bar0_cq);
         add_mode_test(m, "bar0/sq", test_bar0_sq);
         add_mode_test(m, "bar0/dbbuf", test_bar0_dbbuf);
