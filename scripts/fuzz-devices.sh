@@ -2,7 +2,8 @@
 # Run QEMU's generic-fuzz on the series' device configurations
 # (tests/qtest/fuzz/generic_fuzz_configs.h), each for FUZZ_SECONDS (default
 # 120), from the corpus kept in build/fuzz-devices/NAME/corpus between runs
-# (started from the project's seeds in scripts/fuzz-devices/NAME).  A
+# (started from the project's seeds in scripts/fuzz-devices/NAME.tar.xz, a
+# corpus merged with libFuzzer's -merge=1 after a longer run).  A
 # finding is saved in build/fuzz-devices/NAME/findings and its reproduce
 # command printed; the exit status is nonzero when there was one.  Prints TAP.
 #   scripts/fuzz-devices.sh [--check] [NAME...]
@@ -55,7 +56,12 @@ for c in "${configs[@]}"; do
     d="$out/$c"
     mkdir -p "$d/corpus" "$d/findings"
     dirs=("$d/corpus")
-    [ -d "$seeds/$c" ] && dirs+=("$seeds/$c")
+    if [ -f "$seeds/$c.tar.xz" ]; then
+        rm -rf "$d/seeds"
+        mkdir -p "$d/seeds"
+        tar -C "$d/seeds" -xJf "$seeds/$c.tar.xz"
+        dirs+=("$d/seeds")
+    fi
     if (cd "$d" && "$fuzz" --fuzz-target="generic-fuzz-$c" -max_total_time="$secs" \
             -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$d/findings/" \
             -print_final_stats=1 "${dirs[@]}" >"$d/log" 2>&1); then
