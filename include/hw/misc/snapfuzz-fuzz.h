@@ -36,4 +36,13 @@ bool snapfuzz_fuzz_ended(uint32_t *result);
 /* The device's timeout property (ms), 0 when there is none or no device. */
 uint32_t snapfuzz_fuzz_timeout_ms(void);
 
+/*
+ * The bounds of the section of the inline 8-bit counters that
+ * -fsanitize-coverage puts in instrumented code (defined by the linker;
+ * NULL when nothing is instrumented).  The target clears QEMU's own
+ * counters after each input, so that libFuzzer sees only the guest's.
+ */
+extern uint8_t __start___sancov_cntrs[] __attribute__((weak));
+extern uint8_t __stop___sancov_cntrs[] __attribute__((weak));
+
 #endif

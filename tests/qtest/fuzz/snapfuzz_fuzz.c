@@ -54,11 +54,9 @@ static uint8_t snapfuzz_counters[SNAPFUZZ_FUZZ_COV_SIZE]
  * guest) run a number of times that depends on the host, and as features
  * they would fill the corpus with noise.  They are cleared when an input
  * ends, so the only features libFuzzer sees are the guest's (and the fixed
- * path through fuzz.c).
+ * path through fuzz.c).  The section's bounds are declared in
+ * hw/misc/snapfuzz-fuzz.h.
  */
-extern uint8_t __start___sancov_cntrs[] __attribute__((weak));
-extern uint8_t __stop___sancov_cntrs[] __attribute__((weak));
-
 static void snapfuzz_fuzz_drop_host_coverage(void)
 {
     if (__start___sancov_cntrs &&
