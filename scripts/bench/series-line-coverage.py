@@ -5,7 +5,7 @@ all of the file, and only the lines the series adds to it.
     series-line-coverage.py BINARY PROFDATA SRC_DIR FILE
 
 Prints "covered/total(percent) covered/total(percent)"; lines that are not
-code (no count in llvm-cov's listing) do not count.  The series' lines are
+code (no DA: record in llvm-cov's lcov export) do not count.  The series' lines are
 those "git diff base HEAD" adds in SRC_DIR.
 """
 import re
@@ -25,17 +25,20 @@ def added_lines(src, path):
 
 
 def counts(binary, profdata, src, path):
-    """{line: count} of the code lines of path."""
-    out = subprocess.run(['llvm-cov-14', 'show', binary,
-                          '-instr-profile=' + profdata, '-format=text',
-                          '-show-expansions=false', '-show-instantiations=false',
-                          f'{src}/{path}'],
+    """{line: covered} of the code lines of path, from llvm-cov's lcov
+    export (its SF: names are as compiled, e.g. BUILD/../src/hw/x.c, so
+    match the file by its path below the source tree)."""
+    out = subprocess.run(['llvm-cov-14', 'export', binary,
+                          '-instr-profile=' + profdata, '-format=lcov'],
                          capture_output=True, text=True).stdout
     result = {}
+    mine = False
     for line in out.splitlines():
-        m = re.match(r'^\s*(\d+)\|\s*([0-9.]+[kMG]?)\|', line)
-        if m:
-            result[int(m.group(1))] = m.group(2) not in ('0',)
+        if line.startswith('SF:'):
+            mine = line[3:].endswith('/' + path)
+        elif mine and line.startswith('DA:'):
+            num, count = line[3:].split(',')[:2]
+            result[int(num)] = result.get(int(num), False) or int(count) > 0
     return result
 
 
