@@ -12,6 +12,16 @@ project_build="$build_dir/project"
 if [ ! -f "$project_build/build.ninja" ]; then
     /usr/bin/meson setup "$project_build" "$top" >/dev/null || die "meson setup of the test suites failed"
 fi
+# The fuzz suite's tests each build what they run in the one clang tree
+# (build/fuzz).  Build all of it once here, before meson test starts them in
+# parallel: a cold tree is then built outside the tests' timeouts, and not by
+# two tests at once (build-fuzz.sh also waits for a build in progress).  A
+# failure here is left to those tests to report.
+if [ $# = 0 ] || [[ " $* " == *fuzz* ]]; then
+    "$here/build-fuzz.sh" qemu-img qemu-io tests/image-fuzz/qemu-fuzz-image \
+        tests/image-fuzz/seeds.stamp qemu-fuzz-x86_64 \
+        || info "building build/fuzz failed; the fuzz suite's tests will say so"
+fi
 log="$project_build/meson-logs/testlog.json"
 rm -f "$log"
 set +e

@@ -132,6 +132,21 @@ configure_once() {
     echo "$want" >"$dir/.series-configure-args"
 }
 
+# lock_build_dir BUILD_DIR: hold an exclusive lock on BUILD_DIR (the file
+# BUILD_DIR.lock beside it) until the calling script exits, so that two
+# builders of one tree wait for each other instead of configuring it at the
+# same time (meson test runs the image fuzzer's and the device fuzzers' tests
+# in parallel, and each builds build/fuzz).
+lock_build_dir() {
+    local dir=$1
+    mkdir -p "$(dirname "$dir")"
+    exec {series_build_lock}>"$dir.lock" || die "cannot create $dir.lock"
+    if ! flock -n "$series_build_lock"; then
+        info "waiting for another build of $dir to finish"
+        flock "$series_build_lock" || die "cannot lock $dir.lock"
+    fi
+}
+
 # known_targets BUILD_DIR TARGET...: the TARGETs BUILD_DIR's ninja knows, a
 # line each; the others (an older series, another configuration) are named
 # on stderr and left out.
