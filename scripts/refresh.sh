@@ -33,11 +33,6 @@ recommit() {
     )
 }
 
-# The commit of the series that added path (first one), if any.
-adding_commit() {
-    g log --reverse --diff-filter=A --format=%H base..HEAD -- "$1" | head -n 1
-}
-
 fold_uncommitted() {
     local untracked f target c first="" tree parent idx mode
     local -A target_of=()
@@ -121,23 +116,47 @@ write_back() {
         "base..$parent"
     names=$(cd "$out/patches" && ls)
 
+    # The commit that adds each overlay file (its first one), from one walk
+    # of the series: a git log per file and commit took twenty minutes.
+    local -A owner_of=() is_overlay=()
+    while read -r f; do
+        is_overlay[$f]=1
+    done <"$out/overlay"
+    local cur=""
+    while read -r line; do
+        case "$line" in
+            commit\ *) cur=${line#commit } ;;
+            "") ;;
+            *) if [ -n "${is_overlay[$line]:-}" ] &&
+                  [ -z "${owner_of[$line]:-}" ]; then
+                   owner_of[$line]=$cur
+               fi ;;
+        esac
+    done < <(g log --reverse --no-renames --diff-filter=A --format='commit %H' --name-only \
+                 base..HEAD)
+
+    local -A name_of=()
     for c in $(g rev-list --reverse base..HEAD); do
         n=$((n + 1))
         name=$(printf '%s\n' "$names" | sed -n "${n}p")
+        name_of[$c]=$name
         echo "$name" >>"$out/series"
-        while read -r f; do
-            owner=$(adding_commit "$f")
-            if [ "$owner" = "$c" ]; then
-                printf '%s %s\n' "$f" "$name" >>"$out/map"
-            fi
-        done <"$out/overlay"
-        # Later changes to an overlay file are carried by the file itself.
-        while read -r f; do
-            grep -Fx "$f" "$out/overlay" >/dev/null || continue
-            [ "$(adding_commit "$f")" = "$c" ] && continue
-            info "note: $name changes overlay file $f; its final content goes into the patch that adds it"
-        done < <(g diff-tree --no-commit-id -r --name-only "$c")
     done
+    for f in "${!owner_of[@]}"; do
+        printf '%s %s\n' "$f" "${name_of[${owner_of[$f]}]}" >>"$out/map"
+    done
+    # Later changes to an overlay file are carried by the file itself.
+    cur=""
+    while read -r line; do
+        case "$line" in
+            commit\ *) cur=${line#commit } ;;
+            "") ;;
+            *) [ -n "${is_overlay[$line]:-}" ] || continue
+               [ "${owner_of[$line]}" = "$cur" ] && continue
+               info "note: ${name_of[$cur]} changes overlay file $line; its final content goes into the patch that adds it" ;;
+        esac
+    done < <(g log --reverse --no-renames --format='commit %H' --name-only \
+                 base..HEAD)
 
     # Swap in the new patches and overlay files.
     rm -f "$top"/patches/*.patch

@@ -567,6 +567,42 @@ static void zbc_rw(void *obj, void *data, QGuestAllocator *alloc)
     zbc_free(t);
 }
 
+/*
+ * Linux fails a write off the write pointer with -EIO, the errno of a write
+ * the drive could not do.  Only a write that really misses the write pointer
+ * (or goes to a full zone) gets the zone's sense data; a write at the write
+ * pointer, or to a conventional zone, that the drive fails (blkdebug injects
+ * -EIO once at the start of zone 2, at block 100 and on a flush) is an I/O
+ * error and goes through werror/rerror (report here).
+ */
+static void zbc_media_error(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint8_t sync[VIRTIO_SCSI_CDB_SIZE] = { SYNCHRONIZE_CACHE };
+    QDict *rsp;
+    uint64_t wp;
+
+    assert_sense(t, write_blocks(t, ZSTART(2), 4), ABORTED_COMMAND,
+                 0x00, 0x06);
+    rsp = qtest_qmp_eventwait_ref(global_qtest, "BLOCK_IO_ERROR");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "data"), "action"),
+                    ==, "report");
+    qobject_unref(rsp);
+    g_assert_cmphex(zone_cond(t, 2, &wp), ==, ZC_EMPTY);
+    assert_good(t, write_blocks(t, ZSTART(2), 4));
+    g_assert_cmphex(zone_cond(t, 2, &wp), ==, ZC_IOPEN);
+    g_assert_cmpuint(wp, ==, ZSTART(2) + 4);
+    assert_sense(t, write_blocks(t, ZSTART(2) + 8, 4), ILLEGAL_REQUEST,
+                 0x21, 0x04);
+
+    assert_sense(t, write_blocks(t, 100, 4), ABORTED_COMMAND, 0x00, 0x06);
+    assert_good(t, write_blocks(t, 100, 4));
+    assert_sense(t, zbc_cmd(t, sync, NULL, 0, NULL, 0), ABORTED_COMMAND,
+                 0x00, 0x06);
+    assert_good(t, zbc_cmd(t, sync, NULL, 0, NULL, 0));
+    zbc_free(t);
+}
+
 static void zbc_urswrz(void *obj, void *data, QGuestAllocator *alloc)
 {
     ZbcTest *t = zbc_init(obj, alloc);
@@ -692,6 +728,34 @@ static void *zbc_setup_ha(GString *cmd_line, void *arg)
     return arg;
 }
 
+/* HM_DRIVE under blkdebug, with werror=report */
+static void *zbc_setup_media_error(GString *cmd_line, void *arg)
+{
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=null-co,node-name=zz,size=%d,"
+                           "zoned=host-managed,zone-size=1048576,"
+                           "zone-nr-conv=%d,memory-backed=on,read-zeroes=on"
+                           " -blockdev driver=blkdebug,node-name=z0,image=zz,"
+                           "inject-error.0.event=none,"
+                           "inject-error.0.iotype=write,"
+                           "inject-error.0.errno=%d,"
+                           "inject-error.0.sector=%" PRIu64 ","
+                           "inject-error.0.once=on,"
+                           "inject-error.1.event=none,"
+                           "inject-error.1.iotype=write,"
+                           "inject-error.1.errno=%d,"
+                           "inject-error.1.sector=100,"
+                           "inject-error.1.once=on,"
+                           "inject-error.2.event=none,"
+                           "inject-error.2.iotype=flush,"
+                           "inject-error.2.errno=%d,"
+                           "inject-error.2.once=on"
+                           " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
+                           "werror=report,rerror=report",
+                           NR_ZONES << 20, NR_CONV, EIO, ZSTART(2), EIO, EIO);
+    return arg;
+}
+
 static void register_scsi_zbc_test(void)
 {
     QOSGraphTestOptions opts = { .before = zbc_setup };
@@ -701,6 +765,8 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-mgmt", "virtio-scsi", zbc_mgmt, &opts);
     qos_add_test("zbc-rw", "virtio-scsi", zbc_rw, &opts);
     qos_add_test("zbc-active-limit", "virtio-scsi", zbc_active_limit, &opts);
+    opts.before = zbc_setup_media_error;
+    qos_add_test("zbc-media-error", "virtio-scsi", zbc_media_error, &opts);
     opts.before = zbc_setup_urswrz;
     qos_add_test("zbc-unrestricted-reads", "virtio-scsi", zbc_urswrz, &opts);
     opts.before = zbc_setup_ha;

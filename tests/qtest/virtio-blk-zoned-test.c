@@ -17,6 +17,7 @@
 #include "libqtest-single.h"
 #include "qemu/bswap.h"
 #include "qemu/module.h"
+#include "qobject/qdict.h"
 #include "standard-headers/linux/virtio_blk.h"
 #include "libqos/qgraph.h"
 #include "libqos/virtio-blk.h"
@@ -102,15 +103,23 @@ static void zt_cleanup(ZonedTest *t)
     qvirtqueue_cleanup(t->dev->bus, t->vq, t->alloc);
 }
 
+/* A request in flight (zt_submit), for zt_complete. */
+typedef struct ZtRequest {
+    uint64_t addr;
+    uint64_t in_addr;
+    uint64_t status_addr;
+    size_t in_len;
+    uint32_t head;
+} ZtRequest;
+
 /*
- * Submit one request and wait for it: the header, @out_len bytes the device
- * reads (from @out, or left as they are in guest memory when @out is NULL),
- * @in_len bytes the device writes (copied to @in unless it is NULL), and the
- * status byte, which is returned.
+ * Submit one request: the header, @out_len bytes the device reads (from
+ * @out, or left as they are in guest memory when @out is NULL), @in_len
+ * bytes the device writes, and the status byte.
  */
-static uint8_t zt_request(ZonedTest *t, uint32_t type, uint64_t sector,
-                          const void *out, size_t out_len,
-                          void *in, size_t in_len)
+static void zt_submit(ZonedTest *t, ZtRequest *r, uint32_t type,
+                      uint64_t sector, const void *out, size_t out_len,
+                      size_t in_len)
 {
     struct {
         uint32_t type;
@@ -121,40 +130,62 @@ static uint8_t zt_request(ZonedTest *t, uint32_t type, uint64_t sector,
         .ioprio = 0,
         .sector = zt_dev64(t, sector),
     };
-    uint64_t addr, out_addr, in_addr, status_addr;
+    uint64_t out_addr;
     uint8_t status = 0xff;
-    uint32_t head;
 
     QEMU_BUILD_BUG_ON(sizeof(hdr) != ZT_OUTHDR_SIZE);
 
-    addr = guest_alloc(t->alloc, ZT_OUTHDR_SIZE + out_len + in_len + 1);
-    out_addr = addr + ZT_OUTHDR_SIZE;
-    in_addr = out_addr + out_len;
-    status_addr = in_addr + in_len;
+    r->addr = guest_alloc(t->alloc, ZT_OUTHDR_SIZE + out_len + in_len + 1);
+    out_addr = r->addr + ZT_OUTHDR_SIZE;
+    r->in_addr = out_addr + out_len;
+    r->in_len = in_len;
+    r->status_addr = r->in_addr + in_len;
 
-    qtest_memwrite(t->qts, addr, &hdr, sizeof(hdr));
+    qtest_memwrite(t->qts, r->addr, &hdr, sizeof(hdr));
     if (out && out_len) {
         qtest_memwrite(t->qts, out_addr, out, out_len);
     }
-    qtest_memwrite(t->qts, status_addr, &status, 1);
+    qtest_memwrite(t->qts, r->status_addr, &status, 1);
 
-    head = qvirtqueue_add(t->qts, t->vq, addr, ZT_OUTHDR_SIZE, false, true);
+    r->head = qvirtqueue_add(t->qts, t->vq, r->addr, ZT_OUTHDR_SIZE, false,
+                             true);
     if (out_len) {
         qvirtqueue_add(t->qts, t->vq, out_addr, out_len, false, true);
     }
     if (in_len) {
-        qvirtqueue_add(t->qts, t->vq, in_addr, in_len, true, true);
+        qvirtqueue_add(t->qts, t->vq, r->in_addr, in_len, true, true);
     }
-    qvirtqueue_add(t->qts, t->vq, status_addr, 1, true, false);
-    qvirtqueue_kick(t->qts, t->dev, t->vq, head);
-    qvirtio_wait_used_elem(t->qts, t->dev, t->vq, head, NULL, ZT_TIMEOUT_US);
+    qvirtqueue_add(t->qts, t->vq, r->status_addr, 1, true, false);
+    qvirtqueue_kick(t->qts, t->dev, t->vq, r->head);
+}
 
-    status = qtest_readb(t->qts, status_addr);
-    if (in && in_len) {
-        qtest_memread(t->qts, in_addr, in, in_len);
+/*
+ * Wait for a request of zt_submit() and return its status byte; the bytes
+ * the device wrote are copied to @in unless it is NULL.
+ */
+static uint8_t zt_complete(ZonedTest *t, ZtRequest *r, void *in)
+{
+    uint8_t status;
+
+    qvirtio_wait_used_elem(t->qts, t->dev, t->vq, r->head, NULL,
+                           ZT_TIMEOUT_US);
+    status = qtest_readb(t->qts, r->status_addr);
+    if (in && r->in_len) {
+        qtest_memread(t->qts, r->in_addr, in, r->in_len);
     }
-    guest_free(t->alloc, addr);
+    guest_free(t->alloc, r->addr);
     return status;
+}
+
+/* Submit one request (see zt_submit) and wait for it (zt_complete). */
+static uint8_t zt_request(ZonedTest *t, uint32_t type, uint64_t sector,
+                          const void *out, size_t out_len,
+                          void *in, size_t in_len)
+{
+    ZtRequest r;
+
+    zt_submit(t, &r, type, sector, out, out_len, in_len);
+    return zt_complete(t, &r, in);
 }
 
 static uint8_t zt_write(ZonedTest *t, uint64_t sector, const void *buf,
@@ -168,15 +199,25 @@ static uint8_t zt_read(ZonedTest *t, uint64_t sector, void *buf, size_t len)
     return zt_request(t, VIRTIO_BLK_T_IN, sector, NULL, 0, buf, len);
 }
 
-/* Write zeroes to @nr_sectors sectors from @sector. */
-static uint8_t zt_write_zeroes(ZonedTest *t, uint64_t sector,
-                               uint32_t nr_sectors)
+/* The segment of a write zeroes of @nr_sectors sectors from @sector. */
+static struct virtio_blk_discard_write_zeroes
+zt_zeroes_seg(ZonedTest *t, uint64_t sector, uint32_t nr_sectors)
 {
     struct virtio_blk_discard_write_zeroes seg = {
         .sector = zt_dev64(t, sector),
         .num_sectors = zt_dev32(t, nr_sectors),
         .flags = 0,
     };
+
+    return seg;
+}
+
+/* Write zeroes to @nr_sectors sectors from @sector. */
+static uint8_t zt_write_zeroes(ZonedTest *t, uint64_t sector,
+                               uint32_t nr_sectors)
+{
+    struct virtio_blk_discard_write_zeroes seg =
+        zt_zeroes_seg(t, sector, nr_sectors);
 
     return zt_request(t, VIRTIO_BLK_T_WRITE_ZEROES, 0, &seg, sizeof(seg),
                       NULL, 0);
@@ -995,6 +1036,79 @@ static void zoned_unzoned_driver(void *obj, void *data, QGuestAllocator *alloc)
     zt_cleanup(&t);
 }
 
+/*
+ * Wait until the VM stopped for an I/O error of drive0's device (werror=stop)
+ * and check the request @r did not complete; then resume it and return the
+ * status of @r, which the device did again.
+ */
+static uint8_t zt_stopped_then_resumed(ZonedTest *t, ZtRequest *r)
+{
+    QDict *rsp, *data;
+    bool running = true;
+    int i;
+
+    /* Not for ever: a zone status instead of the stop fails here. */
+    for (i = 0; i < 500 && running; i++) {
+        rsp = qtest_qmp(t->qts, "{'execute': 'query-status'}");
+        running = qdict_get_bool(qdict_get_qdict(rsp, "return"), "running");
+        qobject_unref(rsp);
+        if (running) {
+            g_usleep(10 * 1000);
+        }
+    }
+    g_assert_false(running);
+    g_assert_cmpuint(qtest_readb(t->qts, r->status_addr), ==, 0xff);
+
+    rsp = qtest_qmp_eventwait_ref(t->qts, "BLOCK_IO_ERROR");
+    data = qdict_get_qdict(rsp, "data");
+    g_assert_cmpstr(qdict_get_str(data, "operation"), ==, "write");
+    g_assert_cmpstr(qdict_get_str(data, "action"), ==, "stop");
+    g_assert_cmpstr(qdict_get_str(data, "reason"), ==,
+                    "Input/output error");
+    qobject_unref(rsp);
+
+    qobject_unref(qtest_qmp(t->qts, "{'execute': 'cont'}"));
+    return zt_complete(t, r, NULL);
+}
+
+/*
+ * Linux fails a write off the write pointer with -EIO, the errno of a
+ * write the drive could not do.  A write at the write pointer that fails
+ * (blkdebug injects -EIO there once) is an I/O error: werror=stop stops the
+ * VM, and "cont" does the write again.  A write off the write pointer is the
+ * guest's and still gets UNALIGNED_WP.
+ */
+static void zoned_media_error(void *obj, void *data, QGuestAllocator *alloc)
+{
+    struct virtio_blk_discard_write_zeroes seg;
+    ZonedTest t;
+    ZtRequest r;
+
+    zt_init(&t, obj, alloc);
+
+    zt_submit(&t, &r, VIRTIO_BLK_T_OUT, ZSTART(1), NULL, 8 * ZT_SECTOR, 0);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r), ==, VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    seg = zt_zeroes_seg(&t, ZSTART(2), 8);
+    zt_submit(&t, &r, VIRTIO_BLK_T_WRITE_ZEROES, 0, &seg, sizeof(seg), 0);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r), ==, VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    /* A conventional zone has no write pointer to miss */
+    zt_submit(&t, &r, VIRTIO_BLK_T_OUT, 8, NULL, 8 * ZT_SECTOR, 0);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r), ==, VIRTIO_BLK_S_OK);
+
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 16, NULL, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    g_assert_cmpuint(zt_write_zeroes(&t, ZSTART(2) + 16, 8), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 8);
+    zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_IOPEN, 8);
+
+    zt_cleanup(&t);
+}
+
 static void zt_invalidate_qemu(void *unused)
 {
     /* The zone states live in QEMU: every test case starts a new one. */
@@ -1039,6 +1153,43 @@ static void *zoned_ha_test_setup(GString *cmd_line, void *arg)
     return arg;
 }
 
+/*
+ * The zoned node of zoned_test_setup under a blkdebug filter that fails the
+ * first write at the start of zones 1 and 2 (a write zeroes there) and at
+ * sector 8 of the conventional zone 0 with -EIO, once each.
+ */
+static void *zoned_media_error_setup(GString *cmd_line, void *arg)
+{
+    g_string_append(cmd_line, " -global virtio-blk-device.werror=stop"
+                              " -global virtio-blk-device.rerror=stop");
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=null-co,node-name=zoned0,"
+                           "size=%llu,zoned=host-managed,zone-size=%llu,"
+                           "zone-nr-conv=%d,memory-backed=on"
+                           " -blockdev driver=blkdebug,node-name=drive0,"
+                           "image=zoned0,"
+                           "inject-error.0.event=none,"
+                           "inject-error.0.iotype=write,"
+                           "inject-error.0.errno=%d,"
+                           "inject-error.0.sector=%llu,"
+                           "inject-error.0.once=on,"
+                           "inject-error.1.event=none,"
+                           "inject-error.1.iotype=write-zeroes,"
+                           "inject-error.1.errno=%d,"
+                           "inject-error.1.sector=%llu,"
+                           "inject-error.1.once=on,"
+                           "inject-error.2.event=none,"
+                           "inject-error.2.iotype=write,"
+                           "inject-error.2.errno=%d,"
+                           "inject-error.2.sector=8,"
+                           "inject-error.2.once=on ",
+                           ZT_CAPACITY, ZT_ZONE_BYTES, ZT_NR_CONV,
+                           EIO, (unsigned long long)ZSTART(1), EIO,
+                           (unsigned long long)ZSTART(2), EIO);
+    g_test_queue_destroy(zt_invalidate_qemu, NULL);
+    return arg;
+}
+
 static void register_virtio_blk_zoned_test(void)
 {
     QOSGraphTestOptions opts = {
@@ -1054,6 +1205,8 @@ static void register_virtio_blk_zoned_test(void)
     qos_add_test("zoned-faults", "virtio-blk", zoned_faults, &opts);
     qos_add_test("zoned-data", "virtio-blk", zoned_data, &opts);
     qos_add_test("zoned-features-ok", "virtio-blk", zoned_features_ok, &opts);
+    opts.before = zoned_media_error_setup;
+    qos_add_test("zoned-media-error", "virtio-blk", zoned_media_error, &opts);
     opts.before = zoned_ha_test_setup;
     qos_add_test("zoned-unzoned-driver", "virtio-blk", zoned_unzoned_driver,
                  &opts);
