@@ -4,6 +4,8 @@
 #   make check      build when needed, then every test suite; ends "N passed, N failed"
 #   make bench      the benchmarks (prints tables, draws plots in build/bench)
 #   make export     the series as git format-patch files in build/export
+#   make export-bisect  build every commit of the series and run the tests it touches
+#                      (FIRST=N LAST=M: patch numbers; KEEP_GOING=1 lists every bad one)
 #   make oss-fuzz   scripts/oss-fuzz/build.sh as OSS-Fuzz runs it, then check its output
 #   make fuzz-devices  generic-fuzz on the series' device configurations (FUZZ_SECONDS each)
 #   make zoned-crash   SIGKILL rounds on a zoned qcow2 image: ZONED_CRASH_ROUNDS (1000) of a
@@ -13,7 +15,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
-.PHONY: all deps fetch assemble build demo check bench export oss-fuzz fuzz-devices zoned-crash refresh clean distclean
+.PHONY: all deps fetch assemble build demo check bench export export-bisect oss-fuzz fuzz-devices zoned-crash refresh clean distclean
 
 all: build
 
@@ -40,6 +42,9 @@ bench: build
 
 export: assemble
 	@scripts/export.sh
+
+export-bisect: assemble
+	@scripts/export-bisect.sh $(FIRST) $(LAST)
 
 oss-fuzz: assemble
 	@scripts/oss-fuzz-local.sh

@@ -3,8 +3,9 @@
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir="$top/build"
-src_dir="$build_dir/src"
-qemu_build="$build_dir/qemu"
+# export-bisect.sh points the test runners at another tree and build.
+src_dir="${SERIES_SRC_DIR:-$build_dir/src}"
+qemu_build="${SERIES_QEMU_BUILD:-$build_dir/qemu}"
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/qemu-series"
 
 # The pinned base (DEVELOPERS.md).

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Build every commit of the series on top of its predecessors and run the
+# tests that exist at that commit and touch what it changed; report the
+# first bad commit.  Incremental: one worktree (build/bisect/src) and one
+# build (build/bisect/qemu) move from commit to commit, so a commit costs
+# what it changes (ccache serves what build/qemu compiled before).
+#   scripts/export-bisect.sh [FIRST [LAST]]   patch numbers, default all
+#   KEEP_GOING=1 goes on after a bad commit and lists every one.
+# Tests per commit, from the paths it changes:
+#   hw/nvme, NVMe qtests        nvme-zns-test, nvme-iothread-test, qos /nvme/
+#   hw/block/virtio-blk*        qos virtio-blk (the zoned cases among them)
+#   hw/scsi, scsi-zbc-test      qos virtio-scsi (ZBC)
+#   hw/misc/snapfuzz*           snapfuzz-test
+#   migration, system/physmem   migration-tcg-ram-blocks-test
+#   block layer, qemu-io/img    the iotests of meson.build's groups whose
+#                               format driver or test files it changes, and
+#                               the zoned groups for the generic block layer
+# Only tests that exist at the commit run; one that fails makes it bad.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+[ -d "$src_dir/.git" ] || die "build/src is not assembled; run 'make assemble' first"
+g() { git -C "$src_dir" "$@"; }
+mapfile -t commits < <(g rev-list --reverse base..HEAD)
+n=${#commits[@]}
+[ "$n" -gt 0 ] || die "the series is empty"
+first=${1:-1}
+last=${2:-$n}
+[[ "$first" =~ ^[0-9]+$ && "$last" =~ ^[0-9]+$ && "$first" -ge 1 &&
+   "$last" -le "$n" && "$first" -le "$last" ]] ||
+    die "usage: export-bisect.sh [FIRST [LAST]] (patch numbers 1..$n)"
+
+bisect_dir="$build_dir/bisect"
+wt="$bisect_dir/src"
+bq="$bisect_dir/qemu"
+mkdir -p "$bisect_dir"
+if ! git -C "$wt" rev-parse --git-dir >/dev/null 2>&1; then
+    g worktree prune
+    rm -rf "$wt"
+    g worktree add -q --detach "$wt" base >/dev/null || die "cannot add the worktree $wt"
+fi
+
+# The iotest groups of meson.build: group name, format option, tests.
+iotest_groups=$(/usr/bin/python3 - "$top/meson.build" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+for m in re.finditer(r"'(iotests-[\w-]+)':\s*\[([^\]]*)\]", text):
+    items = re.findall(r"'([^']*)'", m.group(2))
+    if items and items[0].startswith('-'):
+        print(m.group(1), *items)
+PY
+)
+
+# tests_for COMMIT: the test commands (one a line) for what COMMIT changes.
+tests_for() {
+    local files f fmt grp rest t want
+    files=$(g diff-tree --no-commit-id -r --name-only "$1")
+    has() { grep -E "$1" <<<"$files" >/dev/null; }
+    if has '^hw/nvme/|^tests/qtest/nvme-'; then
+        echo "qtest tests/qtest/nvme-zns-test"
+        echo "qtest tests/qtest/nvme-iothread-test"
+        echo "qos /nvme/"
+    fi
+    has '^hw/block/virtio-blk|^include/hw/virtio/virtio-blk|^tests/qtest/virtio-blk' &&
+        echo "qos virtio-blk"
+    has '^hw/scsi/|^include/scsi/|^scsi/|^tests/qtest/scsi-zbc' && echo "qos virtio-scsi"
+    has '^hw/misc/snapfuzz|^tests/qtest/snapfuzz' && echo "qtest tests/qtest/snapfuzz-test"
+    has '^migration/|^system/physmem' &&
+        echo "qtest tests/qtest/migration-tcg-ram-blocks-test"
+    while read -r grp fmt rest; do
+        want=
+        for t in $rest; do
+            has "^tests/qemu-iotests/(tests/)?$t(\.out)?\$" && want=1
+        done
+        has "^block/${fmt#-}[-.]" && want=1
+        if [[ "$grp" == *zoned* ]] &&
+           has '^block\.c$|^block/(io|block-backend|null|zone-emu|raw-format|file-posix|blkdebug|throttle|mirror)\.c$|^include/block/|^qemu-io|^qapi/block'; then
+            want=1
+        fi
+        [ -n "$want" ] && echo "iotests $fmt $rest"
+    done <<<"$iotest_groups"
+    return 0
+}
+
+# run_test COMMAND...: one test command in the bisect tree; quiet unless it
+# fails.
+run_test() {
+    local kind=$1 log="$bisect_dir/test.log"
+    shift
+    export SERIES_SRC_DIR="$wt" SERIES_QEMU_BUILD="$bq"
+    case $kind in
+        qtest)
+            [ -x "$bq/$1" ] || { info "  ($1 does not exist here)"; return 0; }
+            "$here/run-qtest.sh" "$@" >"$log" 2>&1 ;;
+        qos)
+            "$here/run-qos.sh" "$@" >"$log" 2>&1 ;;
+        iotests)
+            local fmt=$1 t present=()
+            shift
+            for t in "$@"; do
+                if [ -e "$wt/tests/qemu-iotests/tests/$t" ] ||
+                   [ -e "$wt/tests/qemu-iotests/$t" ]; then
+                    present+=("$t")
+                fi
+            done
+            [ ${#present[@]} -gt 0 ] || return 0
+            set -- "$fmt" "${present[@]}"
+            "$here/run-iotests.sh" "$@" >"$log" 2>&1 ;;
+    esac
+    local rc=$?
+    unset SERIES_SRC_DIR SERIES_QEMU_BUILD
+    if [ $rc != 0 ]; then
+        grep -E '^(not ok|Bail out)|ERROR' "$log" | head -20 | sed 's/^/    /' >&2
+        return 1
+    fi
+}
+
+bad=()
+for ((i = first; i <= last; i++)); do
+    c=${commits[$((i - 1))]}
+    subject=$(g log -1 --format=%s "$c")
+    git -C "$wt" checkout -q --detach "$c" || die "cannot check out $c in $wt"
+    result=ok why=
+    if ! BUILD_SRC="$wt" BUILD_DIR="$bq" "$here/build.sh" >"$bisect_dir/build.log" 2>&1; then
+        grep -E 'error:|FAILED' "$bisect_dir/build.log" | head -10 | sed 's/^/    /' >&2
+        result=bad why="build"
+    else
+        while read -r cmd; do
+            [ -n "$cmd" ] || continue
+            # shellcheck disable=SC2086
+            if ! run_test $cmd; then
+                result=bad why="$cmd"
+                break
+            fi
+        done < <(tests_for "$c")
+    fi
+    if [ "$result" = ok ]; then
+        printf 'ok %d %s\n' "$i" "$subject"
+    else
+        printf 'not ok %d %s (%s)\n' "$i" "$subject" "$why"
+        bad+=("$i")
+        [ "${KEEP_GOING:-0}" = 1 ] || break
+    fi
+done
+if [ ${#bad[@]} -gt 0 ]; then
+    echo "first bad commit: patch ${bad[0]}: $(g log -1 --format='%h %s' "${commits[$((bad[0] - 1))]}")"
+    exit 1
+fi
+echo "patches $first-$last: every commit builds and passes its tests"
