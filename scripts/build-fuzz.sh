@@ -48,7 +48,7 @@ configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(qemu-img qemu-io tests/image-fuzz/qemu-fuzz-image tests/image-fuzz/seeds.stamp)
 
-lock_build_dir "$fuzz_build"
+lock_dir "$fuzz_build" "build of $fuzz_build"
 configure_once "$fuzz_build" "is libclang-rt-14-dev installed?" "${configure_args[@]}"
 
 jobs=${JOBS:-$(nproc)}

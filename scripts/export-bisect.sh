@@ -5,7 +5,8 @@
 # build (build/bisect/qemu) move from commit to commit, so a commit costs
 # what it changes (ccache serves what build/qemu compiled before).
 #   scripts/export-bisect.sh [FIRST [LAST]]   patch numbers, default all
-#   KEEP_GOING=1 goes on after a bad commit and lists every one.
+#   KEEP_GOING=1 goes on after a bad commit and lists every one;
+#   DRY_RUN=1 only lists each commit's tests.
 # Tests per commit, from the paths it changes:
 #   hw/nvme, NVMe qtests        nvme-zns-test, nvme-iothread-test, qos /nvme/
 #   hw/block/virtio-blk*        qos virtio-blk (the zoned cases among them)
@@ -14,7 +15,8 @@
 #   migration, system/physmem   migration-tcg-ram-blocks-test
 #   block layer, qemu-io/img    the iotests of meson.build's groups whose
 #                               format driver or test files it changes, and
-#                               the zoned groups for the generic block layer
+#                               for the generic block layer the zoned groups
+#                               and the zoned qos cases
 # Only tests that exist at the commit run; one that fails makes it bad.
 set -euo pipefail
 
@@ -69,6 +71,9 @@ tests_for() {
     has '^hw/misc/snapfuzz|^tests/qtest/snapfuzz' && echo "qtest tests/qtest/snapfuzz-test"
     has '^migration/|^system/physmem' &&
         echo "qtest tests/qtest/migration-tcg-ram-blocks-test"
+    # The generic block layer: the zoned frontends' cases too.
+    has '^block\.c$|^block/(io|block-backend)\.c$|^include/block/' &&
+        echo "qos zoned|zbc"
     while read -r grp fmt rest; do
         want=
         for t in $rest; do
@@ -121,6 +126,11 @@ bad=()
 for ((i = first; i <= last; i++)); do
     c=${commits[$((i - 1))]}
     subject=$(g log -1 --format=%s "$c")
+    if [ "${DRY_RUN:-0}" = 1 ]; then
+        printf '%d %s\n' "$i" "$subject"
+        tests_for "$c" | sed 's/^/    /'
+        continue
+    fi
     git -C "$wt" checkout -q --detach "$c" || die "cannot check out $c in $wt"
     result=ok why=
     if ! BUILD_SRC="$wt" BUILD_DIR="$bq" "$here/build.sh" >"$bisect_dir/build.log" 2>&1; then
@@ -144,6 +154,7 @@ for ((i = first; i <= last; i++)); do
         [ "${KEEP_GOING:-0}" = 1 ] || break
     fi
 done
+[ "${DRY_RUN:-0}" = 1 ] && exit 0
 if [ ${#bad[@]} -gt 0 ]; then
     echo "first bad commit: patch ${bad[0]}: $(g log -1 --format='%h %s' "${commits[$((bad[0] - 1))]}")"
     exit 1

@@ -12,10 +12,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 kcache="$cache_dir/kernel"
 mkdir -p "$kcache"
 
-# Already unpacked?  Use the newest.
-existing=$(ls -d "$kcache"/6.12.*/ 2>/dev/null | sort -V | tail -n 1 || true)
-if [ -z "${GUEST_KERNEL_DEB:-}" ] && [ -n "$existing" ] && [ -f "$existing/ready" ]; then
-    echo "${existing%/}"
+# The newest unpacked kernel, if any.
+unpacked() {
+    local d
+    d=$(ls -d "$kcache"/6.12.*/ 2>/dev/null | sort -V | tail -n 1 || true)
+    [ -n "$d" ] && [ -f "$d/ready" ] && [ -f "$d/vmlinuz" ] && echo "${d%/}"
+}
+
+if [ -z "${GUEST_KERNEL_DEB:-}" ] && unpacked; then
+    exit 0
+fi
+# meson test starts the guest tests in parallel: one fetches and unpacks,
+# the others wait for it and take what it unpacked.
+lock_dir "$kcache" "fetch of the guest kernel"
+if [ -z "${GUEST_KERNEL_DEB:-}" ] && unpacked; then
     exit 0
 fi
 
@@ -46,12 +56,16 @@ kver=$(ls "$unpack/lib/modules" 2>/dev/null | head -n 1)
 [ -n "$kver" ] && [ -f "$unpack/boot/vmlinuz-$kver" ] \
     || { rm -rf "$unpack"; die "$deb holds no kernel (boot/vmlinuz-*, lib/modules/*)"; }
 dest="$kcache/$kver"
-rm -rf "$dest"
-mkdir -p "$dest/lib"
-mv "$unpack/lib/modules" "$dest/lib/"
-mv "$unpack/boot/vmlinuz-$kver" "$dest/vmlinuz"
+# Put it together beside its place and move it there whole.
+new="$kcache/new.$kver"
+rm -rf "$new"
+mkdir -p "$new/lib"
+mv "$unpack/lib/modules" "$new/lib/"
+mv "$unpack/boot/vmlinuz-$kver" "$new/vmlinuz"
 rm -rf "$unpack"
-depmod -b "$dest" "$kver" || die "depmod failed for $dest"
-echo "$kver" >"$dest/ready"
+depmod -b "$new" "$kver" || die "depmod failed for $new"
+echo "$kver" >"$new/ready"
+rm -rf "$dest"
+mv "$new" "$dest"
 info "guest kernel $kver in $dest"
 echo "$dest"

@@ -133,18 +133,19 @@ configure_once() {
     echo "$want" >"$dir/.series-configure-args"
 }
 
-# lock_build_dir BUILD_DIR: hold an exclusive lock on BUILD_DIR (the file
-# BUILD_DIR.lock beside it) until the calling script exits, so that two
-# builders of one tree wait for each other instead of configuring it at the
-# same time (meson test runs the image fuzzer's and the device fuzzers' tests
-# in parallel, and each builds build/fuzz).
-lock_build_dir() {
-    local dir=$1
+# lock_dir DIR [WHAT]: hold an exclusive lock on DIR (the file DIR.lock
+# beside it) until the calling script exits, so that two scripts that fill
+# one directory wait for each other instead of working in it at the same
+# time: meson test runs tests in parallel, and each builds build/fuzz
+# (build-fuzz.sh) or fetches the guest kernel (guest-kernel.sh) when it
+# is missing.  WHAT names the work in the message about waiting.
+lock_dir() {
+    local dir=$1 what=${2:-work in $1}
     mkdir -p "$(dirname "$dir")"
-    exec {series_build_lock}>"$dir.lock" || die "cannot create $dir.lock"
-    if ! flock -n "$series_build_lock"; then
-        info "waiting for another build of $dir to finish"
-        flock "$series_build_lock" || die "cannot lock $dir.lock"
+    exec {series_dir_lock}>"$dir.lock" || die "cannot create $dir.lock"
+    if ! flock -n "$series_dir_lock"; then
+        info "waiting for another $what to finish"
+        flock "$series_dir_lock" || die "cannot lock $dir.lock"
     fi
 }
 

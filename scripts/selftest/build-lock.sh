@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Self-test of the build lock (lock_build_dir in scripts/lib.sh): two
+# Self-test of the build lock (lock_dir in scripts/lib.sh): two
 # scripts/build-fuzz.sh started at once on one cold tree must configure it
 # once, one after the other, as meson test starts the fuzz suite's tests in
 # parallel.  A stand-in source tree's configure takes two seconds, fails
