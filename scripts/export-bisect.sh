@@ -93,14 +93,18 @@ tests_for() {
 # fails.
 run_test() {
     local kind=$1 log="$bisect_dir/test.log"
+    local in_tree=(env SERIES_SRC_DIR="$wt" SERIES_QEMU_BUILD="$bq")
     shift
-    export SERIES_SRC_DIR="$wt" SERIES_QEMU_BUILD="$bq"
     case $kind in
         qtest)
             [ -x "$bq/$1" ] || { info "  ($1 does not exist here)"; return 0; }
-            "$here/run-qtest.sh" "$@" >"$log" 2>&1 ;;
+            "${in_tree[@]}" "$here/run-qtest.sh" "$@" >"$log" 2>&1 ;;
         qos)
-            "$here/run-qos.sh" "$@" >"$log" 2>&1 ;;
+            if ! "$bq/tests/qtest/qos-test" -l 2>/dev/null | grep -E -- "$1" >/dev/null; then
+                info "  (no qos-test path matches '$1' here)"
+                return 0
+            fi
+            "${in_tree[@]}" "$here/run-qos.sh" "$@" >"$log" 2>&1 ;;
         iotests)
             local fmt=$1 t present=()
             shift
@@ -112,10 +116,9 @@ run_test() {
             done
             [ ${#present[@]} -gt 0 ] || return 0
             set -- "$fmt" "${present[@]}"
-            "$here/run-iotests.sh" "$@" >"$log" 2>&1 ;;
+            "${in_tree[@]}" "$here/run-iotests.sh" "$@" >"$log" 2>&1 ;;
     esac
     local rc=$?
-    unset SERIES_SRC_DIR SERIES_QEMU_BUILD
     if [ $rc != 0 ]; then
         grep -E '^(not ok|Bail out)|ERROR' "$log" | head -20 | sed 's/^/    /' >&2
         return 1
