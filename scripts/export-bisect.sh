@@ -100,7 +100,9 @@ run_test() {
             [ -x "$bq/$1" ] || { info "  ($1 does not exist here)"; return 0; }
             "${in_tree[@]}" "$here/run-qtest.sh" "$@" >"$log" 2>&1 ;;
         qos)
-            if ! "$bq/tests/qtest/qos-test" -l 2>/dev/null | grep -E -- "$1" >/dev/null; then
+            if ! QTEST_QEMU_BINARY="$bq/qemu-system-x86_64" \
+                 "$bq/tests/qtest/qos-test" -l 2>/dev/null | grep '^/' |
+                 grep -E -- "$1" >/dev/null; then
                 info "  (no qos-test path matches '$1' here)"
                 return 0
             fi

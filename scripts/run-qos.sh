@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 [ $# -eq 1 ] || die "usage: run-qos.sh PATH-REGEX"
 export QTEST_QEMU_BINARY="$qemu_build/qemu-system-x86_64"
-paths=$("$qemu_build/tests/qtest/qos-test" -l | grep -E -- "$1" || true)
+paths=$("$qemu_build/tests/qtest/qos-test" -l | grep "^/" | grep -E -- "$1" || true)
 [ -n "$paths" ] || die "no qos-test path matches '$1'"
 n=0 failed=0
 for p in $paths; do
