@@ -1039,9 +1039,9 @@ static void zoned_unzoned_driver(void *obj, void *data, QGuestAllocator *alloc)
 /*
  * Wait until the VM stopped for an I/O error of drive0's device (werror=stop)
  * and check the request @r did not complete; then resume it and return the
- * status of @r, which the device did again.
+ * status of @r, which the device did again (and what it wrote, in @in).
  */
-static uint8_t zt_stopped_then_resumed(ZonedTest *t, ZtRequest *r)
+static uint8_t zt_stopped_then_resumed(ZonedTest *t, ZtRequest *r, void *in)
 {
     QDict *rsp, *data;
     bool running = true;
@@ -1068,36 +1068,49 @@ static uint8_t zt_stopped_then_resumed(ZonedTest *t, ZtRequest *r)
     qobject_unref(rsp);
 
     qobject_unref(qtest_qmp(t->qts, "{'execute': 'cont'}"));
-    return zt_complete(t, r, NULL);
+    return zt_complete(t, r, in);
 }
 
 /*
- * Linux fails a write off the write pointer with -EIO, the errno of a
- * write the drive could not do.  A write at the write pointer that fails
+ * Linux fails a write off the write pointer, or an append to a zone without
+ * room for it, with -EIO, the errno of a write the drive could not do.  A
+ * write at the write pointer, or an append to a zone with room, that fails
  * (blkdebug injects -EIO there once) is an I/O error: werror=stop stops the
- * VM, and "cont" does the write again.  A write off the write pointer is the
- * guest's and still gets UNALIGNED_WP.
+ * VM, and "cont" does the request again.  A write off the write pointer is
+ * the guest's and still gets UNALIGNED_WP.
  */
 static void zoned_media_error(void *obj, void *data, QGuestAllocator *alloc)
 {
     struct virtio_blk_discard_write_zeroes seg;
+    uint64_t where = UINT64_MAX;
     ZonedTest t;
     ZtRequest r;
 
     zt_init(&t, obj, alloc);
 
     zt_submit(&t, &r, VIRTIO_BLK_T_OUT, ZSTART(1), NULL, 8 * ZT_SECTOR, 0);
-    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r, NULL), ==,
+                     VIRTIO_BLK_S_OK);
     zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 8);
 
     seg = zt_zeroes_seg(&t, ZSTART(2), 8);
     zt_submit(&t, &r, VIRTIO_BLK_T_WRITE_ZEROES, 0, &seg, sizeof(seg), 0);
-    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r, NULL), ==,
+                     VIRTIO_BLK_S_OK);
     zt_assert_zone(&t, 2, VIRTIO_BLK_ZS_IOPEN, 8);
 
     /* A conventional zone has no write pointer to miss */
     zt_submit(&t, &r, VIRTIO_BLK_T_OUT, 8, NULL, 8 * ZT_SECTOR, 0);
-    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+
+    /* An append that the zone has room for */
+    zt_submit(&t, &r, VIRTIO_BLK_T_ZONE_APPEND, ZSTART(3), NULL,
+              8 * ZT_SECTOR, sizeof(where));
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r, &where), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_host64(&t, where), ==, ZSTART(3));
+    zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_IOPEN, 8);
 
     g_assert_cmpuint(zt_write(&t, ZSTART(1) + 16, NULL, 8 * ZT_SECTOR), ==,
                      VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
@@ -1155,8 +1168,9 @@ static void *zoned_ha_test_setup(GString *cmd_line, void *arg)
 
 /*
  * The zoned node of zoned_test_setup under a blkdebug filter that fails the
- * first write at the start of zones 1 and 2 (a write zeroes there) and at
- * sector 8 of the conventional zone 0 with -EIO, once each.
+ * first write at the start of zones 1 and 2 (a write zeroes there), at
+ * sector 8 of the conventional zone 0 and the first append to zone 3 with
+ * -EIO, once each.
  */
 static void *zoned_media_error_setup(GString *cmd_line, void *arg)
 {
@@ -1182,10 +1196,16 @@ static void *zoned_media_error_setup(GString *cmd_line, void *arg)
                            "inject-error.2.iotype=write,"
                            "inject-error.2.errno=%d,"
                            "inject-error.2.sector=8,"
-                           "inject-error.2.once=on ",
+                           "inject-error.2.once=on,"
+                           "inject-error.3.event=none,"
+                           "inject-error.3.iotype=zone-append,"
+                           "inject-error.3.errno=%d,"
+                           "inject-error.3.sector=%llu,"
+                           "inject-error.3.once=on ",
                            ZT_CAPACITY, ZT_ZONE_BYTES, ZT_NR_CONV,
                            EIO, (unsigned long long)ZSTART(1), EIO,
-                           (unsigned long long)ZSTART(2), EIO);
+                           (unsigned long long)ZSTART(2), EIO, EIO,
+                           (unsigned long long)ZSTART(3));
     g_test_queue_destroy(zt_invalidate_qemu, NULL);
     return arg;
 }
