@@ -45,11 +45,7 @@ done
 wait "$pid1"; rc1=$?
 wait "$pid2"; rc2=$?
 
-n=0
-check() {
-    n=$((n + 1))
-    if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi
-}
+. "$(dirname "$0")/tap.sh"
 check "the first build-fuzz.sh succeeds" '[ $rc1 = 0 ]'
 check "the second build-fuzz.sh succeeds" '[ $rc2 = 0 ]'
 check "configure ran once" '[ "$(wc -l <"$tmp/configure-runs")" = 1 ]'

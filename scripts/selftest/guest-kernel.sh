@@ -40,11 +40,7 @@ wait "$pid1"; rc1=$?
 wait "$pid2"; rc2=$?
 
 dir="$tmp/cache/qemu-series/kernel/$kver"
-n=0
-check() {
-    n=$((n + 1))
-    if eval "$2"; then echo "ok $n - $1"; else echo "not ok $n - $1"; fi
-}
+. "$(dirname "$0")/tap.sh"
 check "both succeed" '[ $rc1 = 0 ] && [ $rc2 = 0 ]'
 check "the kernel was downloaded once" '[ "$(wc -l <"$tmp/downloads")" = 1 ]'
 check "both print its directory" \
