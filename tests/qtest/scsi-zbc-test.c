@@ -11,6 +11,7 @@
 #include "libqtest-single.h"
 #include "qemu/module.h"
 #include "qemu/bswap.h"
+#include "qemu/timer.h"
 #include "scsi/constants.h"
 #include "libqos/virtio.h"
 #include "libqos/virtio-pci.h"
@@ -568,19 +569,43 @@ static void zbc_rw(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
+ * The error policy reported the last command's error: a BLOCK_IO_ERROR
+ * event with action "report".  The monitor sends at most one such event a
+ * second (on the virtual clock under qtest) and holds back the others:
+ * step the clock past that, then the event comes before the answer to a
+ * QMP command sent after it.
+ */
+static void assert_io_error_reported(void)
+{
+    QDict *rsp;
+
+    qtest_clock_step(global_qtest, NANOSECONDS_PER_SECOND);
+    assert_running();
+    rsp = qtest_qmp_event_ref(global_qtest, "BLOCK_IO_ERROR");
+    g_assert_nonnull(rsp);
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "data"), "action"),
+                    ==, "report");
+    qobject_unref(rsp);
+}
+
+/*
  * Linux fails a write off the write pointer with -EIO, the errno of a write
  * the drive could not do.  Only a write that really misses the write pointer
  * (or goes to a full zone) gets the zone's sense data; a write at the write
  * pointer, or to a conventional zone, that the drive fails (blkdebug injects
- * -EIO once at the start of zone 2, at block 100 and on a flush) is an I/O
- * error and goes through werror/rerror (report here).
+ * -EIO once at the start of zones 2, 3 and 4, at block 100 and on a flush)
+ * is an I/O error and goes through werror/rerror (report here), WRITE SAME
+ * too.
  */
 static void zbc_media_error(void *obj, void *data, QGuestAllocator *alloc)
 {
     ZbcTest *t = zbc_init(obj, alloc);
     uint8_t sync[VIRTIO_SCSI_CDB_SIZE] = { SYNCHRONIZE_CACHE };
+    uint8_t same[VIRTIO_SCSI_CDB_SIZE] = { WRITE_SAME_16 };
+    uint8_t block[512];
     QDict *rsp;
     uint64_t wp;
+    int i;
 
     assert_sense(t, write_blocks(t, ZSTART(2), 4), ABORTED_COMMAND,
                  0x00, 0x06);
@@ -594,6 +619,23 @@ static void zbc_media_error(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpuint(wp, ==, ZSTART(2) + 4);
     assert_sense(t, write_blocks(t, ZSTART(2) + 8, 4), ILLEGAL_REQUEST,
                  0x21, 0x04);
+
+    /* WRITE SAME of a pattern in zone 3, of zeroes in zone 4 */
+    for (i = 3; i <= 4; i++) {
+        memset(block, i == 3 ? 0xa5 : 0, sizeof(block));
+        stq_be_p(&same[2], ZSTART(i));
+        stl_be_p(&same[10], 8);
+        assert_sense(t, zbc_cmd(t, same, block, 512, NULL, 0),
+                     ABORTED_COMMAND, 0x00, 0x06);
+        assert_io_error_reported();
+        g_assert_cmphex(zone_cond(t, i, &wp), ==, ZC_EMPTY);
+        assert_good(t, zbc_cmd(t, same, block, 512, NULL, 0));
+        g_assert_cmphex(zone_cond(t, i, &wp), ==, ZC_IOPEN);
+        g_assert_cmpuint(wp, ==, ZSTART(i) + 8);
+        stq_be_p(&same[2], ZSTART(i) + 16);
+        assert_sense(t, zbc_cmd(t, same, block, 512, NULL, 0),
+                     ILLEGAL_REQUEST, 0x21, 0x04);
+    }
 
     assert_sense(t, write_blocks(t, 100, 4), ABORTED_COMMAND, 0x00, 0x06);
     assert_good(t, write_blocks(t, 100, 4));
@@ -749,10 +791,21 @@ static void *zbc_setup_media_error(GString *cmd_line, void *arg)
                            "inject-error.2.event=none,"
                            "inject-error.2.iotype=flush,"
                            "inject-error.2.errno=%d,"
-                           "inject-error.2.once=on"
+                           "inject-error.2.once=on,"
+                           "inject-error.3.event=none,"
+                           "inject-error.3.iotype=write,"
+                           "inject-error.3.errno=%d,"
+                           "inject-error.3.sector=%" PRIu64 ","
+                           "inject-error.3.once=on,"
+                           "inject-error.4.event=none,"
+                           "inject-error.4.iotype=write-zeroes,"
+                           "inject-error.4.errno=%d,"
+                           "inject-error.4.sector=%" PRIu64 ","
+                           "inject-error.4.once=on"
                            " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
                            "werror=report,rerror=report",
-                           NR_ZONES << 20, NR_CONV, EIO, ZSTART(2), EIO, EIO);
+                           NR_ZONES << 20, NR_CONV, EIO, ZSTART(2), EIO, EIO,
+                           EIO, ZSTART(3), EIO, ZSTART(4));
     return arg;
 }
 

@@ -1,0 +1,156 @@
+/*
+ * Zone emulation with requests from several IOThreads
+ *
+ * Copyright (c) 2026 QEMU Storage Series contributors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * A null-co zoned node takes requests from more than one thread when a
+ * device maps its queues to several IOThreads (iothread-vq-mapping).  Its
+ * zone emulation stores a write's data without holding the zones' lock, so
+ * a zone reset from another thread must wait for the data of the writes in
+ * flight to the zone: otherwise the data lands after the reset dropped the
+ * zone's, above a write pointer that never moves over it.
+ */
+
+#include "qemu/osdep.h"
+#include "block/block.h"
+#include "qapi/error.h"
+#include "qemu/main-loop.h"
+#include "qemu/memalign.h"
+#include "qemu/units.h"
+#include "qobject/qdict.h"
+#include "system/block-backend.h"
+#include "iothread.h"
+
+#define ZONE_SIZE       (4 * MiB)
+#define NR_ZONES        2
+#define WRITE_SIZE      (1 * MiB)
+#define NR_WRITES       3000
+
+typedef struct {
+    BlockBackend *blk;
+    int running;                /* coroutines that have not finished */
+    bool writer_done;
+    unsigned int writes_ok, writes_failed, resets;
+} ZoneRace;
+
+/* Writes of WRITE_SIZE at the write pointer of the zones in turn */
+static void coroutine_fn writer_co(void *opaque)
+{
+    ZoneRace *zr = opaque;
+    uint8_t *buf = blk_blockalign(zr->blk, WRITE_SIZE);
+    int i;
+
+    for (i = 0; i < NR_WRITES; i++) {
+        int64_t start = (i % NR_ZONES) * ZONE_SIZE;
+        BlockZoneDescriptor zone;
+        unsigned int nr = 1;
+        int ret;
+
+        ret = blk_co_zone_report(zr->blk, start, &nr, &zone);
+        g_assert_cmpint(ret, ==, 0);
+        g_assert_cmpuint(nr, ==, 1);
+        if (zone.wp + WRITE_SIZE > start + ZONE_SIZE) {
+            continue;   /* full: the resetter empties it */
+        }
+        memset(buf, 0x11 + i % 200, WRITE_SIZE);
+        /* A reset between the report and the write makes it fail */
+        ret = blk_co_pwrite(zr->blk, zone.wp, WRITE_SIZE, buf, 0);
+        if (ret == 0) {
+            zr->writes_ok++;
+        } else {
+            g_assert_cmpint(ret, ==, -EIO);
+            zr->writes_failed++;
+        }
+    }
+    qemu_vfree(buf);
+    qatomic_set(&zr->writer_done, true);
+    qatomic_dec(&zr->running);
+    aio_wait_kick();
+}
+
+/* Resets of the zones in turn until the writer is done */
+static void coroutine_fn resetter_co(void *opaque)
+{
+    ZoneRace *zr = opaque;
+    unsigned int i;
+
+    for (i = 0; !qatomic_read(&zr->writer_done); i++) {
+        int ret = blk_co_zone_mgmt(zr->blk, BLK_ZO_RESET,
+                                   (i % NR_ZONES) * ZONE_SIZE, ZONE_SIZE);
+        g_assert_cmpint(ret, ==, 0);
+        zr->resets++;
+        /* Let writes in */
+        qemu_co_sleep_ns(QEMU_CLOCK_REALTIME, 20 * SCALE_US);
+    }
+    qatomic_dec(&zr->running);
+    aio_wait_kick();
+}
+
+/*
+ * Every zone holds data below its write pointer and only zeroes above it,
+ * after writes from one IOThread raced with resets from another.
+ */
+static void test_reset_vs_write(void)
+{
+    IOThread *writer_thread = iothread_new();
+    IOThread *resetter_thread = iothread_new();
+    QDict *options = qdict_new();
+    ZoneRace zr = { .running = 2 };
+    uint8_t *buf;
+    int z, ret;
+
+    qdict_put_str(options, "driver", "null-co");
+    qdict_put_int(options, "size", NR_ZONES * ZONE_SIZE);
+    qdict_put_str(options, "zoned", "host-managed");
+    qdict_put_int(options, "zone-size", ZONE_SIZE);
+    qdict_put_bool(options, "memory-backed", true);
+    qdict_put_bool(options, "read-zeroes", true);
+    zr.blk = blk_new_open(NULL, NULL, options, BDRV_O_RDWR, &error_abort);
+
+    aio_co_enter(iothread_get_aio_context(writer_thread),
+                 qemu_coroutine_create(writer_co, &zr));
+    aio_co_enter(iothread_get_aio_context(resetter_thread),
+                 qemu_coroutine_create(resetter_co, &zr));
+    AIO_WAIT_WHILE_UNLOCKED(NULL, qatomic_read(&zr.running) > 0);
+
+    g_test_message("%u writes, %u failed on a reset, %u resets",
+                   zr.writes_ok, zr.writes_failed, zr.resets);
+    g_assert_cmpuint(zr.writes_ok, >, 0);
+    g_assert_cmpuint(zr.resets, >, 0);
+
+    buf = blk_blockalign(zr.blk, ZONE_SIZE);
+    for (z = 0; z < NR_ZONES; z++) {
+        BlockZoneDescriptor zone;
+        unsigned int nr = 1;
+        int64_t wp, i;
+
+        ret = blk_zone_report(zr.blk, z * ZONE_SIZE, &nr, &zone);
+        g_assert_cmpint(ret, ==, 0);
+        wp = zone.wp - zone.start;
+        ret = blk_pread(zr.blk, zone.start, ZONE_SIZE, buf, 0);
+        g_assert_cmpint(ret, ==, 0);
+        for (i = 0; i < ZONE_SIZE; i++) {
+            if ((i < wp) != (buf[i] != 0)) {
+                g_test_message("zone %d (write pointer +%" PRId64 "): byte "
+                               "+%" PRId64 " is %#x", z, wp, i, buf[i]);
+                g_assert_not_reached();
+            }
+        }
+    }
+    qemu_vfree(buf);
+
+    blk_unref(zr.blk);
+    iothread_join(writer_thread);
+    iothread_join(resetter_thread);
+}
+
+int main(int argc, char **argv)
+{
+    bdrv_init();
+    qemu_init_main_loop(&error_abort);
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/zone-emu/iothreads/reset-vs-write", test_reset_vs_write);
+    return g_test_run();
+}
