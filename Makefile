@@ -10,12 +10,15 @@
 #   make fuzz-devices  generic-fuzz on the series' device configurations (FUZZ_SECONDS each)
 #   make zoned-crash   SIGKILL rounds on a zoned qcow2 image: ZONED_CRASH_ROUNDS (1000) of a
 #                      qemu-io workload, ZONED_CRASH_GUEST_ROUNDS (5) of a Linux guest's
+#   make fio-zbd    fio's own zoned test suite (t/zbd) in Linux guests: every section of its
+#                   run-tests-against-nullb through virtio-blk, scsi-hd and nvme
+#                   (FRONTENDS=..., SECTIONS=..., JOBS=N; table in build/fio-zbd/results.txt)
 #   make refresh    write edits made in build/src back into patches/ and the overlay
 #   make deps       install the Debian packages (as root)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
-.PHONY: all deps fetch assemble build demo check bench export export-bisect oss-fuzz fuzz-devices zoned-crash refresh clean distclean
+.PHONY: all deps fetch assemble build demo check bench export export-bisect oss-fuzz fuzz-devices zoned-crash fio-zbd refresh clean distclean
 
 all: build
 
@@ -58,11 +61,14 @@ zoned-crash: build
 	@QEMU_ZONED_CRASH_ROUNDS=$(ZONED_CRASH_ROUNDS) scripts/run-iotests.sh -qcow2 qcow2-zoned-crash
 	@scripts/guest-tests/qcow2-zoned-crash-guest.sh $(ZONED_CRASH_GUEST_ROUNDS)
 
+fio-zbd: build
+	@scripts/fio-zbd-matrix.sh
+
 refresh:
 	@scripts/refresh.sh
 
 clean:
-	rm -rf build/qemu build/project build/export build/bench
+	rm -rf build/qemu build/project build/export build/bench build/fio-zbd
 
 distclean:
 	rm -rf build

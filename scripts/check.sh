@@ -22,6 +22,12 @@ if [ $# = 0 ] || [[ " $* " == *fuzz* ]]; then
         tests/image-fuzz/seeds.stamp qemu-fuzz-x86_64 \
         || info "building build/fuzz failed; the fuzz suite's tests will say so"
 fi
+# The same for fio (its t/zbd suite), which the guest suite's fio-zbd tests
+# run: fetched and built once, outside their timeouts.
+if [ $# = 0 ] || [[ " $* " == *guest* ]] || [[ " $* " == *fio-zbd* ]]; then
+    "$here/fio-source.sh" >/dev/null \
+        || info "fetching or building fio failed; the fio-zbd tests will say so"
+fi
 log="$project_build/meson-logs/testlog.json"
 rm -f "$log"
 set +e

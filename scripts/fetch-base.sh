@@ -48,28 +48,11 @@ fi
 
 # Not cached: ask apt.  The version lives in unstable's source index; add a
 # deb-src entry for it when the machine has none (root only).
-src_list=/etc/apt/sources.list.d/qemu-series-src.sources
 have_src_version() {
     # No grep -q: under pipefail its early exit would fail the pipeline.
     apt-cache showsrc qemu 2>/dev/null | grep -Fx "Version: $base_debian_version" >/dev/null
 }
-if ! have_src_version; then
-    if [ "$(id -u)" = 0 ]; then
-        if [ ! -f "$src_list" ]; then
-            # The archive (mirror or proxy) the machine already uses.
-            read -r uri key < <(debian_archive) \
-                || die "no Debian archive entry in the apt sources to take a deb-src entry from"
-            info "adding a deb-src entry for Debian unstable ($uri) to $src_list"
-            {
-                printf 'Types: deb-src\nURIs: %s\nSuites: unstable\nComponents: main\n' "$uri"
-                [ -z "$key" ] || printf 'Signed-By: %s\n' "$key"
-            } > "$src_list"
-        fi
-        apt-get update -q >&2 || info "apt-get update failed"
-    else
-        info "not root: cannot add a deb-src entry for Debian unstable"
-    fi
-fi
+have_src_version || unstable_deb_src
 
 tmp=$(mktemp -d "$cache_dir/fetch.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

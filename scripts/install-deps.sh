@@ -13,7 +13,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Build: compilers (gcc-multilib builds the x86 option ROMs), QEMU's libraries
 # (linux-aio, io_uring, 9p), meson/ninja.  Guest harness:
 # busybox-static, cpio, kmod.  Guest-side test tools (the guest sees the host's
-# root file system read-only over 9p): fio, util-linux (blkzone), nvme-cli.
+# root file system read-only over 9p): fio, util-linux (blkzone), nvme-cli,
+# sg3-utils (sg_inq, for fio's t/zbd on SCSI disks).
 # Fuzzing: clang with libFuzzer and the sanitizers (libclang-rt-dev), llvm
 # (llvm-cov, llvm-profdata), afl++; libc++ and unzip for the OSS-Fuzz build
 # (make oss-fuzz compiles C++ with -stdlib=libc++, as OSS-Fuzz does).
@@ -25,7 +26,7 @@ packages=(
   libcap-ng-dev libattr1-dev libzstd-dev libfdt-dev
   seabios ipxe-qemu
   busybox-static cpio kmod xz-utils zstd
-  fio util-linux nvme-cli
+  fio util-linux nvme-cli sg3-utils
   clang libclang-rt-dev llvm afl++ libc++-dev libc++abi-dev unzip
   perl gnuplot-nox sudo
 )

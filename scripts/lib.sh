@@ -26,6 +26,28 @@ apt_update_once() {
     fi
 }
 
+# unstable_deb_src: make the source packages of Debian unstable known to apt
+# (QEMU's base tarball, fio's test suite): add a deb-src entry for the archive
+# the machine already uses (see debian_archive) and update the lists.  Root
+# only; otherwise it says so and leaves the sources alone.
+unstable_deb_src() {
+    local src_list=/etc/apt/sources.list.d/qemu-series-src.sources uri key
+    if [ "$(id -u)" != 0 ]; then
+        info "not root: cannot add a deb-src entry for Debian unstable"
+        return 0
+    fi
+    if [ ! -f "$src_list" ]; then
+        read -r uri key < <(debian_archive) \
+            || die "no Debian archive entry in the apt sources to take a deb-src entry from"
+        info "adding a deb-src entry for Debian unstable ($uri) to $src_list"
+        {
+            printf 'Types: deb-src\nURIs: %s\nSuites: unstable\nComponents: main\n' "$uri"
+            [ -z "$key" ] || printf 'Signed-By: %s\n' "$key"
+        } > "$src_list"
+    fi
+    apt-get update -q >&2 || info "apt-get update failed"
+}
+
 # debian_archive: the URI and Signed-By keyring of the Debian archive this
 # machine already uses (its apt sources: deb822 .sources files or one-line
 # .list entries, mirror or proxy as configured), printed as "URI KEYRING"
