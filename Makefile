@@ -3,7 +3,7 @@
 #   make demo       build when needed, then boot a guest that shows the series
 #   make check      build when needed, then every test suite; ends "N passed, N failed"
 #   make bench      the benchmarks (prints tables, draws plots in build/bench)
-#   make export     the series as git format-patch files in build/export
+#   make export     the series, one a topic, as git format-patch files in build/export
 #   make export-bisect  build every commit of the series and run the tests it touches
 #                      (FIRST=N LAST=M: patch numbers; KEEP_GOING=1 lists every bad one)
 #   make oss-fuzz   scripts/oss-fuzz/build.sh as OSS-Fuzz runs it, then check its output

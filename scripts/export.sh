@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Export the series for qemu-devel: git format-patch files with a cover letter
-# in build/export, checked with the base's scripts/checkpatch.pl (0 errors),
-# then applied with git am to a pristine base and built there.
-#   EXPORT_BUILD=0 skips the build of the applied series.
+# Export the series for qemu-devel: one series a topic (patches/topics), each
+# as git format-patch files with its cover letter (patches/cover/TOPIC) and its
+# recipients from the base's scripts/get_maintainer.pl, in build/export/NN-TOPIC;
+# checked with the base's scripts/checkpatch.pl (0 errors), applied in order
+# with git am to a pristine base and built there, and tried with
+# git send-email --dry-run.  EXPORT_BUILD=0 skips the build.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,16 +37,76 @@ n=$(git -C "$src_dir" rev-list --count base..HEAD)
 ident_name=${ident% <*}
 ident_email=${ident##*<}
 ident_email=${ident_email%>}
-# Message-Ids are made from the committer address: the exporter's.
-git -C "$src_dir" -c user.name="$ident_name" -c user.email="$ident_email" \
-    format-patch -q --cover-letter --zero-commit --no-signature \
-    --thread=shallow -o "$out" base..HEAD
-
-# Author and Signed-off-by: the series' own placeholder becomes the
-# exporter; other trailers (Reported-by, Signed-off-by of others) stay.
 placeholder="QEMU Storage Series <storage-series@example.org>"
-for p in "$out"/[0-9]*.patch; do
-    PH="$placeholder" ID="$ident" /usr/bin/python3 - "$p" <<'PY'
+
+# The topics (patches/topics): name, stable flag and the subject of each
+# topic's first patch, in order; each runs to the next one's first patch.
+mapfile -t commits < <(git -C "$src_dir" rev-list --reverse base..HEAD)
+mapfile -t subjects < <(git -C "$src_dir" log --reverse --format=%s base..HEAD)
+topic_names=() topic_stable=() topic_first=()
+while read -r name stable subject; do
+    case "$name" in ''|'#'*) continue ;; esac
+    first=
+    for i in "${!subjects[@]}"; do
+        [ "${subjects[$i]}" = "$subject" ] && { first=$i; break; }
+    done
+    [ -n "$first" ] || die "patches/topics: topic $name starts at \"$subject\", which is no patch of the series"
+    topic_names+=("$name") topic_stable+=("$stable") topic_first+=("$first")
+done <"$top/patches/topics"
+nt=${#topic_names[@]}
+[ "$nt" -gt 0 ] || die "patches/topics names no topic"
+[ "${topic_first[0]}" = 0 ] || die "patches/topics: the first topic must start at the first patch"
+for ((t = 1; t < nt; t++)); do
+    [ "${topic_first[$t]}" -gt "${topic_first[$((t - 1))]}" ] \
+        || die "patches/topics: topic ${topic_names[$t]} does not start after ${topic_names[$((t - 1))]}"
+done
+for t in "${topic_names[@]}"; do
+    [ -f "$top/patches/cover/$t" ] || die "no cover letter patches/cover/$t for topic $t"
+done
+
+# recipients PATCH...: "to" and "cc" lines from the base's get_maintainer.pl:
+# maintainers and lists To, reviewers Cc; the series' own placeholder
+# entries (the sender, once exported) are left out.
+recipients() {
+    (cd "$src_dir" && perl scripts/get_maintainer.pl --nogit --nogit-fallback "$@") |
+        PH="$placeholder" /usr/bin/python3 -c '
+import os, re, sys
+to, cc = [], []
+for line in sys.stdin:
+    m = re.match(r"(.*?) \((.*)\)$", line.strip())
+    if not m:
+        continue
+    who, roles = m.group(1), m.group(2)
+    if who == os.environ["PH"] or "example.org" in who:
+        continue
+    dest = cc if roles.startswith("reviewer") else to
+    if who not in to and who not in cc:
+        dest.append(who)
+for who in cc[:]:
+    if who in to:
+        cc.remove(who)
+print("to", ", ".join(to))
+print("cc", ", ".join(cc))
+'
+}
+
+declare -a series_dirs=()
+prev_msgid=
+all_patches=()
+for ((t = 0; t < nt; t++)); do
+    name=${topic_names[$t]}
+    a=${topic_first[$t]}
+    if [ $((t + 1)) -lt "$nt" ]; then b=$((topic_first[t + 1] - 1)); else b=$((n - 1)); fi
+    dir=$out/$(printf '%02d' $((t + 1)))-$name
+    series_dirs+=("$dir")
+    # Message-Ids are made from the committer address: the exporter's.
+    git -C "$src_dir" -c user.name="$ident_name" -c user.email="$ident_email" \
+        format-patch -q --cover-letter --zero-commit --no-signature \
+        --thread=shallow -o "$dir" "${commits[$a]}^..${commits[$b]}"
+    # Author and Signed-off-by: the series' own placeholder becomes the
+    # exporter; other trailers (Reported-by, Signed-off-by of others) stay.
+    for p in "$dir"/[0-9]*.patch; do
+        PH="$placeholder" ID="$ident" /usr/bin/python3 - "$p" <<'PY'
 import os, sys
 p, ph, ident = sys.argv[1], os.environ["PH"], os.environ["ID"]
 text = open(p).read()
@@ -55,31 +117,65 @@ rest = rest.replace("Signed-off-by: " + ph, "Signed-off-by: " + ident)
 rest = rest.replace("\n+M: " + ph + "\n", "\n+M: " + ident + "\n")
 open(p, "w").write(head + sep + rest)
 PY
-done
-if grep -l -i 'example\.org' "$out"/*.patch >&2; then
-    die "the exported patches above still name an example.org address"
-fi
-
-# The cover letter: subject and story from patches/cover-letter, then
-# format-patch's shortlog and diffstat, and the base.
-cover=$(ls "$out"/0000-cover-letter.patch)
-/usr/bin/python3 - "$cover" "$top/patches/cover-letter" "$base_version" "$base_debian_version" "$base_tarball" "$base_sha256" <<'PY'
-import sys
-cover, story, ver, dver, tarball, sha = sys.argv[1:]
+    done
+    cover=$dir/0000-cover-letter.patch
+    mapfile -t tp < <(ls "$dir"/[0-9]*.patch | grep -v '/0000-cover-letter\.patch$')
+    all_patches+=("${tp[@]}")
+    rcpt=$(recipients "${tp[@]}")
+    to=$(sed -n 's/^to //p' <<<"$rcpt")
+    cc=$(sed -n 's/^cc //p' <<<"$rcpt")
+    if [ "${topic_stable[$t]}" = stable ]; then
+        cc=${cc:+$cc, }qemu-stable@nongnu.org
+    fi
+    # The cover letter: subject and text from patches/cover/NAME, where the
+    # series stands among the others, Based-on: the one before, the base;
+    # then format-patch's shortlog and diffstat.  Every file of the series
+    # gets the recipients, so git send-email needs no more arguments.
+    list=$(for ((u = 0; u < nt; u++)); do
+               mark=' '; [ "$u" = "$t" ] && mark='*'
+               printf '  %s %2d. %s\n' "$mark" $((u + 1)) "$(head -n 1 "$top/patches/cover/${topic_names[$u]}")"
+           done)
+    PREV="$prev_msgid" LIST="$list" NT="$nt" T=$((t + 1)) TO="$to" CC="$cc" \
+    /usr/bin/python3 - "$cover" "$top/patches/cover/$name" "$base_version" "$base_debian_version" \
+        "$base_tarball" "$base_sha256" "${tp[@]}" <<'PY'
+import os, sys
+cover, story, ver, dver, tarball, sha = sys.argv[1:7]
+patches = sys.argv[7:]
 lines = open(story).read().strip().split("\n")
 subject, body = lines[0].strip(), "\n".join(lines[1:]).strip()
-body += (f"\n\nBased on QEMU {ver} as released (Debian source package qemu {dver},\n"
-         f"{tarball}, sha256 {sha}).")
+e = os.environ
+tail = []
+if e["PREV"]:
+    tail.append(f"Based-on: {e['PREV']}")
+tail.append(f"\nThis is series {e['T']} of {e['NT']}; they apply to QEMU {ver} in this order,\n"
+            f"each on top of the ones before it:\n{e['LIST']}")
+tail.append(f"\nTested on QEMU {ver} as released (Debian source package qemu {dver},\n"
+            f"{tarball}, sha256 {sha}).")
+body = body + "\n\n" + "\n".join(tail)
 text = open(cover).read()
 text = text.replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", body)
-open(cover, "w").write(text)
+def add_rcpt(text):
+    head, sep, rest = text.partition("\n\n")
+    extra = ""
+    if e["TO"]:
+        extra += "\nTo: " + e["TO"]
+    if e["CC"]:
+        extra += "\nCc: " + e["CC"]
+    return head + extra + sep + rest
+open(cover, "w").write(add_rcpt(text))
+for p in patches:
+    text = add_rcpt(open(p).read())
+    open(p, "w").write(text)
 PY
-info "wrote $n patches and a cover letter to build/export"
-patches=()
-for p in "$out"/[0-9]*.patch; do
-    case "$p" in */0000-cover-letter.patch) ;; *) patches+=("$p") ;; esac
+    prev_msgid=$(sed -n 's/^Message-I[Dd]: //p' "$cover" | head -n 1)
+    [ -n "$prev_msgid" ] || die "no Message-ID in $cover"
 done
-[ "${#patches[@]}" = "$n" ] || die "format-patch wrote ${#patches[@]} patches for $n commits"
+if grep -rl -i 'example\.org' "$out" >&2; then
+    die "the exported patches above still name an example.org address"
+fi
+[ "${#all_patches[@]}" = "$n" ] || die "format-patch wrote ${#all_patches[@]} patches for $n commits"
+patches=("${all_patches[@]}")
+info "wrote $n patches in $nt series, each with a cover letter, to build/export"
 
 # checkpatch.pl over every patch (not the cover letter).
 errors=0
@@ -95,9 +191,48 @@ for p in "${patches[@]}"; do
         info "checkpatch: $e errors in $(basename "$p")"
     fi
     errors=$((errors + e))
+    printf '%s\n' "$res" | grep '^WARNING' >>"$(dirname "$p").warnings" || true
 done
 [ "$errors" = 0 ] || die "checkpatch.pl found $errors errors in the series"
 info "checkpatch.pl: 0 errors in $n patches"
+# Its warnings: each must be of a kind that patches/checkpatch-warnings
+# explains; the cover letter of each series names them.
+for d in "${series_dirs[@]}"; do
+    touch "$d.warnings"
+    /usr/bin/python3 - "$d.warnings" "$top/patches/checkpatch-warnings" "$d/0000-cover-letter.patch" <<'PY' \
+        || die "checkpatch.pl warnings in $(basename "$d") that patches/checkpatch-warnings does not explain (above)"
+import re, sys, textwrap
+warnings, known_file, cover = sys.argv[1:]
+known = []
+for line in open(known_file):
+    if line.strip() and not line.startswith("#"):
+        rx, reason = line.rstrip("\n").split("|", 1)
+        known.append((re.compile(rx), reason))
+counts, unknown = {}, []
+for w in open(warnings):
+    w = w.strip()
+    for rx, reason in known:
+        if rx.search(w):
+            counts[reason] = counts.get(reason, 0) + 1
+            break
+    else:
+        unknown.append(w)
+if unknown:
+    print("\n".join(unknown), file=sys.stderr)
+    sys.exit(1)
+total = sum(counts.values())
+if total:
+    text = (f"checkpatch.pl: 0 errors; {total} warning{'s' if total > 1 else ''}, "
+            "of kinds that do not apply here:\n")
+    text += "".join(textwrap.fill(f"- {reason} ({n})", 72, subsequent_indent="  ") + "\n"
+                    for reason, n in counts.items())
+else:
+    text = "checkpatch.pl: 0 errors, 0 warnings.\n"
+c = open(cover).read()
+c = c.replace("\nThis is series ", "\n" + text + "\nThis is series ", 1)
+open(cover, "w").write(c)
+PY
+done
 
 # git am on a pristine base.
 check="$build_dir/export-check"
@@ -134,13 +269,26 @@ if [ "${EXPORT_BUILD:-1}" != 0 ]; then
     info "the applied series builds"
 fi
 rm -rf "$check"
-info "series ready: build/export/*.patch, from $ident"
-# How to send it (QEMU's docs/devel/submitting-a-patch.rst): the list, and
-# each patch's maintainers and reviewers from the base's get_maintainer.pl.
-cat <<SEND
-Read build/export/0000-cover-letter.patch, then send the series from build/src:
-  cd build/src && git send-email --dry-run --to=qemu-devel@nongnu.org \\
-      --cc-cmd='scripts/get_maintainer.pl --noroles --norolestats --nogit --nogit-fallback' \\
-      ../export/*.patch
-(drop --dry-run to send)
-SEND
+info "series ready: ${#series_dirs[@]} series in build/export, from $ident"
+
+# git send-email --dry-run of each series, as it will be sent.
+if git send-email --help >/dev/null 2>&1; then
+    for d in "${series_dirs[@]}"; do
+        if ! (cd "$src_dir" && git send-email --dry-run --confirm=never --quiet \
+                  --from="$ident" --suppress-cc=self "$d"/*.patch) >"$d.dry-run" 2>&1; then
+            cat "$d.dry-run" >&2
+            die "git send-email --dry-run of $(basename "$d") failed (above)"
+        fi
+    done
+    info "git send-email --dry-run: every series goes out (build/export/*.dry-run)"
+else
+    info "git send-email is not installed (Debian: git-email): the sending commands were not tried"
+fi
+
+# How to send them (QEMU's docs/devel/submitting-a-patch.rst): in order,
+# each after the one before it is on the list (its Based-on: names it).
+echo "Read each cover letter (build/export/NN-TOPIC/0000-cover-letter.patch), then send"
+echo "the series in this order; drop --dry-run to send:"
+for d in "${series_dirs[@]}"; do
+    echo "  git send-email --dry-run --from='$ident' --suppress-cc=self build/export/$(basename "$d")/*.patch"
+done

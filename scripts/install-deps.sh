@@ -18,7 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Fuzzing: clang with libFuzzer and the sanitizers (libclang-rt-dev), llvm
 # (llvm-cov, llvm-profdata), afl++; libc++ and unzip for the OSS-Fuzz build
 # (make oss-fuzz compiles C++ with -stdlib=libc++, as OSS-Fuzz does).
-# Export: git, perl (checkpatch).  Benchmarks: gnuplot-nox.
+# Export: git, perl (checkpatch), git-email (git send-email --dry-run of each
+# series).  Benchmarks: gnuplot-nox.
 packages=(
   build-essential gcc-multilib git python3 python3-venv python3-setuptools
   ninja-build pkg-config flex bison bzip2 ccache
@@ -28,7 +29,7 @@ packages=(
   busybox-static cpio kmod xz-utils zstd
   fio util-linux nvme-cli sg3-utils
   clang libclang-rt-dev llvm afl++ libc++-dev libc++abi-dev unzip
-  perl gnuplot-nox sudo
+  perl gnuplot-nox sudo git-email
 )
 bpo_packages=(meson python3-pycotap)
 
