@@ -13,6 +13,8 @@
 #   hw/scsi, scsi-zbc-test      qos virtio-scsi (ZBC)
 #   hw/misc/snapfuzz*           snapfuzz-test
 #   migration, system/physmem   migration-tcg-ram-blocks-test
+#   block-backend, zone-emu     the unit tests test-block-backend and
+#                               test-zone-emu-iothreads
 #   block layer, qemu-io/img    the iotests of meson.build's groups whose
 #                               format driver or test files it changes, and
 #                               for the generic block layer the zoned groups
@@ -71,6 +73,10 @@ tests_for() {
     has '^hw/misc/snapfuzz|^tests/qtest/snapfuzz' && echo "qtest tests/qtest/snapfuzz-test"
     has '^migration/|^system/physmem' &&
         echo "qtest tests/qtest/migration-tcg-ram-blocks-test"
+    has '^block/block-backend\.c$|^tests/unit/test-block-backend' &&
+        echo "qtest tests/unit/test-block-backend"
+    has '^block/(zone-emu|null)\.c$|^tests/unit/test-zone-emu' &&
+        echo "qtest tests/unit/test-zone-emu-iothreads"
     # The generic block layer: the zoned frontends' cases too.
     has '^block\.c$|^block/(io|block-backend)\.c$|^include/block/' &&
         echo "qos zoned|zbc"
