@@ -30,7 +30,8 @@ snapfuzz_build_afl_initrd() {
 # OUT/afl.log, its findings to OUT/out, its exit status to $afl_rc.
 # QEMU=path overrides the QEMU binary, SNAPFUZZ_SRC the source tree;
 # afl_t (default 5000) is afl-fuzz's -t, afl_device_opts more snapfuzz
-# options (",timeout=300"), afl_init_args the example's mode ("fuzz-hang").
+# options (",timeout=300"), afl_init_args the example's mode ("fuzz-hang"),
+# afl_kernel_args more of the guest kernel's command line ("reboot=t").
 snapfuzz_afl_run() {
     local out=$1 limit=$2
     shift 2
@@ -63,7 +64,7 @@ snapfuzz_afl_run() {
             -L "$qdir/pc-bios/optionrom" -L "$qemu_build/pc-bios/optionrom" \
             -L /usr/share/seabios -L "$qdir/pc-bios" -nodefaults \
             -display none -no-reboot -kernel "$kdir/vmlinuz" -initrd "$out/initrd" \
-            -append "quiet panic=-1${afl_init_args:+ -- $afl_init_args}" \
+            -append "quiet panic=-1${afl_kernel_args:+ $afl_kernel_args}${afl_init_args:+ -- $afl_init_args}" \
             -device "snapfuzz,afl=on${afl_device_opts:-}"
     ) >"$out/afl.log" 2>&1 || afl_rc=$?
 }

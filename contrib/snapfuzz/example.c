@@ -15,6 +15,12 @@
  *                      loops forever: a planted hang for an engine to
  *                      find.  As a guest's /init, the mode comes from the
  *                      kernel command line after "--".
+ *   example fuzz-kernel
+ *                      like the default, but an input starting with 'P'
+ *                      panics the guest's kernel, 'R' reboots it and 'S'
+ *                      powers it off: planted guest failures, which the
+ *                      device reports to the engine as crashes.  Needs
+ *                      root; run as /init with "panic=-1".
  *
  * Build: gcc -O2 -static example.c libsnapfuzz.c, or with afl-clang-fast
  * for coverage in the device's coverage map.
@@ -28,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +75,27 @@ static void on_fault(int sig)
     sf_crash(&sf, sig == SIGSEGV ? "SIGSEGV in the target"
                                  : "fatal signal in the target");
     _exit(128 + sig);
+}
+
+/* Planted failures of the whole guest: the device must catch each. */
+static void kernel_target(const uint8_t *d, size_t n)
+{
+    int fd;
+
+    if (n > 0 && d[0] == 'P') {
+        fd = open("/proc/sysrq-trigger", O_WRONLY);
+        if (fd >= 0) {
+            if (write(fd, "c", 1) < 0) {
+                /* No panic: the input ends normally. */
+            }
+            close(fd);
+        }
+    } else if (n > 0 && d[0] == 'R') {
+        reboot(RB_AUTOBOOT);
+    } else if (n > 0 && d[0] == 'S') {
+        reboot(RB_POWER_OFF);
+    }
+    target(d, n);
 }
 
 static uint64_t now_ns(void)
@@ -162,6 +190,8 @@ int main(int argc, char **argv)
                 }
             }
             target(in, len);
+        } else if (!strcmp(mode, "fuzz-kernel")) {
+            kernel_target(in, len);
         } else if (!strcmp(mode, "hang")) {
             if (sf_reg(&sf, SF_REG_INPUT_SEQ) & 1) {
                 for (;;) {

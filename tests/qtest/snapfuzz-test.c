@@ -11,6 +11,7 @@
 #include "qemu/osdep.h"
 #include <sys/resource.h>
 #include "libqtest.h"
+#include "qobject/qdict.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
 #include "hw/misc/snapfuzz.h"
@@ -38,14 +39,20 @@ static void sf_map(Snapfuzz *sf)
     sf->cov = qpci_iomap(sf->dev, 2, NULL);
 }
 
-static void sf_start(Snapfuzz *sf, const char *props)
+static void sf_start_args(Snapfuzz *sf, const char *props, const char *args)
 {
-    sf->qts = qtest_initf("-machine pc -m 128 -device snapfuzz,addr=04.0%s%s",
-                          props ? "," : "", props ? props : "");
+    sf->qts = qtest_initf("-machine pc -m 128 -device snapfuzz,addr=04.0%s%s"
+                          " %s", props ? "," : "", props ? props : "",
+                          args ? args : "");
     sf->bus = qpci_new_pc(sf->qts, NULL);
     sf->dev = qpci_device_find(sf->bus, QPCI_DEVFN(4, 0));
     g_assert(sf->dev);
     sf_map(sf);
+}
+
+static void sf_start(Snapfuzz *sf, const char *props)
+{
+    sf_start_args(sf, props, NULL);
 }
 
 static void sf_stop(Snapfuzz *sf)
@@ -530,6 +537,98 @@ static void test_reset(void)
     sf_stop(&sf);
 }
 
+#define PM_IO_BASE      0xb000  /* PIIX4 power management, as set here */
+#define PM1_CNT         (PM_IO_BASE + 4)
+#define PM1_CNT_SLP_EN  (1 << 13)
+#define PIIX_RCR        0xcf9   /* reset control register */
+#define RCR_SYS_RST     0x04
+#define PVPANIC_PORT    0x505
+#define PVPANIC_PANICKED 0x01
+
+/* Wait for the next input to start; returns its INPUT_SEQ. */
+static uint32_t wait_next_input(Snapfuzz *sf, uint32_t seq)
+{
+    uint32_t now = seq;
+
+    for (int i = 0; i < 5000 && now == seq; i++) {
+        g_usleep(1000);
+        now = rd(sf, SNAPFUZZ_REG_INPUT_SEQ);
+    }
+    return now;
+}
+
+/*
+ * The guest resets the machine, powers it off or reports a panic while an
+ * input runs: each is that input's crash.  The snapshot is restored and
+ * the next input starts; LAST_ARG tells which it was.  The machine is not
+ * reset (the device keeps its counters) and QEMU does not exit.  Outside
+ * of an input, a reset is a reset.
+ */
+static void test_guest_end(void)
+{
+    static const struct {
+        const char *what;
+        uint32_t arg;
+    } ends[] = {
+        { "reset", SNAPFUZZ_CRASH_GUEST_RESET },
+        { "shutdown", SNAPFUZZ_CRASH_GUEST_SHUTDOWN },
+        { "panic", SNAPFUZZ_CRASH_GUEST_PANIC },
+    };
+    QPCIDevice *pm;
+    QDict *ev;
+    Snapfuzz sf;
+    int i;
+
+    sf_start_args(&sf, "max-inputs=4", "-device pvpanic");
+    pm = qpci_device_find(sf.bus, QPCI_DEVFN(1, 3));
+    g_assert(pm);
+    qpci_config_writel(pm, 0x40, PM_IO_BASE | 1);
+    qpci_config_writeb(pm, 0x80, 1);
+
+    fill(&sf, RAM_A, 2, 1);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    for (i = 0; i < ARRAY_SIZE(ends); i++) {
+        g_test_message("guest %s", ends[i].what);
+        fill(&sf, RAM_A, 2, 2 + i);
+        switch (ends[i].arg) {
+        case SNAPFUZZ_CRASH_GUEST_RESET:
+            qtest_outb(sf.qts, PIIX_RCR, RCR_SYS_RST);
+            break;
+        case SNAPFUZZ_CRASH_GUEST_SHUTDOWN:
+            qtest_outw(sf.qts, PM1_CNT, PM1_CNT_SLP_EN);
+            break;
+        default:
+            qtest_outb(sf.qts, PVPANIC_PORT, PVPANIC_PANICKED);
+            ev = qtest_qmp_eventwait_ref(sf.qts, "GUEST_PANICKED");
+            g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"),
+                                          "action"), ==, "run");
+            qobject_unref(ev);
+            break;
+        }
+        g_assert_cmpuint(wait_next_input(&sf, i + 1), ==, i + 2);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==,
+                         SNAPFUZZ_STATE_INPUT);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_RESULT), ==,
+                         SNAPFUZZ_RESULT_CRASH);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_ARG), ==, ends[i].arg);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_CRASHES), ==, i + 1);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, i + 1);
+        g_assert_true(check(&sf, RAM_A, 2, 1));
+    }
+
+    /* The last input ends; with none left, a reset resets. */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==,
+                     SNAPFUZZ_ST_EXHAUSTED);
+    qtest_outb(sf.qts, PIIX_RCR, RCR_SYS_RST);
+    qtest_qmp_eventwait(sf.qts, "RESET");
+    sf_map(&sf);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_CRASHES), ==, 0);
+    g_free(pm);
+    sf_stop(&sf);
+}
+
 /*
  * QEMU with these options must exit with this message.  Should it start
  * instead, its monitor has it quit (with status 0).
@@ -602,6 +701,7 @@ int main(int argc, char **argv)
     qtest_add_func("/snapfuzz/libfuzzer-config", test_libfuzzer_config);
     qtest_add_func("/snapfuzz/incremental", test_incremental);
     qtest_add_func("/snapfuzz/reset", test_reset);
+    qtest_add_func("/snapfuzz/guest-end", test_guest_end);
     qtest_add_func("/snapfuzz/one-device", test_one_device);
     qtest_add_func("/snapfuzz/icount", test_icount);
 #ifdef CONFIG_LINUX

@@ -134,7 +134,7 @@ static void test_reset_vs_write(void)
         for (i = 0; i < ZONE_SIZE; i++) {
             if ((i < wp) != (buf[i] != 0)) {
                 g_test_message("zone %d (write pointer +%" PRId64 "): byte "
-                               "+%" PRId64 " is %#x", z, wp, i, buf[i]);
+                               "+%" PRId64 " is 0x%x", z, wp, i, buf[i]);
                 g_assert_not_reached();
             }
         }

@@ -87,6 +87,7 @@ struct SnapfuzzState {
     QEMUBH *bh;
     uint32_t pending_cmd;
     bool timed_out;
+    uint32_t guest_end;     /* SNAPFUZZ_CRASH_GUEST_*, for GUEST_END */
     QEMUTimer *timer;
 
     /* The snapshot */

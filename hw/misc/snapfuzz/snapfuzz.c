@@ -32,6 +32,10 @@
 #include "snapfuzz-afl.h"
 #include "snapfuzz-inproc.h"
 
+/* Commands of the device's own, never written by the guest */
+#define SNAPFUZZ_CMD_TIMEOUT    0x100   /* the timer fired */
+#define SNAPFUZZ_CMD_GUEST_END  0x101   /* snapfuzz_guest_end() */
+
 static void snapfuzz_log_msg(SnapfuzzState *s, const char *what, uint32_t len)
 {
     g_autofree char *text = g_strndup((const char *)s->msg, len);
@@ -193,11 +197,51 @@ static void snapfuzz_run(SnapfuzzState *s, uint32_t cmd)
         snapfuzz_snapshot_pop(s);
         s->status = SNAPFUZZ_ST_OK;
         break;
+    case SNAPFUZZ_CMD_GUEST_END:
+        warn_report("snapfuzz: input %u ended in a guest %s", s->input_seq,
+                    s->guest_end == SNAPFUZZ_CRASH_GUEST_PANIC ? "panic" :
+                    s->guest_end == SNAPFUZZ_CRASH_GUEST_SHUTDOWN ?
+                    "shutdown" : "reset");
+        snapfuzz_finish_input(s, SNAPFUZZ_RESULT_CRASH, s->guest_end);
+        break;
     default:
         /* Only the timeout comes here. */
         snapfuzz_finish_input(s, SNAPFUZZ_RESULT_TIMEOUT, 0);
         break;
     }
+}
+
+/*
+ * The guest asked for a reset (a triple fault is one), a shutdown, or
+ * reported a panic.  During an input that is the input's crash: it ends as
+ * if with CRASH, the snapshot is restored and the next input starts, so
+ * that a fuzzing campaign goes on.  Outside of an input the request takes
+ * its course (see snapfuzz_reset_hold()).
+ */
+static bool snapfuzz_guest_end(ShutdownCause cause, void *opaque)
+{
+    SnapfuzzState *s = opaque;
+
+    if (s->state != SNAPFUZZ_STATE_INPUT || s->wait_input) {
+        return false;
+    }
+    if (s->status == SNAPFUZZ_ST_BUSY &&
+        s->pending_cmd != SNAPFUZZ_CMD_PUSH &&
+        s->pending_cmd != SNAPFUZZ_CMD_POP) {
+        /* The input is ending already (DONE, CRASH, its timeout). */
+        return true;
+    }
+    s->guest_end = cause == SHUTDOWN_CAUSE_GUEST_PANIC ?
+                   SNAPFUZZ_CRASH_GUEST_PANIC :
+                   cause == SHUTDOWN_CAUSE_GUEST_SHUTDOWN ?
+                   SNAPFUZZ_CRASH_GUEST_SHUTDOWN : SNAPFUZZ_CRASH_GUEST_RESET;
+    timer_del(s->timer);
+    s->status = SNAPFUZZ_ST_BUSY;
+    s->pending_cmd = SNAPFUZZ_CMD_GUEST_END;
+    qemu_bh_schedule(s->bh);
+    /* A panic comes from a vCPU: stop it, as snapfuzz_command() does. */
+    cpu_stop_current();
+    return true;
 }
 
 static void snapfuzz_bh(void *opaque)
@@ -249,7 +293,6 @@ void snapfuzz_input_arrived(SnapfuzzState *s)
     }
 }
 
-#define SNAPFUZZ_CMD_TIMEOUT 0x100  /* internal: the timer fired */
 
 /* End the running input as a timeout (unless it is ending anyway). */
 void snapfuzz_end_input_timeout(SnapfuzzState *s)
@@ -607,6 +650,7 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
     s->timer = timer_new_ms(QEMU_CLOCK_REALTIME, snapfuzz_timer, s);
     s->state = SNAPFUZZ_STATE_NONE;
     s->status = SNAPFUZZ_ST_OK;
+    qemu_system_set_guest_end_handler(snapfuzz_guest_end, s);
     return;
 
 fail:
@@ -670,12 +714,14 @@ static void snapfuzz_reset_hold(Object *obj, ResetType type)
     s->snap_cmd = 0;
     s->wait_input = false;
     s->held = false;
+    s->guest_end = 0;
 }
 
 static void snapfuzz_exit(PCIDevice *pdev)
 {
     SnapfuzzState *s = SNAPFUZZ(pdev);
 
+    qemu_system_set_guest_end_handler(NULL, NULL);
     if (s->timer) {
         timer_free(s->timer);
         s->timer = NULL;

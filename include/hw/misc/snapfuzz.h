@@ -90,4 +90,10 @@
 #define SNAPFUZZ_RESULT_CRASH       2
 #define SNAPFUZZ_RESULT_TIMEOUT     3
 
+/* SNAPFUZZ_REG_LAST_ARG after a crash: who ended the input */
+#define SNAPFUZZ_CRASH_HARNESS          0   /* the CRASH command */
+#define SNAPFUZZ_CRASH_GUEST_RESET      1   /* reset, triple fault */
+#define SNAPFUZZ_CRASH_GUEST_SHUTDOWN   2   /* power off */
+#define SNAPFUZZ_CRASH_GUEST_PANIC      3   /* reported panic (pvpanic) */
+
 #endif
