@@ -15,6 +15,14 @@
  *                      loops forever: a planted hang for an engine to
  *                      find.  As a guest's /init, the mode comes from the
  *                      kernel command line after "--".
+ *   example disk DEV   runs inputs until max-inputs are spent; before the
+ *                      snapshot it fills the first 64 KiB of block device
+ *                      DEV with a pattern; every input reads them (O_DIRECT),
+ *                      counts those that differ from the pattern, then
+ *                      overwrites them and leaves another write in flight
+ *                      (Linux AIO) when it ends.  Prints the counters and
+ *                      "disk-mismatches N": N inputs saw what an earlier one
+ *                      wrote, which the restore was to take back.
  *   example fuzz-kernel
  *                      like the default, but an input starting with 'P'
  *                      panics the guest's kernel, 'R' reboots it and 'S'
@@ -27,6 +35,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +44,8 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/syscall.h>
+#include <linux/aio_abi.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,7 +65,62 @@ struct scratch {
     uint32_t magic;
     uint64_t mono_min, mono_max;
     uint64_t tsc_min, tsc_max;
+    uint32_t disk_mismatches;
 };
+
+#define DISK_BYTES (64 * 1024)
+
+static int disk_fd = -1;
+static aio_context_t disk_aio;
+static unsigned char disk_buf[DISK_BYTES] __attribute__((aligned(PAGE)));
+static unsigned char disk_late[DISK_BYTES] __attribute__((aligned(PAGE)));
+
+static int disk_open(const char *dev)
+{
+    disk_fd = open(dev, O_RDWR | O_DIRECT);
+    if (disk_fd < 0 || syscall(SYS_io_setup, 4, &disk_aio) < 0) {
+        perror(dev);
+        return -1;
+    }
+    memset(disk_buf, 'S', DISK_BYTES);
+    if (pwrite(disk_fd, disk_buf, DISK_BYTES, 0) != DISK_BYTES ||
+        fsync(disk_fd) < 0) {
+        perror("writing the pattern");
+        return -1;
+    }
+    return 0;
+}
+
+/* The snapshot's data, or a mismatch; then writes it does not wait for. */
+static void disk_input(struct scratch *sc, const uint8_t *in, size_t len)
+{
+    struct iocb cb, *cbs[1] = { &cb };
+    uint32_t seq = sf_reg(&sf, SF_REG_INPUT_SEQ);
+
+    if (pread(disk_fd, disk_buf, DISK_BYTES, 0) != DISK_BYTES) {
+        sc->disk_mismatches++;
+        return;
+    }
+    for (size_t i = 0; i < DISK_BYTES; i++) {
+        if (disk_buf[i] != 'S') {
+            sc->disk_mismatches++;
+            break;
+        }
+    }
+    memset(disk_buf, seq & 0xff, DISK_BYTES);
+    if (pwrite(disk_fd, disk_buf, DISK_BYTES / 2, 0) < 0) {
+        sc->disk_mismatches++;
+    }
+    /* In flight when DONE restores: drained first, then taken back */
+    memset(disk_late, (seq >> 8) | 1, DISK_BYTES);
+    memset(&cb, 0, sizeof(cb));
+    cb.aio_fildes = disk_fd;
+    cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+    cb.aio_buf = (uintptr_t)disk_late;
+    cb.aio_nbytes = DISK_BYTES;
+    cb.aio_offset = len > 0 && in[0] & 1 ? 0 : DISK_BYTES / 2;
+    syscall(SYS_io_submit, disk_aio, 1, cbs);
+}
 
 static void target(const uint8_t *d, size_t n)
 {
@@ -179,8 +245,14 @@ int main(int argc, char **argv)
     sigaction(SIGILL, &sa, NULL);
     sigaction(SIGFPE, &sa, NULL);
 
+    if (!strcmp(mode, "disk") && (argc < 3 || disk_open(argv[2]) < 0)) {
+        fprintf(stderr, "example: disk DEV: cannot use the device\n");
+        return 1;
+    }
     while ((st = sf_next_input(&sf, &in, &len)) == SF_ST_OK) {
-        if (!strcmp(mode, "stress")) {
+        if (!strcmp(mode, "disk")) {
+            disk_input(sc, in, len);
+        } else if (!strcmp(mode, "stress")) {
             note_start(sc);
             stress(in, len);
         } else if (!strcmp(mode, "fuzz-hang")) {
@@ -213,6 +285,9 @@ int main(int argc, char **argv)
            sf_reg(&sf, SF_REG_INPUT_SEQ), sf_reg(&sf, SF_REG_VERIFY_ERRORS),
            sf_reg(&sf, SF_REG_TIMEOUTS), sf_reg(&sf, SF_REG_CRASHES),
            sf_reg(&sf, SF_REG_RESTORES));
+    if (!strcmp(mode, "disk")) {
+        printf("disk-mismatches %u\n", sc->disk_mismatches);
+    }
     if (sc->magic == SCRATCH_MAGIC) {
         printf("start time spread: monotonic %llu us, tsc %llu cycles\n",
                (unsigned long long)(sc->mono_max - sc->mono_min) / 1000,

@@ -19,7 +19,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     [ -n "${QEMU:-}" ] && qemu_opt=(--qemu "$QEMU")
     exec "$here/../guest-run" "${qemu_opt[@]}" --mem 256 --timeout 900 \
         "$0" "$example" -- \
-        -device snapfuzz,verify=on,max-inputs=1000
+        -device snapfuzz,verify=on,max-inputs=1000,ignore-blockers=on
 fi
 
 # In the guest.

@@ -27,7 +27,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     [ -n "${QEMU:-}" ] && qemu_opt=(--qemu "$QEMU")
     "$here/../guest-run" "${qemu_opt[@]}" --mem 256 --timeout 300 \
         "$0" "$example" -- \
-        -device snapfuzz,timeout=300,max-inputs=10
+        -device snapfuzz,timeout=300,max-inputs=10,ignore-blockers=on
 
     out="$build_dir/snapfuzz-afl-hang"
     stats="$out/out/default/fuzzer_stats"

@@ -629,6 +629,160 @@ static void test_guest_end(void)
     sf_stop(&sf);
 }
 
+/* qemu-io on drive d0: the guest's writes, as far as the disk can tell */
+static void disk_io(Snapfuzz *sf, const char *io)
+{
+    g_free(qtest_hmp(sf->qts, "qemu-io d0 \"%s\"", io));
+}
+
+#define DISK_SIZE (1024 * 1024)
+
+/* What the guest would read from drive d0: a backup of it to @copy */
+static void disk_read(Snapfuzz *sf, const char *copy, uint8_t *buf)
+{
+    int fd;
+
+    qtest_qmp_assert_success(sf->qts,
+        "{'execute': 'blockdev-backup', 'arguments': {"
+        " 'job-id': 'read', 'device': 'd0', 'target': 'copy',"
+        " 'sync': 'full'}}");
+    qtest_qmp_eventwait(sf->qts, "BLOCK_JOB_COMPLETED");
+    fd = open(copy, O_RDONLY);
+    g_assert(fd >= 0);
+    g_assert_cmpint(read(fd, buf, DISK_SIZE), ==, DISK_SIZE);
+    close(fd);
+}
+
+static bool has(const uint8_t *buf, int off, int len, uint8_t want)
+{
+    for (int i = off; i < off + len; i++) {
+        if (buf[i] != want) {
+            g_test_message("byte %d is 0x%x, not 0x%x", i, buf[i], want);
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *disk_file(uint8_t fill)
+{
+    g_autofree uint8_t *buf = g_malloc(DISK_SIZE);
+    char *name;
+    int fd;
+
+    fd = g_file_open_tmp("snapfuzz-disk-XXXXXX", &name, NULL);
+    g_assert(fd >= 0);
+    memset(buf, fill, DISK_SIZE);
+    g_assert_cmpint(write(fd, buf, DISK_SIZE), ==, DISK_SIZE);
+    close(fd);
+    return name;
+}
+
+/*
+ * Writes to a disk during an input are undone by the restore, at every
+ * level of pushed snapshots, and never reach the image; the host memory
+ * they take is limited (disk-limit).
+ */
+static void test_disk(void)
+{
+    g_autofree uint8_t *buf = g_malloc(DISK_SIZE);
+    g_autofree char *img = disk_file(0xaa);
+    g_autofree char *copy = disk_file(0);
+    g_autofree char *args = NULL;
+    Snapfuzz sf;
+    int fd;
+
+    args = g_strdup_printf("-drive if=none,id=d0,format=raw,file=%s "
+                           "-device virtio-blk-pci,drive=d0 "
+                           "-blockdev driver=raw,node-name=copy,"
+                           "file.driver=file,file.filename=%s", img, copy);
+    sf_start_args(&sf, "disk-limit=64k", args);
+
+    /* Before the first snapshot, writes reach the image. */
+    disk_io(&sf, "write -P 0xbb 64k 4k");
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+
+    /* Whole blocks and a part of one */
+    disk_io(&sf, "write -P 0x55 0 4k");
+    disk_io(&sf, "write -P 0x66 8704 512");
+    disk_read(&sf, copy, buf);
+    g_assert_true(has(buf, 0, 4096, 0x55));
+    g_assert_true(has(buf, 4096, 4608, 0xaa));
+    g_assert_true(has(buf, 8704, 512, 0x66));
+    g_assert_true(has(buf, 9216, 3072, 0xaa));
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    disk_read(&sf, copy, buf);
+    g_assert_true(has(buf, 0, 65536, 0xaa));
+    g_assert_true(has(buf, 65536, 4096, 0xbb));
+
+    /* A pushed snapshot keeps what was written before it. */
+    disk_io(&sf, "write -P 0x11 0 8k");
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    disk_io(&sf, "write -P 0x22 4k 8k");
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    disk_read(&sf, copy, buf);
+    g_assert_true(has(buf, 0, 8192, 0x11));
+    g_assert_true(has(buf, 8192, 4096, 0xaa));
+    /* Popped: the writes stay, and the next end goes back to the root. */
+    disk_io(&sf, "write -P 0x33 0 4k");
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_POP, 0), ==, SNAPFUZZ_ST_OK);
+    disk_read(&sf, copy, buf);
+    g_assert_true(has(buf, 0, 4096, 0x33));
+    g_assert_true(has(buf, 4096, 4096, 0x11));
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    disk_read(&sf, copy, buf);
+    g_assert_true(has(buf, 0, 65536, 0xaa));
+
+    /* 64 KiB of written blocks at most: then errors, not host memory */
+    disk_io(&sf, "write -P 0x44 128k 64k");
+    disk_io(&sf, "write -P 0x44 256k 4k");
+    disk_read(&sf, copy, buf);
+    g_assert_true(has(buf, 131072, 65536, 0x44));
+    g_assert_true(has(buf, 262144, 4096, 0xaa));
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    disk_io(&sf, "write -P 0x44 256k 4k");
+    disk_read(&sf, copy, buf);
+    g_assert_true(has(buf, 262144, 4096, 0x44));
+    sf_stop(&sf);
+
+    /* The image has only what was written before the snapshot. */
+    fd = open(img, O_RDONLY);
+    g_assert(fd >= 0);
+    g_assert_cmpint(read(fd, buf, DISK_SIZE), ==, DISK_SIZE);
+    close(fd);
+    g_assert_true(has(buf, 0, 65536, 0xaa));
+    g_assert_true(has(buf, 65536, 4096, 0xbb));
+    g_assert_true(has(buf, 69632, DISK_SIZE - 69632, 0xaa));
+    unlink(img);
+    unlink(copy);
+}
+
+/*
+ * A device whose state cannot be saved (ivshmem as a peer blocks
+ * migration) would not be restored: SNAPSHOT fails, unless
+ * ignore-blockers=on.
+ */
+static void test_blockers(void)
+{
+    static const char *ivshmem =
+        "-object memory-backend-ram,id=hm,size=1M,share=on "
+        "-device ivshmem-plain,memdev=hm";
+    Snapfuzz sf;
+
+    sf_start_args(&sf, NULL, ivshmem);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==,
+                     SNAPFUZZ_ST_ERR_HOST);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_NONE);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_ERR_HOST);
+    sf_stop(&sf);
+
+    sf_start_args(&sf, "ignore-blockers=on", ivshmem);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==, SNAPFUZZ_ST_OK);
+    sf_stop(&sf);
+}
+
 /*
  * QEMU with these options must exit with this message.  Should it start
  * instead, its monitor has it quit (with status 0).
@@ -702,6 +856,10 @@ int main(int argc, char **argv)
     qtest_add_func("/snapfuzz/incremental", test_incremental);
     qtest_add_func("/snapfuzz/reset", test_reset);
     qtest_add_func("/snapfuzz/guest-end", test_guest_end);
+    qtest_add_func("/snapfuzz/disk", test_disk);
+    if (qtest_has_device("ivshmem-plain")) {
+        qtest_add_func("/snapfuzz/blockers", test_blockers);
+    }
     qtest_add_func("/snapfuzz/one-device", test_one_device);
     qtest_add_func("/snapfuzz/icount", test_icount);
 #ifdef CONFIG_LINUX

@@ -67,6 +67,8 @@ struct SnapfuzzState {
     bool verify;
     bool afl;
     bool libfuzzer;
+    bool ignore_blockers;
+    uint64_t disk_limit;
 
     /* Registers */
     uint32_t status;
@@ -117,6 +119,7 @@ uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s);
 void snapfuzz_snapshot_free(SnapfuzzState *s);
 
 /* snapfuzz.c */
+bool snapfuzz_add_blocker(SnapfuzzState *s, Error **errp);
 void snapfuzz_input_arrived(SnapfuzzState *s);
 void snapfuzz_end_input_timeout(SnapfuzzState *s);
 

@@ -547,6 +547,13 @@ static bool snapfuzz_check_size(uint64_t v, uint64_t min, uint64_t max,
     return true;
 }
 
+bool snapfuzz_add_blocker(SnapfuzzState *s, Error **errp)
+{
+    error_setg(&s->migration_blocker,
+               "the snapfuzz device keeps snapshots that cannot migrate");
+    return migrate_add_blocker(&s->migration_blocker, errp) >= 0;
+}
+
 static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
 {
     SnapfuzzState *s = SNAPFUZZ(pdev);
@@ -592,9 +599,7 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
         return;
     }
 
-    error_setg(&s->migration_blocker,
-               "the snapfuzz device keeps snapshots that cannot migrate");
-    if (migrate_add_blocker(&s->migration_blocker, errp) < 0) {
+    if (!snapfuzz_add_blocker(s, errp)) {
         return;
     }
 
@@ -745,6 +750,9 @@ static const Property snapfuzz_properties[] = {
     DEFINE_PROP_BOOL("verify", SnapfuzzState, verify, false),
     DEFINE_PROP_BOOL("afl", SnapfuzzState, afl, false),
     DEFINE_PROP_BOOL("libfuzzer", SnapfuzzState, libfuzzer, false),
+    DEFINE_PROP_BOOL("ignore-blockers", SnapfuzzState, ignore_blockers,
+                     false),
+    DEFINE_PROP_SIZE("disk-limit", SnapfuzzState, disk_limit, 1 * GiB),
 };
 
 static void snapfuzz_class_init(ObjectClass *klass, const void *data)

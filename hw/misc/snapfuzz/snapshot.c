@@ -27,6 +27,7 @@
 #include "qapi/error.h"
 #include "qemu/error-report.h"
 #include "qemu/rcu.h"
+#include "qobject/qdict.h"
 #include "qemu/bitmap.h"
 #include "qemu/bitops.h"
 #include "exec/ramlist.h"
@@ -36,10 +37,18 @@
 #include "system/physmem.h"
 #include "system/ramblock.h"
 #include "system/tcg.h"
+#include "block/aio-wait.h"
+#include "block/block-global-state.h"
+#include "block/block_int-global-state.h"
+#include "migration/blocker.h"
 #include "migration/global_state.h"
+#include "migration/migration.h"
 #include "migration/qemu-file.h"
 #include "migration/savevm.h"
+#include "system/block-backend.h"
+#include "system/iothread.h"
 #include "snapfuzz-internal.h"
+#include "snapfuzz-overlay.h"
 
 static bool snapfuzz_own_block(SnapfuzzState *s, RAMBlock *rb)
 {
@@ -159,7 +168,7 @@ static bool snapfuzz_load_devices(uint8_t *buf, size_t len, Error **errp)
     return ret >= 0;
 }
 
-bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_take_vm(SnapfuzzState *s, Error **errp)
 {
     size_t page_size = qemu_target_page_size();
     unsigned n = 0, i = 0;
@@ -301,7 +310,7 @@ static bool snapfuzz_ram_unchanged(SnapfuzzState *s, Error **errp)
     return true;
 }
 
-bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_restore_vm(SnapfuzzState *s, Error **errp)
 {
     int64_t t0, t1, t2, t3;
     uint64_t pages;
@@ -336,12 +345,14 @@ bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp)
     return true;
 }
 
+static void snapfuzz_pop_vm(SnapfuzzState *s);
+
 /*
  * Take a snapshot above the top one: keep the pages written since the top
  * one was taken or restored, and the device state.  The caller checks the
  * depth.
  */
-bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
 {
     size_t page_size = qemu_target_page_size();
     SnapfuzzLevel *l = &s->levels[s->depth];
@@ -396,7 +407,7 @@ bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
     if (!snapfuzz_save_devices(&l->devstate, &l->devstate_len, errp)) {
         /* The kept pages still differ from the snapshot below. */
         s->depth++;
-        snapfuzz_snapshot_pop(s);
+        snapfuzz_pop_vm(s);
         return false;
     }
     s->depth++;
@@ -404,7 +415,7 @@ bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
 }
 
 /* Drop the top snapshot; the next restore goes to the one below. */
-void snapfuzz_snapshot_pop(SnapfuzzState *s)
+static void snapfuzz_pop_vm(SnapfuzzState *s)
 {
     SnapfuzzLevel *l = &s->levels[s->depth - 1];
 
@@ -418,6 +429,187 @@ void snapfuzz_snapshot_pop(SnapfuzzState *s)
     }
     snapfuzz_level_free(s, l);
     s->depth--;
+}
+
+/*
+ * Disks.  The guest's writable disks get an overlay with the first snapshot
+ * (overlay.c), whose levels follow the snapshots.
+ */
+static bool snapfuzz_add_overlays(SnapfuzzState *s, Error **errp)
+{
+    BlockBackend *blk = NULL;
+
+    while ((blk = blk_all_next(blk))) {
+        BlockDriverState *bs = blk_bs(blk);
+        BlockDriverState *ov;
+        QDict *opts;
+
+        if (!bs || !blk_get_attached_dev(blk) || !blk_is_writable(blk) ||
+            snapfuzz_overlay_is(bs)) {
+            continue;
+        }
+        opts = qdict_new();
+        qdict_put_str(opts, "driver", "snapfuzz-overlay");
+        qdict_put_str(opts, "file", bdrv_get_node_name(bs));
+        qdict_put_int(opts, "limit", s->disk_limit);
+        ov = bdrv_insert_node(bs, opts, BDRV_O_RDWR, errp);
+        if (!ov) {
+            error_prepend(errp, "cannot snapshot the disk of %s: ",
+                          blk_get_attached_dev_id(blk));
+            return false;
+        }
+        /* The disk's users hold it from now on. */
+        bdrv_unref(ov);
+    }
+    return true;
+}
+
+typedef enum {
+    SNAPFUZZ_DISKS_TAKE,
+    SNAPFUZZ_DISKS_RESTORE,
+    SNAPFUZZ_DISKS_PUSH,
+    SNAPFUZZ_DISKS_POP,
+} SnapfuzzDiskOp;
+
+static void snapfuzz_disks(SnapfuzzDiskOp op)
+{
+    BlockBackend *blk = NULL;
+
+    while ((blk = blk_all_next(blk))) {
+        BlockDriverState *bs = blk_bs(blk);
+
+        if (!snapfuzz_overlay_is(bs)) {
+            continue;
+        }
+        switch (op) {
+        case SNAPFUZZ_DISKS_TAKE:
+            snapfuzz_overlay_take(bs);
+            break;
+        case SNAPFUZZ_DISKS_RESTORE:
+            snapfuzz_overlay_restore(bs);
+            break;
+        case SNAPFUZZ_DISKS_PUSH:
+            snapfuzz_overlay_push(bs);
+            break;
+        case SNAPFUZZ_DISKS_POP:
+            snapfuzz_overlay_pop(bs);
+            break;
+        }
+    }
+}
+
+/*
+ * Devices that cannot migrate (virtio-9p with a mounted export, say) keep
+ * state that a restore would not take back.
+ */
+static bool snapfuzz_check_blockers(SnapfuzzState *s, Error **errp)
+{
+    Error *err = NULL;
+    bool blocked;
+
+    if (s->ignore_blockers) {
+        return true;
+    }
+    /* The device's own blocker aside */
+    migrate_del_blocker(&s->migration_blocker);
+    blocked = migration_is_blocked(&err);
+    if (!snapfuzz_add_blocker(s, errp)) {
+        error_free(err);
+        return false;
+    }
+    if (blocked) {
+        error_propagate_prepend(errp, err, "snapfuzz: a device cannot be "
+                                "snapshotted (ignore-blockers=on to take "
+                                "snapshots all the same): ");
+        return false;
+    }
+    return true;
+}
+
+static void snapfuzz_noop(void *opaque)
+{
+}
+
+static int snapfuzz_sync_iothread(Object *obj, void *opaque)
+{
+    IOThread *t = (IOThread *)object_dynamic_cast(obj, TYPE_IOTHREAD);
+
+    if (t) {
+        aio_wait_bh_oneshot(iothread_get_aio_context(t), snapfuzz_noop, NULL);
+    }
+    return 0;
+}
+
+/*
+ * Snapshots and restores run with block I/O drained: requests in flight
+ * complete (and write guest RAM) before RAM is copied, and devices that
+ * run in IOThreads stop taking requests from their queues.
+ *
+ * A drained section alone is not enough for those: an IOThread that is
+ * running a queue handler when the section begins submits what it popped
+ * afterwards, and the BlockBackend holds such requests back until the
+ * section ends, when they would run in the restored VM.  So first let each
+ * IOThread finish: with the vCPUs paused nothing new arrives, and a bottom
+ * half that an IOThread runs twice comes after every handler it had ready
+ * (an event loop iteration runs its bottom halves before its handlers).
+ */
+static void snapfuzz_quiesce_begin(void)
+{
+    for (int i = 0; i < 2; i++) {
+        object_child_foreach(object_get_objects_root(),
+                             snapfuzz_sync_iothread, NULL);
+    }
+    bdrv_drain_all_begin();
+}
+
+bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp)
+{
+    bool ok;
+
+    if (!snapfuzz_check_blockers(s, errp)) {
+        return false;
+    }
+    snapfuzz_quiesce_begin();
+    ok = snapfuzz_add_overlays(s, errp) && snapfuzz_take_vm(s, errp);
+    if (ok) {
+        snapfuzz_disks(SNAPFUZZ_DISKS_TAKE);
+    }
+    bdrv_drain_all_end();
+    return ok;
+}
+
+bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp)
+{
+    bool ok;
+
+    snapfuzz_quiesce_begin();
+    ok = snapfuzz_restore_vm(s, errp);
+    if (ok) {
+        snapfuzz_disks(SNAPFUZZ_DISKS_RESTORE);
+    }
+    bdrv_drain_all_end();
+    return ok;
+}
+
+bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
+{
+    bool ok;
+
+    snapfuzz_quiesce_begin();
+    ok = snapfuzz_push_vm(s, errp);
+    if (ok) {
+        snapfuzz_disks(SNAPFUZZ_DISKS_PUSH);
+    }
+    bdrv_drain_all_end();
+    return ok;
+}
+
+void snapfuzz_snapshot_pop(SnapfuzzState *s)
+{
+    snapfuzz_quiesce_begin();
+    snapfuzz_pop_vm(s);
+    snapfuzz_disks(SNAPFUZZ_DISKS_POP);
+    bdrv_drain_all_end();
 }
 
 /* Pages whose contents differ from the top snapshot's (verify=on). */
