@@ -31,7 +31,8 @@ snapfuzz_build_afl_initrd() {
 # QEMU=path overrides the QEMU binary, SNAPFUZZ_SRC the source tree;
 # afl_t (default 5000) is afl-fuzz's -t, afl_device_opts more snapfuzz
 # options (",timeout=300"), afl_init_args the example's mode ("fuzz-hang"),
-# afl_kernel_args more of the guest kernel's command line ("reboot=t").
+# afl_kernel_args more of the guest kernel's command line ("reboot=t"),
+# afl_seeds a directory of seeds (default one, "AAAA").
 snapfuzz_afl_run() {
     local out=$1 limit=$2
     shift 2
@@ -46,7 +47,11 @@ snapfuzz_afl_run() {
     rm -rf "$out"
     mkdir -p "$out/in"
     snapfuzz_build_afl_initrd "$out"
-    printf 'AAAA' >"$out/in/seed"
+    if [ -n "${afl_seeds:-}" ]; then
+        cp "$afl_seeds"/* "$out/in/"
+    else
+        printf 'AAAA' >"$out/in/seed"
+    fi
 
     afl_rc=0
     (

@@ -23,6 +23,15 @@
  *                      (Linux AIO) when it ends.  Prints the counters and
  *                      "disk-mismatches N": N inputs saw what an earlier one
  *                      wrote, which the restore was to take back.
+ *   example smp-arg    needs two vCPUs: a second thread writes a bogus ARG
+ *                      whenever it sees a command running, and every input
+ *                      ends with DONE and its own number as ARG; the next
+ *                      input checks LAST_ARG.  Prints "arg-mismatches N".
+ *   example fuzz-exec  like the default, but an input "\xb8 IMM32 \xc3"
+ *                      (mov $IMM32, %eax; ret) is run as code where it
+ *                      lies, in the input window, and must return IMM32:
+ *                      else the vCPU ran an earlier input's code, which
+ *                      is a crash.
  *   example fuzz-kernel
  *                      like the default, but an input starting with 'P'
  *                      panics the guest's kernel, 'R' reboots it and 'S'
@@ -37,6 +46,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +76,21 @@ struct scratch {
     uint64_t mono_min, mono_max;
     uint64_t tsc_min, tsc_max;
     uint32_t disk_mismatches;
+    uint32_t arg_mismatches;
 };
+
+/* Writes ARG while a command runs: the device must use the one before. */
+static void *arg_meddler(void *opaque)
+{
+    volatile uint32_t *regs = (volatile uint32_t *)sf.regs;
+
+    for (;;) {
+        if (regs[SF_REG_STATUS / 4] == SF_ST_BUSY) {
+            regs[SF_REG_ARG / 4] = 0xbad;
+        }
+    }
+    return NULL;
+}
 
 #define DISK_BYTES (64 * 1024)
 
@@ -141,6 +165,45 @@ static void on_fault(int sig)
     sf_crash(&sf, sig == SIGSEGV ? "SIGSEGV in the target"
                                  : "fatal signal in the target");
     _exit(128 + sig);
+}
+
+static void *exec_window;
+
+/*
+ * The input window once more, executable: sysfs's BAR files cannot be
+ * (sysfs is noexec), /dev/mem can.
+ */
+static int exec_map(void)
+{
+    int fd;
+
+    if (getpid() == 1) {
+        mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+    }
+    fd = open("/dev/mem", O_RDWR | O_SYNC);
+    if (fd < 0 || !sf.input_phys) {
+        return -1;
+    }
+    exec_window = mmap(NULL, sf.input_size, PROT_READ | PROT_EXEC,
+                       MAP_SHARED, fd, sf.input_phys);
+    close(fd);
+    return exec_window == MAP_FAILED ? -1 : 0;
+}
+
+/* Code in the input window: what the device wrote there must run. */
+static void exec_target(const uint8_t *d, size_t n)
+{
+    int (*code)(void) = (int (*)(void))(uintptr_t)exec_window;
+    uint32_t want;
+
+    if (n < 6 || d[0] != 0xb8 || d[5] != 0xc3) {
+        target(d, n);
+        return;
+    }
+    memcpy(&want, d + 1, sizeof(want));
+    if ((uint32_t)code() != want) {
+        sf_crash(&sf, "stale code: an earlier input's code ran");
+    }
 }
 
 /* Planted failures of the whole guest: the device must catch each. */
@@ -249,8 +312,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "example: disk DEV: cannot use the device\n");
         return 1;
     }
+    if (!strcmp(mode, "fuzz-exec") && exec_map() < 0) {
+        perror("example: fuzz-exec: cannot map the input window executable");
+        return 1;
+    }
+    if (!strcmp(mode, "smp-arg")) {
+        pthread_t t;
+
+        if (pthread_create(&t, NULL, arg_meddler, NULL)) {
+            fprintf(stderr, "example: smp-arg: no second thread\n");
+            return 1;
+        }
+    }
     while ((st = sf_next_input(&sf, &in, &len)) == SF_ST_OK) {
-        if (!strcmp(mode, "disk")) {
+        if (!strcmp(mode, "smp-arg")) {
+            uint32_t seq = sf_reg(&sf, SF_REG_INPUT_SEQ);
+
+            if (seq > 1 && sf_reg(&sf, SF_REG_LAST_ARG) != seq - 1) {
+                sc->arg_mismatches++;
+            }
+            st = sf_done(&sf, seq);
+            fprintf(stderr, "example: DONE failed with status %u\n", st);
+            return 1;
+        } else if (!strcmp(mode, "disk")) {
             disk_input(sc, in, len);
         } else if (!strcmp(mode, "stress")) {
             note_start(sc);
@@ -262,6 +346,8 @@ int main(int argc, char **argv)
                 }
             }
             target(in, len);
+        } else if (!strcmp(mode, "fuzz-exec")) {
+            exec_target(in, len);
         } else if (!strcmp(mode, "fuzz-kernel")) {
             kernel_target(in, len);
         } else if (!strcmp(mode, "hang")) {
@@ -287,6 +373,9 @@ int main(int argc, char **argv)
            sf_reg(&sf, SF_REG_RESTORES));
     if (!strcmp(mode, "disk")) {
         printf("disk-mismatches %u\n", sc->disk_mismatches);
+    }
+    if (!strcmp(mode, "smp-arg")) {
+        printf("arg-mismatches %u\n", sc->arg_mismatches);
     }
     if (sc->magic == SCRATCH_MAGIC) {
         printf("start time spread: monotonic %llu us, tsc %llu cycles\n",

@@ -109,6 +109,25 @@ static int find_device(char *dir, size_t len)
     return ret;
 }
 
+/* The bus address of a BAR: line @bar of the device's resource file. */
+static uint64_t bar_address(const char *dir, int bar)
+{
+    char path[600], line[128];
+    uint64_t start = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/resource", dir);
+    f = fopen(path, "r");
+    if (!f) {
+        return 0;
+    }
+    for (int i = 0; i <= bar && fgets(line, sizeof(line), f); i++) {
+        start = strtoull(line, NULL, 16);
+    }
+    fclose(f);
+    return start;
+}
+
 int sf_open(struct snapfuzz *sf)
 {
     char dir[512], path[600];
@@ -138,6 +157,7 @@ int sf_open(struct snapfuzz *sf)
     if (sf_reg(sf, SF_REG_MAGIC) != SF_MAGIC) {
         return -EPROTO;
     }
+    sf->input_phys = bar_address(dir, 1);
     sf->input_size = sf_reg(sf, SF_REG_INPUT_SIZE);
     sf->cov_size = sf_reg(sf, SF_REG_COV_SIZE);
     if (&__afl_area_ptr) {

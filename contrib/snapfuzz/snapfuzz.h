@@ -84,6 +84,7 @@ struct snapfuzz {
     volatile uint32_t *regs;    /* BAR 0; volatile: device registers */
     uint8_t *input;             /* BAR 1 */
     size_t input_size;
+    uint64_t input_phys;        /* BAR 1's physical address */
     uint8_t *cov;               /* BAR 2 */
     size_t cov_size;
 };

@@ -88,6 +88,7 @@ struct SnapfuzzState {
     /* Command execution outside the MMIO callback */
     QEMUBH *bh;
     uint32_t pending_cmd;
+    uint32_t cmd_arg;       /* ARG when the pending command was written */
     bool timed_out;
     uint32_t guest_end;     /* SNAPFUZZ_CRASH_GUEST_*, for GUEST_END */
     QEMUTimer *timer;
@@ -117,6 +118,7 @@ bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp);
 void snapfuzz_snapshot_pop(SnapfuzzState *s);
 uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s);
 void snapfuzz_snapshot_free(SnapfuzzState *s);
+void snapfuzz_input_written(SnapfuzzState *s);
 
 /* snapfuzz.c */
 bool snapfuzz_add_blocker(SnapfuzzState *s, Error **errp);

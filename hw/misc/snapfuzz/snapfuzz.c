@@ -87,6 +87,7 @@ static void snapfuzz_deliver(SnapfuzzState *s)
     } else {
         snapfuzz_random_input(s);
     }
+    snapfuzz_input_written(s);
     s->input_seq++;
     s->state = SNAPFUZZ_STATE_INPUT;
     s->timed_out = false;
@@ -176,7 +177,8 @@ static void snapfuzz_run(SnapfuzzState *s, uint32_t cmd)
         break;
     case SNAPFUZZ_CMD_DONE:
         snapfuzz_finish_input(s, s->timed_out ? SNAPFUZZ_RESULT_TIMEOUT
-                                              : SNAPFUZZ_RESULT_DONE, s->arg);
+                                              : SNAPFUZZ_RESULT_DONE,
+                              s->cmd_arg);
         break;
     case SNAPFUZZ_CMD_CRASH:
         snapfuzz_finish_input(s, SNAPFUZZ_RESULT_CRASH, 0);
@@ -393,6 +395,8 @@ static void snapfuzz_command(SnapfuzzState *s, uint32_t cmd)
     }
     s->status = SNAPFUZZ_ST_BUSY;
     s->pending_cmd = cmd;
+    /* Other vCPUs run until the bottom half: ARG is the command's now. */
+    s->cmd_arg = s->arg;
     qemu_bh_schedule(s->bh);
     /*
      * Stop the vCPU that wrote the command now rather than when the bottom
@@ -720,6 +724,7 @@ static void snapfuzz_reset_hold(Object *obj, ResetType type)
     s->wait_input = false;
     s->held = false;
     s->guest_end = 0;
+    s->cmd_arg = 0;
 }
 
 static void snapfuzz_exit(PCIDevice *pdev)

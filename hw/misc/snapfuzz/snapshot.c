@@ -612,6 +612,31 @@ void snapfuzz_snapshot_pop(SnapfuzzState *s)
     bdrv_drain_all_end();
 }
 
+/*
+ * The device wrote an input into the window, behind the vCPUs' back: under
+ * TCG, drop translated code of those pages, for guests that run inputs.
+ */
+void snapfuzz_input_written(SnapfuzzState *s)
+{
+#ifdef CONFIG_TCG
+    size_t page_size = qemu_target_page_size();
+    ram_addr_t base;
+
+    if (!tcg_enabled()) {
+        return;
+    }
+    base = memory_region_get_ram_addr(&s->input_ram);
+    for (uint64_t off = 0; off < s->input_len; off += page_size) {
+        ram_addr_t addr = base + off;
+
+        /* A page with translated code has its CODE bit clear. */
+        if (!physical_memory_get_dirty_flag(addr, DIRTY_MEMORY_CODE)) {
+            tb_invalidate_phys_range(NULL, addr, addr + page_size - 1);
+        }
+    }
+#endif
+}
+
 /* Pages whose contents differ from the top snapshot's (verify=on). */
 uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s)
 {
