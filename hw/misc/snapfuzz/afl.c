@@ -30,7 +30,7 @@
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
 #include "qemu/units.h"
-#include "snapfuzz-afl.h"
+#include "snapfuzz-internal.h"
 
 #define AFL_CTL_FD      198
 #define AFL_ST_FD       199
@@ -75,7 +75,7 @@ static uint32_t afl_read4(const char *what)
     return v;
 }
 
-void *snapfuzz_afl_init(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_afl_init(SnapfuzzState *s, Error **errp)
 {
     const char *id = getenv("__AFL_SHM_ID");
     struct shmid_ds ds;
@@ -120,7 +120,8 @@ void *snapfuzz_afl_init(SnapfuzzState *s, Error **errp)
     afl = g_new0(SnapfuzzAFL, 1);
     afl->s = s;
     afl->helper_fd = -1;
-    return afl;
+    s->engine_data = afl;
+    return true;
 }
 
 /* The helper, in the forked child: wait to be killed, with nothing open. */
@@ -253,25 +254,25 @@ static int afl_helper_wait_killed(SnapfuzzAFL *afl)
     return afl_helper_reap(afl);
 }
 
-void snapfuzz_afl_free(SnapfuzzState *s)
+static void snapfuzz_afl_free(SnapfuzzState *s)
 {
-    SnapfuzzAFL *afl = s->engine;
+    SnapfuzzAFL *afl = s->engine_data;
 
     if (afl) {
         afl_helper_reap(afl);
     }
-    if (s->engine && s->cov) {
+    if (afl && s->cov) {
         shmdt(s->cov);
         s->cov = NULL;
     }
-    g_free(s->engine);
-    s->engine = NULL;
+    g_free(afl);
+    s->engine_data = NULL;
 }
 
 /* Wait for afl-fuzz's go, then take its test case into the window. */
-void snapfuzz_afl_next_input(SnapfuzzState *s)
+static bool snapfuzz_afl_next_input(SnapfuzzState *s)
 {
-    SnapfuzzAFL *afl = s->engine;
+    SnapfuzzAFL *afl = s->engine_data;
     uint64_t len = 0;
     struct stat st;
 
@@ -293,12 +294,13 @@ void snapfuzz_afl_next_input(SnapfuzzState *s)
         len = n > 0 ? n : 0;
     }
     s->input_len = len;
+    return true;
 }
 
 /* Tell afl-fuzz how the input ended. */
-void snapfuzz_afl_report(SnapfuzzState *s, uint32_t result)
+static void snapfuzz_afl_report(SnapfuzzState *s, uint32_t result)
 {
-    SnapfuzzAFL *afl = s->engine;
+    SnapfuzzAFL *afl = s->engine_data;
     uint32_t status = 0;
 
     /* waitpid() status: killed by SIGSEGV for a crash, exit 0 for DONE. */
@@ -310,3 +312,11 @@ void snapfuzz_afl_report(SnapfuzzState *s, uint32_t result)
     }
     afl_write4(status, "cannot write to the status pipe");
 }
+
+const SnapfuzzEngine snapfuzz_engine_afl = {
+    .name = "AFL++",
+    .init = snapfuzz_afl_init,
+    .next_input = snapfuzz_afl_next_input,
+    .report = snapfuzz_afl_report,
+    .free = snapfuzz_afl_free,
+};

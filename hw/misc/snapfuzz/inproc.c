@@ -14,7 +14,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/misc/snapfuzz-fuzz.h"
-#include "snapfuzz-inproc.h"
+#include "snapfuzz-internal.h"
 
 static struct {
     uint8_t *cov;
@@ -33,7 +33,7 @@ void snapfuzz_fuzz_set_coverage(uint8_t *map, size_t len)
     inproc.cov_len = len;
 }
 
-bool snapfuzz_inproc_init(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_inproc_init(SnapfuzzState *s, Error **errp)
 {
     if (!inproc.cov) {
         error_setg(errp, "snapfuzz: libfuzzer=on works only in QEMU's "
@@ -52,7 +52,7 @@ bool snapfuzz_inproc_init(SnapfuzzState *s, Error **errp)
     return true;
 }
 
-void snapfuzz_inproc_free(SnapfuzzState *s)
+static void snapfuzz_inproc_free(SnapfuzzState *s)
 {
     if (inproc.dev == s) {
         inproc.dev = NULL;
@@ -61,7 +61,7 @@ void snapfuzz_inproc_free(SnapfuzzState *s)
 }
 
 /* Take the pending input into the window, if the target started one. */
-bool snapfuzz_inproc_next_input(SnapfuzzState *s)
+static bool snapfuzz_inproc_next_input(SnapfuzzState *s)
 {
     size_t len;
 
@@ -76,11 +76,19 @@ bool snapfuzz_inproc_next_input(SnapfuzzState *s)
     return true;
 }
 
-void snapfuzz_inproc_report(SnapfuzzState *s, uint32_t result)
+static void snapfuzz_inproc_report(SnapfuzzState *s, uint32_t result)
 {
     inproc.ended = true;
     inproc.result = result;
 }
+
+const SnapfuzzEngine snapfuzz_engine_inproc = {
+    .name = "libFuzzer",
+    .init = snapfuzz_inproc_init,
+    .next_input = snapfuzz_inproc_next_input,
+    .report = snapfuzz_inproc_report,
+    .free = snapfuzz_inproc_free,
+};
 
 bool snapfuzz_fuzz_waiting(void)
 {

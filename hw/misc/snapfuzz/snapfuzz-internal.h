@@ -14,6 +14,26 @@
 
 OBJECT_DECLARE_SIMPLE_TYPE(SnapfuzzState, SNAPFUZZ)
 
+/*
+ * An engine: where inputs come from and where their results go.  AFL++'s
+ * fork server (afl.c, Linux hosts) and QEMU's libFuzzer target (inproc.c)
+ * are the two; without one the device makes its own inputs.
+ */
+typedef struct SnapfuzzEngine {
+    const char *name;
+    /* Set up; the engine's coverage map goes to s->cov, s->cov_len. */
+    bool (*init)(SnapfuzzState *s, Error **errp);
+    /* The next input into the window; false: none yet, the device waits. */
+    bool (*next_input)(SnapfuzzState *s);
+    /* How the input ended: a SNAPFUZZ_RESULT_*. */
+    void (*report)(SnapfuzzState *s, uint32_t result);
+    /* Also after a failed init. */
+    void (*free)(SnapfuzzState *s);
+} SnapfuzzEngine;
+
+extern const SnapfuzzEngine snapfuzz_engine_afl;
+extern const SnapfuzzEngine snapfuzz_engine_inproc;
+
 /* One RAM block of the snapshot. */
 typedef struct SnapfuzzRAM {
     RAMBlock *rb;
@@ -106,7 +126,8 @@ struct SnapfuzzState {
     uint32_t depth;         /* levels in use */
 
     Error *migration_blocker;
-    void *engine;           /* AFL++ fork server (afl.c), afl=on */
+    const SnapfuzzEngine *engine;   /* afl=on or libfuzzer=on, else NULL */
+    void *engine_data;      /* the engine's */
     bool wait_input;        /* libfuzzer=on: waiting for the next input */
     bool held;              /* ... with the vCPUs paused since the command */
 };

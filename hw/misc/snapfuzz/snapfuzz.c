@@ -29,8 +29,7 @@
 #include "system/cpu-timers.h"
 #include "system/runstate.h"
 #include "system/tcg.h"
-#include "snapfuzz-afl.h"
-#include "snapfuzz-inproc.h"
+#include "snapfuzz-internal.h"
 
 /* Commands of the device's own, never written by the guest */
 #define SNAPFUZZ_CMD_TIMEOUT    0x100   /* the timer fired */
@@ -77,10 +76,8 @@ static void snapfuzz_deliver(SnapfuzzState *s)
         return;
     }
     if (s->engine) {
-        snapfuzz_afl_next_input(s);
-    } else if (s->libfuzzer) {
-        if (!snapfuzz_inproc_next_input(s)) {
-            /* Stay BUSY until the fuzz target starts an input. */
+        if (!s->engine->next_input(s)) {
+            /* Stay BUSY until the engine has an input. */
             s->wait_input = true;
             return;
         }
@@ -153,9 +150,7 @@ static void snapfuzz_finish_input(SnapfuzzState *s, uint32_t result,
         s->timeouts++;
     }
     if (s->engine) {
-        snapfuzz_afl_report(s, result);
-    } else if (s->libfuzzer) {
-        snapfuzz_inproc_report(s, result);
+        s->engine->report(s, result);
     }
     snapfuzz_restore(s);
 }
@@ -439,7 +434,7 @@ static uint64_t snapfuzz_read(void *opaque, hwaddr addr, unsigned size)
     case SNAPFUZZ_REG_CAPS:
         return SNAPFUZZ_CAP_TIMEOUT | SNAPFUZZ_CAP_INCREMENTAL |
                (s->verify ? SNAPFUZZ_CAP_VERIFY : 0) |
-               (s->engine ? SNAPFUZZ_CAP_AFL : 0) |
+               (s->engine == &snapfuzz_engine_afl ? SNAPFUZZ_CAP_AFL : 0) |
                (tcg_enabled() ? SNAPFUZZ_CAP_TCG : 0);
     case SNAPFUZZ_REG_STATUS:
         return s->status;
@@ -622,17 +617,11 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
     pci_register_bar(pdev, 1, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_PREFETCH, &s->input_bar);
 
-    if (s->afl) {
-        /* AFL++'s own coverage map, shared memory. */
-        s->engine = snapfuzz_afl_init(s, errp);
-        if (!s->engine) {
-            goto fail;
-        }
-        memory_region_init_ram_ptr(&s->cov_ram, OBJECT(s), "snapfuzz-cov",
-                                   s->cov_len, s->cov);
-    } else if (s->libfuzzer) {
-        /* The fuzz target's coverage counters. */
-        if (!snapfuzz_inproc_init(s, errp)) {
+    s->engine = s->afl ? &snapfuzz_engine_afl :
+                s->libfuzzer ? &snapfuzz_engine_inproc : NULL;
+    if (s->engine) {
+        /* The engine's coverage map: AFL++'s shared memory, libFuzzer's. */
+        if (!s->engine->init(s, errp)) {
             goto fail;
         }
         memory_region_init_ram_ptr(&s->cov_ram, OBJECT(s), "snapfuzz-cov",
@@ -663,8 +652,10 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
     return;
 
 fail:
-    snapfuzz_afl_free(s);
-    snapfuzz_inproc_free(s);
+    if (s->engine) {
+        s->engine->free(s);
+        s->engine = NULL;
+    }
     migrate_del_blocker(&s->migration_blocker);
 }
 
@@ -694,9 +685,7 @@ static void snapfuzz_reset_hold(Object *obj, ResetType type)
         warn_report("snapfuzz: the VM was reset while input %u ran",
                     s->input_seq);
         if (s->engine) {
-            snapfuzz_afl_report(s, SNAPFUZZ_RESULT_CRASH);
-        } else if (s->libfuzzer) {
-            snapfuzz_inproc_report(s, SNAPFUZZ_RESULT_CRASH);
+            s->engine->report(s, SNAPFUZZ_RESULT_CRASH);
         }
     }
     if (s->held) {
@@ -741,8 +730,10 @@ static void snapfuzz_exit(PCIDevice *pdev)
         s->bh = NULL;
     }
     snapfuzz_drop_snapshots(s);
-    snapfuzz_afl_free(s);
-    snapfuzz_inproc_free(s);
+    if (s->engine) {
+        s->engine->free(s);
+        s->engine = NULL;
+    }
     migrate_del_blocker(&s->migration_blocker);
 }
 
