@@ -82,11 +82,9 @@ struct scratch {
 /* Writes ARG while a command runs: the device must use the one before. */
 static void *arg_meddler(void *opaque)
 {
-    volatile uint32_t *regs = (volatile uint32_t *)sf.regs;
-
     for (;;) {
-        if (regs[SF_REG_STATUS / 4] == SF_ST_BUSY) {
-            regs[SF_REG_ARG / 4] = 0xbad;
+        if (sf.regs[SF_REG_STATUS / 4] == SF_ST_BUSY) {
+            sf.regs[SF_REG_ARG / 4] = 0xbad;
         }
     }
     return NULL;

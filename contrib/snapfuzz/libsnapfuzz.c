@@ -122,7 +122,12 @@ static uint64_t bar_address(const char *dir, int bar)
         return 0;
     }
     for (int i = 0; i <= bar && fgets(line, sizeof(line), f); i++) {
-        start = strtoull(line, NULL, 16);
+        /* "START END FLAGS", in hex */
+        line[strcspn(line, " ")] = '\0';
+        start = parse_hex(line);
+    }
+    if ((long)start < 0) {
+        start = 0;
     }
     fclose(f);
     return start;
