@@ -32,7 +32,9 @@ snapfuzz_build_afl_initrd() {
 # afl_t (default 5000) is afl-fuzz's -t, afl_device_opts more snapfuzz
 # options (",timeout=300"), afl_init_args the example's mode ("fuzz-hang"),
 # afl_kernel_args more of the guest kernel's command line ("reboot=t"),
-# afl_seeds a directory of seeds (default one, "AAAA").
+# afl_seeds a directory of seeds (default one, "AAAA"); afl_out an output
+# directory shared with other instances (default OUT/out) and afl_role
+# their role ("-M main", "-S second").
 snapfuzz_afl_run() {
     local out=$1 limit=$2
     shift 2
@@ -63,7 +65,9 @@ snapfuzz_afl_run() {
                AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 "$@"
         # -D: deterministic mutations, whose 8-bit arithmetic reaches each
         # byte of the planted "BUG!" from the seed's 'A'.
-        timeout -k 10 $((limit + 120)) afl-fuzz -i "$out/in" -o "$out/out" \
+        # shellcheck disable=SC2086 # afl_role is two words
+        timeout -k 10 $((limit + 120)) afl-fuzz -i "$out/in" \
+            -o "${afl_out:-$out/out}" ${afl_role:-} \
             -t "${afl_t:-5000}" -V "$limit" -D -- \
             "$qemu" -machine q35 -accel tcg -cpu max -m 256 \
             -L "$qdir/pc-bios/optionrom" -L "$qemu_build/pc-bios/optionrom" \
