@@ -11,7 +11,11 @@
  *
  *   info (always)      open without I/O, image info, snapshots
  *   STAGE_MAP          block status map and bounded reads
- *   STAGE_CHECK        qemu-img check (no repair)
+ *   STAGE_CHECK        qemu-img check: open with BDRV_O_CHECK, check; then
+ *                      check -r all on a writable copy when the check
+ *                      found something, the image did not open, or its
+ *                      header says it needs a check (qcow2's dirty and
+ *                      corrupt bits, qed's need-check feature)
  *   STAGE_CONVERT_RAW  convert to raw in memory
  *   STAGE_CONVERT_QCOW2 convert to qcow2 in memory
  *   STAGE_WRITE        read-write open, writes derived from the input,
@@ -620,13 +624,65 @@ static void stage_map(BlockBackend *blk, int64_t start)
     }
 }
 
-static void stage_check(BlockBackend *blk, BdrvCheckMode fix)
+/* True if the check found something to repair */
+static bool stage_check(BlockBackend *blk, BdrvCheckMode fix)
 {
     BdrvCheckResult result = {};
+    int ret;
 
     bdrv_graph_rdlock_main_loop();
-    bdrv_check(blk_bs(blk), &result, fix);
+    ret = bdrv_check(blk_bs(blk), &result, fix);
     bdrv_graph_rdunlock_main_loop();
+    if (getenv("QEMU_FUZZ_IMAGE_VERBOSE")) {
+        fprintf(stderr, "image-fuzz: check%s: %d, %d corruptions, %d leaks, "
+                "%d errors, %d corruptions and %d leaks fixed\n",
+                fix ? " -r all" : "", ret, result.corruptions, result.leaks,
+                result.check_errors, result.corruptions_fixed,
+                result.leaks_fixed);
+    }
+    return ret < 0 || result.corruptions || result.leaks ||
+           result.check_errors;
+}
+
+/* The header's own "check me": qcow2 dirty or corrupt, qed need-check */
+static bool image_wants_check(const uint8_t *image, int64_t size)
+{
+    if (size >= 80 && !memcmp(image, "QFI\xfb", 4) &&
+        ldl_be_p(image + 4) >= 3) {
+        return ldq_be_p(image + 72) & 3;
+    }
+    if (size >= 24 && !memcmp(image, "QED\0", 4)) {
+        return ldq_le_p(image + 16) & 2;
+    }
+    return false;
+}
+
+/* What qemu-img check does, and check -r all when it is called for */
+static void stage_check_repair(const uint8_t *image, int64_t image_size)
+{
+    BlockBackend *blk = fuzz_open(fuzz_format, "in", BDRV_O_CHECK);
+    bool repair = !blk || image_wants_check(image, image_size);
+    FuzzMemBuffer *copy;
+
+    if (blk) {
+        repair |= stage_check(blk, 0);
+        blk_unref(blk);
+    }
+    if (!repair) {
+        return;
+    }
+    copy = fuzz_mem_add("check", NULL, 0, false);
+    copy->max_size = MAX(image_size, MAX_OUTPUT_SIZE);
+    if (image_size) {
+        fuzz_mem_grow(copy, image_size);
+        fuzz_mem_fill(copy, 0, image_size);
+        memcpy(copy->data, image, image_size);
+    }
+    blk = fuzz_open(fuzz_format, "check", BDRV_O_RDWR | BDRV_O_CHECK);
+    if (blk) {
+        stage_check(blk, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS);
+        blk_unref(blk);
+    }
 }
 
 /* Copy the first bytes of src to dst as qemu-img convert does */
@@ -938,6 +994,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t image_size;
     uint8_t *image;
     BlockBackend *blk;
+    bool opened;
     size_t i;
 
     if (size < INPUT_HEADER_SIZE) {
@@ -970,21 +1027,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* qemu-img info */
     blk = fuzz_open(fuzz_format, "in", BDRV_O_NO_IO);
-    if (!blk) {
+    opened = blk;
+    if (blk) {
+        stage_info(blk);
+        blk_unref(blk);
+    }
+    /* qemu-img check opens what a plain open may refuse */
+    if (stages & STAGE_CHECK) {
+        stage_check_repair(image, image_size);
+    }
+    if (!opened) {
         goto out;
     }
-    stage_info(blk);
-    blk_unref(blk);
-
-    if (stages & (STAGE_MAP | STAGE_CHECK | STAGE_CONVERT_RAW |
-                  STAGE_CONVERT_QCOW2)) {
+    if (stages & (STAGE_MAP | STAGE_CONVERT_RAW | STAGE_CONVERT_QCOW2)) {
         blk = fuzz_open(fuzz_format, "in", 0);
         if (blk) {
             if (stages & STAGE_MAP) {
                 stage_map(blk, start);
-            }
-            if (stages & STAGE_CHECK) {
-                stage_check(blk, 0);
             }
             if (stages & STAGE_CONVERT_RAW) {
                 stage_convert(blk, NULL, false, start);
