@@ -85,7 +85,9 @@ snapfuzz_build_example() {
     local src=${SNAPFUZZ_SRC:-$src_dir}/contrib/snapfuzz
     local out="$build_dir/snapfuzz-guest"
     mkdir -p "$out"
-    gcc -O2 -static -Wall -o "$out/example-plain" "$src/example.c" \
+    # Guest tests run in parallel: build aside, then rename into place.
+    gcc -O2 -static -Wall -o "$out/example-plain.$$" "$src/example.c" \
         "$src/libsnapfuzz.c" >&2 || die "building the example harness failed"
+    mv -f "$out/example-plain.$$" "$out/example-plain"
     echo "$out/example-plain"
 }

@@ -29,7 +29,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         *) die "unknown mode $1" ;;
     esac
     example=$(snapfuzz_build_example)
-    img="$build_dir/snapfuzz-guest/disk.img"
+    img="$build_dir/snapfuzz-guest/disk-${1:-iothread}.img"
     rm -f "$img"
     truncate -s 16M "$img"
     qemu_opt=()

@@ -692,10 +692,15 @@ static void test_disk(void)
     Snapfuzz sf;
     int fd;
 
+    /*
+     * qemu-io prints on QEMU's standard output, which is this test's TAP
+     * stream; libqtest runs QEMU through sh -c, so send it to stderr.
+     */
     args = g_strdup_printf("-drive if=none,id=d0,format=raw,file=%s "
                            "-device virtio-blk-pci,drive=d0 "
                            "-blockdev driver=raw,node-name=copy,"
-                           "file.driver=file,file.filename=%s", img, copy);
+                           "file.driver=file,file.filename=%s 1>&2",
+                           img, copy);
     sf_start_args(&sf, "disk-limit=64k", args);
 
     /* Before the first snapshot, writes reach the image. */
