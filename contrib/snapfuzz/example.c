@@ -27,11 +27,11 @@
  *                      whenever it sees a command running, and every input
  *                      ends with DONE and its own number as ARG; the next
  *                      input checks LAST_ARG.  Prints "arg-mismatches N".
- *   example fuzz-exec  like the default, but an input "\xb8 IMM32 \xc3"
- *                      (mov $IMM32, %eax; ret) is run as code where it
- *                      lies, in the input window, and must return IMM32:
- *                      else the vCPU ran an earlier input's code, which
- *                      is a crash.
+ *   example fuzz-exec  an input "\xb8 IMM32 \xc3" (mov $IMM32, %eax; ret)
+ *                      is run as code where it lies, in the input window,
+ *                      and must return IMM32: else the vCPU ran an
+ *                      earlier input's code, which is a crash.  Other
+ *                      inputs do nothing (no planted bug).
  *   example fuzz-kernel
  *                      like the default, but an input starting with 'P'
  *                      panics the guest's kernel, 'R' reboots it and 'S'
@@ -195,7 +195,6 @@ static void exec_target(const uint8_t *d, size_t n)
     uint32_t want;
 
     if (n < 6 || d[0] != 0xb8 || d[5] != 0xc3) {
-        target(d, n);
         return;
     }
     memcpy(&want, d + 1, sizeof(want));
