@@ -565,6 +565,20 @@ static BlockBackend *fuzz_open(const char *format, const char *name,
     return blk;
 }
 
+/* A writable copy of the image, which may grow as an output does */
+static void fuzz_mem_add_copy(const char *name, const uint8_t *image,
+                              int64_t image_size)
+{
+    FuzzMemBuffer *buf = fuzz_mem_add(name, NULL, 0, false);
+
+    buf->max_size = MAX(image_size, MAX_OUTPUT_SIZE);
+    if (image_size) {
+        fuzz_mem_grow(buf, image_size);
+        fuzz_mem_fill(buf, 0, image_size);
+        memcpy(buf->data, image, image_size);
+    }
+}
+
 static bool fuzz_timed_out(int64_t start)
 {
     return get_clock() - start > MAX_STAGE_NS;
@@ -662,7 +676,6 @@ static void stage_check_repair(const uint8_t *image, int64_t image_size)
 {
     BlockBackend *blk = fuzz_open(fuzz_format, "in", BDRV_O_CHECK);
     bool repair = !blk || image_wants_check(image, image_size);
-    FuzzMemBuffer *copy;
 
     if (blk) {
         repair |= stage_check(blk, 0);
@@ -671,13 +684,7 @@ static void stage_check_repair(const uint8_t *image, int64_t image_size)
     if (!repair) {
         return;
     }
-    copy = fuzz_mem_add("check", NULL, 0, false);
-    copy->max_size = MAX(image_size, MAX_OUTPUT_SIZE);
-    if (image_size) {
-        fuzz_mem_grow(copy, image_size);
-        fuzz_mem_fill(copy, 0, image_size);
-        memcpy(copy->data, image, image_size);
-    }
+    fuzz_mem_add_copy("check", image, image_size);
     blk = fuzz_open(fuzz_format, "check", BDRV_O_RDWR | BDRV_O_CHECK);
     if (blk) {
         stage_check(blk, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS);
@@ -1014,14 +1021,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         seed = (seed ^ data[i]) * 0x100000001b3ULL;
     }
     if (stages & STAGE_WRITE) {
-        FuzzMemBuffer *rw = fuzz_mem_add("rw", NULL, 0, false);
-
-        rw->max_size = MAX(image_size, MAX_OUTPUT_SIZE);
-        if (image_size) {
-            fuzz_mem_grow(rw, image_size);
-            fuzz_mem_fill(rw, 0, image_size);
-            memcpy(rw->data, image, image_size);
-        }
+        fuzz_mem_add_copy("rw", image, image_size);
     }
     fuzz_mem_add("in", image, image_size, true)->borrowed = true;
 

@@ -39,7 +39,6 @@
 #include "system/tcg.h"
 #include "block/aio-wait.h"
 #include "block/block-global-state.h"
-#include "block/block_int-global-state.h"
 #include "migration/blocker.h"
 #include "migration/global_state.h"
 #include "migration/migration.h"
@@ -464,36 +463,16 @@ static bool snapfuzz_add_overlays(SnapfuzzState *s, Error **errp)
     return true;
 }
 
-typedef enum {
-    SNAPFUZZ_DISKS_TAKE,
-    SNAPFUZZ_DISKS_RESTORE,
-    SNAPFUZZ_DISKS_PUSH,
-    SNAPFUZZ_DISKS_POP,
-} SnapfuzzDiskOp;
-
-static void snapfuzz_disks(SnapfuzzDiskOp op)
+/* Apply @op to the overlay of each of the guest's disks. */
+static void snapfuzz_disks(void (*op)(BlockDriverState *bs))
 {
     BlockBackend *blk = NULL;
 
     while ((blk = blk_all_next(blk))) {
         BlockDriverState *bs = blk_bs(blk);
 
-        if (!snapfuzz_overlay_is(bs)) {
-            continue;
-        }
-        switch (op) {
-        case SNAPFUZZ_DISKS_TAKE:
-            snapfuzz_overlay_take(bs);
-            break;
-        case SNAPFUZZ_DISKS_RESTORE:
-            snapfuzz_overlay_restore(bs);
-            break;
-        case SNAPFUZZ_DISKS_PUSH:
-            snapfuzz_overlay_push(bs);
-            break;
-        case SNAPFUZZ_DISKS_POP:
-            snapfuzz_overlay_pop(bs);
-            break;
+        if (snapfuzz_overlay_is(bs)) {
+            op(bs);
         }
     }
 }
@@ -572,7 +551,7 @@ bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp)
     snapfuzz_quiesce_begin();
     ok = snapfuzz_add_overlays(s, errp) && snapfuzz_take_vm(s, errp);
     if (ok) {
-        snapfuzz_disks(SNAPFUZZ_DISKS_TAKE);
+        snapfuzz_disks(snapfuzz_overlay_take);
     }
     bdrv_drain_all_end();
     return ok;
@@ -586,7 +565,7 @@ bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp)
     snapfuzz_quiesce_begin();
     ok = snapfuzz_restore_vm(s, errp);
     if (ok) {
-        snapfuzz_disks(SNAPFUZZ_DISKS_RESTORE);
+        snapfuzz_disks(snapfuzz_overlay_restore);
     }
     bdrv_drain_all_end();
     if (ok) {
@@ -603,7 +582,7 @@ bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
     snapfuzz_quiesce_begin();
     ok = snapfuzz_push_vm(s, errp);
     if (ok) {
-        snapfuzz_disks(SNAPFUZZ_DISKS_PUSH);
+        snapfuzz_disks(snapfuzz_overlay_push);
     }
     bdrv_drain_all_end();
     return ok;
@@ -613,7 +592,7 @@ void snapfuzz_snapshot_pop(SnapfuzzState *s)
 {
     snapfuzz_quiesce_begin();
     snapfuzz_pop_vm(s);
-    snapfuzz_disks(SNAPFUZZ_DISKS_POP);
+    snapfuzz_disks(snapfuzz_overlay_pop);
     bdrv_drain_all_end();
 }
 
