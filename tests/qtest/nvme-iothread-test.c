@@ -30,6 +30,7 @@ typedef struct Mode {
     bool dbbuf;             /* set up the shadow doorbell buffer */
     bool dp;                /* I/O queues in IOThreads */
     bool msix;              /* enable MSI-X */
+    bool eager;             /* lazy-cq-eventidx=off */
 } Mode;
 
 static const Mode modes[] = {
@@ -1009,13 +1010,14 @@ static void test_realize_errors(void)
 /*
  * The CQ EventIdx after I/O: the head read before the last completion was
  * posted (H - 1, H the head now); with MSI-X in an IOThread one entry
- * behind it, so that the host does not ring the CQ doorbell.
+ * behind it, so that the host does not ring the CQ doorbell, unless
+ * lazy-cq-eventidx=off.
  */
 static void test_dbbuf_cq_eventidx(const void *opaque)
 {
     const Mode *m = opaque;
     Nvme *c = nvme_start(m);
-    uint32_t behind = m->dp && m->msix ? 2 : 1;
+    uint32_t behind = m->dp && m->msix && !m->eager ? 2 : 1;
 
     if (!c->dbbuf) {
         nvme_stop(c);
@@ -1026,6 +1028,12 @@ static void test_dbbuf_cq_eventidx(const void *opaque)
                      (c->cq_head[1] + QSIZE - behind) % QSIZE);
     nvme_stop(c);
 }
+
+/* An IOThread with MSI-X whose CQ EventIdx follows the head */
+static const Mode eager_mode = {
+    "iothread-msix-eager", "-object iothread,id=t0,poll-max-ns=0",
+    ",ioeventfd=on,iothread=t0,lazy-cq-eventidx=off", true, true, true, true
+};
 
 static void add_mode_test(const Mode *m, const char *name,
                           void (*fn)(const void *))
@@ -1062,6 +1070,7 @@ int main(int argc, char **argv)
         add_mode_test(m, "delete-during-io", test_delete_during_io);
         add_mode_test(m, "stop-cont", test_stop_cont);
     }
+    add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
     for (i = 0; i < ARRAY_SIZE(cmb_modes); i++) {
         add_mode_test(&cmb_modes[i], "cmb-queues", test_cmb_queues);
