@@ -29,7 +29,6 @@
 #include "qapi/error.h"
 #include "qemu/bswap.h"
 #include "qemu/error-report.h"
-#include "qemu/memalign.h"
 #include "qemu/option.h"
 #include "migration/blocker.h"
 #include "block/block-io.h"

@@ -534,15 +534,28 @@ static void nvme_dp_vector_release(PCIDevice *pci, unsigned int vector)
     }
 }
 
-/* Context: BQL held */
+/*
+ * An I/O CQ in an IOThread raises its interrupts through an EventNotifier.
+ * It is created before the queue, so that Create I/O Completion Queue can
+ * fail when QEMU is out of file descriptors.  Context: BQL held.
+ */
+bool nvme_dp_prepare_cq(NvmeCtrl *n, NvmeCQueue *cq, uint16_t cqid)
+{
+    if (!n->dp || !cqid) {
+        return true;
+    }
+    if (event_notifier_init(&cq->irq_notifier, 0) < 0) {
+        trace_pci_nvme_err_dp_irq_notifier(cqid);
+        return false;
+    }
+    return true;
+}
+
+/* Context: BQL held; after nvme_dp_prepare_cq() */
 void nvme_dp_init_cq(NvmeCQueue *cq)
 {
     cq->dp_stopped = true;      /* until nvme_dp_start() */
     cq->irqfd = false;
-    if (event_notifier_init(&cq->irq_notifier, 0) < 0) {
-        /* cannot happen with eventfd or a pipe available; checked at realize */
-        abort();
-    }
     event_notifier_set_handler(&cq->irq_notifier, nvme_dp_irq_notified);
     nvme_dp_irqfd_attach(cq);
 }
@@ -681,7 +694,13 @@ bool nvme_dp_realize(NvmeCtrl *n, Error **errp)
     dp->event_bh = qemu_bh_new_guarded(nvme_dp_event_bh, n,
                                        &DEVICE(n)->mem_reentrancy_guard);
     dp->stop_depth = runstate_is_running() ? 0 : 1;
-    dp->vmstate = qemu_add_vm_change_state_handler(nvme_dp_vm_state_change, n);
+    /*
+     * In qdev tree order, as virtio-blk's: on start after the devices
+     * above the controller, on stop before them.
+     */
+    dp->vmstate = qdev_add_vm_change_state_handler(DEVICE(n),
+                                                   nvme_dp_vm_state_change,
+                                                   NULL, n);
     n->dp = dp;
     return true;
 }

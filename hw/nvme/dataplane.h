@@ -69,6 +69,7 @@ AioContext *nvme_dp_cq_ctx(NvmeCtrl *n, uint16_t cqid);
 void nvme_dp_stop(NvmeCtrl *n);
 void nvme_dp_start(NvmeCtrl *n);
 
+bool nvme_dp_prepare_cq(NvmeCtrl *n, NvmeCQueue *cq, uint16_t cqid);
 void nvme_dp_init_cq(NvmeCQueue *cq);
 void nvme_dp_free_cq(NvmeCQueue *cq);
 void nvme_dp_free_sq(NvmeSQueue *sq);

@@ -8,6 +8,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/resource.h>
 #include "libqtest.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/pci.h"
@@ -1029,6 +1030,92 @@ static void test_dbbuf_cq_eventidx(const void *opaque)
     nvme_stop(c);
 }
 
+/*
+ * Create I/O Completion Queue while QEMU has no file descriptor left.  In
+ * an IOThread the queue needs one for its interrupt notifier: Internal
+ * Error, and the same command works once descriptors are available again.
+ * In the main loop it needs none (the doorbell ioeventfd is optional).
+ * Before, QEMU aborted.
+ */
+static void test_cq_no_fds(const void *opaque)
+{
+    const Mode *m = opaque;
+    Nvme *c = nvme_start(m);
+    pid_t pid = qtest_pid(c->qts);
+    int q = c->nr_ioq + 1;
+    struct rlimit old, lim;
+    uint16_t st;
+    int fd;
+
+    /* the lowest free descriptor number: QEMU can open none below it */
+    for (fd = 0;; fd++) {
+        g_autofree char *path = g_strdup_printf("/proc/%d/fd/%d", pid, fd);
+
+        if (!g_file_test(path, G_FILE_TEST_IS_SYMLINK)) {
+            break;
+        }
+    }
+    g_assert_cmpint(prlimit(pid, RLIMIT_NOFILE, NULL, &old), ==, 0);
+    lim = old;
+    lim.rlim_cur = fd;
+    g_assert_cmpint(prlimit(pid, RLIMIT_NOFILE, &lim, NULL), ==, 0);
+    st = nvme_create_cq_at(c, q, c->cq[q]);
+    g_assert_cmpint(prlimit(pid, RLIMIT_NOFILE, &old, NULL), ==, 0);
+
+    if (m->dp) {
+        g_assert_cmphex(st, ==, NVME_INTERNAL_DEV_ERROR);
+        st = nvme_create_cq_at(c, q, c->cq[q]);
+    }
+    g_assert_cmphex(st, ==, 0);
+    nvme_check_alive(c);
+    nvme_stop(c);
+}
+
+/*
+ * Controllers whose realize fails after they joined their subsystem leave
+ * it again.  Before, their controller IDs stayed taken by the freed
+ * controllers, which the subsystem's other controllers then used: the
+ * controller list of Identify had four entries, not two.  The first
+ * failure is one that upstream has (no SPDM responder: nvme_init_pci()
+ * fails), the second one of the I/O queues in IOThreads.
+ */
+static void test_realize_undo(void)
+{
+    static const Mode m = {
+        "realize-undo",
+        "-object iothread,id=t0 -device nvme-subsys,id=s0,nqn=s0",
+        "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
+        "'subsys': 's0'}"
+    };
+    Nvme *c = nvme_boot(&m, 1, NULL);
+    NvmeCmd cmd = { .opcode = NVME_ADM_CMD_IDENTIFY };
+    uint16_t ids[4];
+    QDict *rsp;
+
+    rsp = qtest_qmp(c->qts, "{'execute': 'device_add', 'arguments': {"
+                    "'driver': 'nvme', 'id': 'c1', 'subsys': 's0', "
+                    "'serial': 'iot', 'addr': '05.0', 'spdm_port': 1}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    rsp = qtest_qmp(c->qts, "{'execute': 'device_add', 'arguments': {"
+                    "'driver': 'nvme', 'id': 'c1', 'subsys': 's0', "
+                    "'serial': 'iot', 'addr': '05.0', 'iothread-vq-mapping': "
+                    "[{'iothread': 't0', 'vqs': [999]}]}}");
+    g_assert(qdict_haskey(rsp, "error"));
+    qobject_unref(rsp);
+    qtest_qmp_device_add(c->qts, "nvme", "c2",
+                         "{'subsys': 's0', 'serial': 'iot', 'addr': '06.0'}");
+
+    cmd.cdw10 = cpu_to_le32(NVME_ID_CNS_CTRL_LIST);
+    cmd.dptr.prp1 = cpu_to_le64(c->buf);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+    qtest_memread(c->qts, c->buf, ids, sizeof(ids));
+    g_assert_cmpuint(le16_to_cpu(ids[0]), ==, 2);
+    g_assert_cmpuint(le16_to_cpu(ids[1]), ==, 0);
+    g_assert_cmpuint(le16_to_cpu(ids[2]), ==, 1);
+    nvme_stop(c);
+}
+
 /* An IOThread with MSI-X whose CQ EventIdx follows the head */
 static const Mode eager_mode = {
     "iothread-msix-eager", "-object iothread,id=t0,poll-max-ns=0",
@@ -1069,9 +1156,11 @@ int main(int argc, char **argv)
         add_mode_test(m, "enable-toggle", test_enable_toggle);
         add_mode_test(m, "delete-during-io", test_delete_during_io);
         add_mode_test(m, "stop-cont", test_stop_cont);
+        add_mode_test(m, "cq-no-fds", test_cq_no_fds);
     }
     add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
+    qtest_add_func("/nvme-iothread/realize-undo", test_realize_undo);
     for (i = 0; i < ARRAY_SIZE(cmb_modes); i++) {
         add_mode_test(&cmb_modes[i], "cmb-queues", test_cmb_queues);
     }
