@@ -253,6 +253,42 @@ static void nvme_dp_vm_state_change(void *opaque, bool running,
 }
 
 /*
+ * Admin commands that change what every controller of the subsystem can
+ * reach (Format NVM of a namespace, features and logs of the endurance
+ * group) run with the I/O queues of all of them stopped, those in
+ * IOThreads that is, until the command completes.  A controller that joins
+ * the subsystem meanwhile is neither stopped nor started.  Context: BQL
+ * held.
+ */
+void nvme_dp_stop_subsys(NvmeCtrl *n)
+{
+    int i;
+
+    for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
+        NvmeCtrl *c = nvme_subsys_ctrl(n->subsys, i);
+
+        if (c && c->dp) {
+            c->dp->subsys_stops++;
+            nvme_dp_stop(c);
+        }
+    }
+}
+
+void nvme_dp_start_subsys(NvmeCtrl *n)
+{
+    int i;
+
+    for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
+        NvmeCtrl *c = nvme_subsys_ctrl(n->subsys, i);
+
+        if (c && c->dp && c->dp->subsys_stops) {
+            c->dp->subsys_stops--;
+            nvme_dp_start(c);
+        }
+    }
+}
+
+/*
  * Drained sections of a namespace's BlockBackend: stop fetching commands
  * through the ioeventfds of every controller in IOThreads that can reach
  * it.  Requests that still come (MMIO doorbells, BHs) wait in the block

@@ -45,6 +45,7 @@ typedef struct NvmeDataplane {
     int nr_ctxs;
     int stop_depth;             /* nvme_dp_stop() nesting, VM stop included */
     int drain_depth;            /* drained sections of the namespaces */
+    int subsys_stops;           /* nvme_dp_stop_subsys() nesting */
     uint32_t intx_status;       /* INTx vectors asserted by I/O CQs */
     QEMUBH *event_bh;           /* asynchronous events raised by IOThreads */
     bool invalid_db_value;      /* atomic: raise Invalid Doorbell Write Value */
@@ -68,6 +69,8 @@ void nvme_dp_ns_unrealize(NvmeCtrl *n, NvmeNamespace *ns);
 AioContext *nvme_dp_cq_ctx(NvmeCtrl *n, uint16_t cqid);
 void nvme_dp_stop(NvmeCtrl *n);
 void nvme_dp_start(NvmeCtrl *n);
+void nvme_dp_stop_subsys(NvmeCtrl *n);
+void nvme_dp_start_subsys(NvmeCtrl *n);
 
 bool nvme_dp_prepare_cq(NvmeCtrl *n, NvmeCQueue *cq, uint16_t cqid);
 void nvme_dp_init_cq(NvmeCQueue *cq);

@@ -1072,6 +1072,41 @@ static void test_cq_no_fds(const void *opaque)
 }
 
 /*
+ * Format NVM changes the namespace under the I/O queues: the queues in
+ * IOThreads wait until it completes.  A write submitted while the format
+ * runs (a null-co drive whose requests take 300 ms) completes after it
+ * and is not lost to the format's zeroes.  Before, it went through the
+ * IOThread while the main loop changed the namespace and failed with
+ * Format In Progress.
+ */
+static void test_format_quiesces(void)
+{
+    static const Mode m = {
+        "format",
+        "-object iothread,id=t0,poll-max-ns=0 -blockdev null-co,"
+        "node-name=d1,size=16777216,memory-backed=on,latency-ns=300000000",
+        "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
+        "'drive': 'd1', 'ioeventfd': true, 'iothread': 't0'}",
+        false, true
+    };
+    Nvme *c = nvme_boot(&m, 1, NULL);
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_FORMAT_NVM,
+        .nsid = cpu_to_le32(NSID),
+    };
+    uint16_t cid = nvme_submit(c, 0, &cmd);
+    NvmeCqe cqe;
+
+    g_usleep(50 * 1000);
+    g_assert_cmphex(nvme_write_pattern(c, 1, 8, 0x5a), ==, 0);
+    nvme_wait(c, 0, &cqe);
+    g_assert_cmpint(le16_to_cpu(cqe.cid), ==, cid);
+    g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
+    nvme_check_pattern(c, 1, 8, 0x5a);
+    nvme_stop(c);
+}
+
+/*
  * Controllers whose realize fails after they joined their subsystem leave
  * it again.  Before, their controller IDs stayed taken by the freed
  * controllers, which the subsystem's other controllers then used: the
@@ -1161,6 +1196,7 @@ int main(int argc, char **argv)
     add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
     qtest_add_func("/nvme-iothread/realize-undo", test_realize_undo);
+    qtest_add_func("/nvme-iothread/format-quiesces", test_format_quiesces);
     for (i = 0; i < ARRAY_SIZE(cmb_modes); i++) {
         add_mode_test(&cmb_modes[i], "cmb-queues", test_cmb_queues);
     }
