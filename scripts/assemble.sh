@@ -55,6 +55,37 @@ extract_base() {
     mv "$tmp" "$src_dir"
 }
 
+# overlay_initial FILE OWNER OUT: the content FILE had when the commit of
+# patch OWNER added it, into OUT: the overlay holds the final content, and
+# the later patches that change FILE are taken back out of it, last first.
+overlay_initial() {
+    local f=$1 owner=$2 out=$3 tmp p after=0 i
+    local -a later=()
+    while read -r p; do
+        if [ "$after" = 1 ] && grep -qxF "diff --git a/$f b/$f" "$top/patches/$p"; then
+            later+=("$p")
+        fi
+        [ "$p" = "$owner" ] && after=1
+    done < <(series_patches)
+    tmp=$(mktemp -d "$build_dir/overlay.XXXXXX")
+    mkdir -p "$tmp/$(dirname "$f")"
+    cp -p "$top/$f" "$tmp/$f"
+    for ((i = ${#later[@]} - 1; i >= 0; i--)); do
+        # GIT_CEILING_DIRECTORIES: apply to $tmp, not to a repository above it
+        if ! (cd "$tmp" && GIT_CEILING_DIRECTORIES=$(dirname "$tmp") \
+                git apply -R --include="$f" "$top/patches/${later[i]}") >"$tmp.log" 2>&1; then
+            {
+                echo "${0##*/}: error: overlay file $f does not take back the change of patches/${later[i]}:"
+                sed 's/^/    /' "$tmp.log"
+            } >&2
+            rm -rf "$tmp" "$tmp.log"
+            return 1
+        fi
+    done
+    cp -p "$tmp/$f" "$out"
+    rm -rf "$tmp" "$tmp.log"
+}
+
 # Make the series' commits on top of "base" in a scratch worktree and print
 # the resulting commit.
 build_commits() {
@@ -80,7 +111,7 @@ build_commits() {
                 return 1
             fi
             mkdir -p "$wt/$(dirname "$f")"
-            cp -p "$top/$f" "$wt/$f"
+            overlay_initial "$f" "$p" "$wt/$f" || return 1
             git -C "$wt" add -f "$f"
         done < <(overlay_files_of "$p")
         if ! git -C "$wt" diff --cached --quiet; then

@@ -6,9 +6,11 @@
 #
 # Uncommitted changes to files that a commit of the series already touches are
 # folded into the last commit that touches them.  Anything else must be
-# committed first: a new commit becomes a new patch.  Overlay files are kept
-# whole: a later commit's change to a file that an earlier commit added goes
-# into the earlier one's patch.
+# committed first: a new commit becomes a new patch.  An overlay file holds
+# the file's final content; the patch of the commit that adds it leaves it
+# out, and a later commit's change to it stays in that commit's patch, so
+# that assemble.sh gives every commit the tree it had (it takes the later
+# changes back out of the final content to add the file).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -101,24 +103,9 @@ write_back() {
         if is_overlay_path "$f"; then echo "$f"; fi
     done >"$out/overlay"
 
-    # Each commit again, without the overlay files (a commit with a path
-    # filter would make format-patch skip commits that only add overlay
-    # files), then format-patch of the whole chain.
-    local parent tree idx="$out/index" names
-    parent=$(g rev-parse base)
-    for c in $(g rev-list --reverse base..HEAD); do
-        GIT_INDEX_FILE="$idx" g read-tree "$c"
-        xargs -r -d '\n' env GIT_INDEX_FILE="$idx" git -C "$src_dir" update-index --force-remove -- <"$out/overlay"
-        tree=$(GIT_INDEX_FILE="$idx" g write-tree)
-        parent=$(recommit "$c" "$tree" "$parent")
-    done
-    g format-patch -q -N --always --zero-commit --no-signature -o "$out/patches" \
-        "base..$parent"
-    names=$(cd "$out/patches" && ls)
-
     # The commit that adds each overlay file (its first one), from one walk
     # of the series: a git log per file and commit took twenty minutes.
-    local -A owner_of=() is_overlay=()
+    local -A owner_of=() is_overlay=() owned=()
     while read -r f; do
         is_overlay[$f]=1
     done <"$out/overlay"
@@ -130,10 +117,27 @@ write_back() {
             *) if [ -n "${is_overlay[$line]:-}" ] &&
                   [ -z "${owner_of[$line]:-}" ]; then
                    owner_of[$line]=$cur
+                   owned[$cur]+="$line"$'\n'
                fi ;;
         esac
     done < <(g log --reverse --no-renames --diff-filter=A --format='commit %H' --name-only \
                  base..HEAD)
+
+    # Each commit again, on its own parent, without the overlay files that it
+    # adds (they come from the overlay); later changes to them stay in the
+    # patches.  One format-patch per commit: a path filter would skip
+    # commits that only add overlay files.
+    local tree idx="$out/index" names k=0
+    for c in $(g rev-list --reverse base..HEAD); do
+        k=$((k + 1))
+        GIT_INDEX_FILE="$idx" g read-tree "$c"
+        printf '%s' "${owned[$c]:-}" | sed '/^$/d' |
+            xargs -r -d '\n' env GIT_INDEX_FILE="$idx" git -C "$src_dir" update-index --force-remove --
+        tree=$(GIT_INDEX_FILE="$idx" g write-tree)
+        g format-patch -q -N --always --zero-commit --no-signature \
+            --start-number "$k" -o "$out/patches" -1 "$(recommit "$c" "$tree" "$c^")"
+    done
+    names=$(cd "$out/patches" && ls)
 
     local -A name_of=()
     for c in $(g rev-list --reverse base..HEAD); do
@@ -145,18 +149,6 @@ write_back() {
     for f in "${!owner_of[@]}"; do
         printf '%s %s\n' "$f" "${name_of[${owner_of[$f]}]}" >>"$out/map"
     done
-    # Later changes to an overlay file are carried by the file itself.
-    cur=""
-    while read -r line; do
-        case "$line" in
-            commit\ *) cur=${line#commit } ;;
-            "") ;;
-            *) [ -n "${is_overlay[$line]:-}" ] || continue
-               [ "${owner_of[$line]}" = "$cur" ] && continue
-               info "note: ${name_of[$cur]} changes overlay file $line; its final content goes into the patch that adds it" ;;
-        esac
-    done < <(g log --reverse --no-renames --format='commit %H' --name-only \
-                 base..HEAD)
 
     # Swap in the new patches and overlay files.
     rm -f "$top"/patches/*.patch
