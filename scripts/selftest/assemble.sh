@@ -134,12 +134,23 @@ grep -F "selftest-new.rst" "$p/patches/$last" >/dev/null \
 expect_ok "assemble after refresh has nothing to do" "$p/scripts/assemble.sh"
 grep -F "up to date" "$tmp/err" >/dev/null && ok "... and says so" || not_ok "assemble rebuilt the tree"
 
-tree=$(git -C "$p/build/src" rev-parse 'HEAD^{tree}')
+# A later commit grows the file that an earlier one added: the overlay holds
+# the final file, the change stays in the later patch.
+printf 'int zone_reset(void);\n' >>"$p/build/src/block/zone.c"
+git -C "$p/build/src" commit -qas -m "block/zone: add zone_reset()" -m "A step of its own."
+expect_ok "refresh of a commit that changes an overlay file" "$p/scripts/refresh.sh"
+zpatch=$(sed -e 's/#.*//' -e '/^$/d' "$p/patches/series" | tail -n 1)
+grep -Fx "+int zone_reset(void);" "$p/patches/$zpatch" >/dev/null \
+    && ok "the change to the overlay file is in its own patch" || not_ok "the change is not in $zpatch"
+grep -Fx "int zone_reset(void);" "$p/block/zone.c" >/dev/null \
+    && ok "the overlay file holds the final content" || not_ok "the overlay file is not final"
+
+trees=$(git -C "$p/build/src" log --format=%T base..HEAD)
 rm -rf "$p/build/src"
 expect_ok "assemble from scratch succeeds" "$p/scripts/assemble.sh"
-[ "$(git -C "$p/build/src" rev-parse 'HEAD^{tree}')" = "$tree" ] \
-    && ok "... and gives the tree that refresh left" || not_ok "a fresh assemble gives another tree"
-[ "$(git -C "$p/build/src" rev-list --count base..HEAD)" = 4 ] \
+[ "$(git -C "$p/build/src" log --format=%T base..HEAD)" = "$trees" ] \
+    && ok "... and gives every commit the tree that refresh left" || not_ok "a fresh assemble gives other trees"
+[ "$(git -C "$p/build/src" rev-list --count base..HEAD)" = 5 ] \
     && ok "... with one commit a patch" || not_ok "a fresh assemble has the wrong number of commits"
 
 echo "1..$n"
