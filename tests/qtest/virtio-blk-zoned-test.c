@@ -1112,6 +1112,14 @@ static void zoned_media_error(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpuint(zt_host64(&t, where), ==, ZSTART(3));
     zt_assert_zone(&t, 3, VIRTIO_BLK_ZS_IOPEN, 8);
 
+    /*
+     * A zone reset that the drive fails: no zone rule gives a zone
+     * operation -EIO.  Before, the guest got ZONE_INVALID_CMD.
+     */
+    zt_submit(&t, &r, VIRTIO_BLK_T_ZONE_RESET, ZSTART(4), NULL, 0, 0);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+
     g_assert_cmpuint(zt_write(&t, ZSTART(1) + 16, NULL, 8 * ZT_SECTOR), ==,
                      VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
     g_assert_cmpuint(zt_write_zeroes(&t, ZSTART(2) + 16, 8), ==,
@@ -1169,8 +1177,8 @@ static void *zoned_ha_test_setup(GString *cmd_line, void *arg)
 /*
  * The zoned node of zoned_test_setup under a blkdebug filter that fails the
  * first write at the start of zones 1 and 2 (a write zeroes there), at
- * sector 8 of the conventional zone 0 and the first append to zone 3 with
- * -EIO, once each.
+ * sector 8 of the conventional zone 0, the first append to zone 3 and the
+ * first zone operation on zone 4 with -EIO, once each.
  */
 static void *zoned_media_error_setup(GString *cmd_line, void *arg)
 {
@@ -1201,11 +1209,17 @@ static void *zoned_media_error_setup(GString *cmd_line, void *arg)
                            "inject-error.3.iotype=zone-append,"
                            "inject-error.3.errno=%d,"
                            "inject-error.3.sector=%llu,"
-                           "inject-error.3.once=on ",
+                           "inject-error.3.once=on,"
+                           "inject-error.4.event=none,"
+                           "inject-error.4.iotype=zone-mgmt,"
+                           "inject-error.4.errno=%d,"
+                           "inject-error.4.sector=%llu,"
+                           "inject-error.4.once=on ",
                            ZT_CAPACITY, ZT_ZONE_BYTES, ZT_NR_CONV,
                            EIO, (unsigned long long)ZSTART(1), EIO,
                            (unsigned long long)ZSTART(2), EIO, EIO,
-                           (unsigned long long)ZSTART(3));
+                           (unsigned long long)ZSTART(3), EIO,
+                           (unsigned long long)ZSTART(4));
     g_test_queue_destroy(zt_invalidate_qemu, NULL);
     return arg;
 }
