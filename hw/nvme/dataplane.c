@@ -253,50 +253,19 @@ static void nvme_dp_vm_state_change(void *opaque, bool running,
 }
 
 /*
- * Admin commands that change what every controller of the subsystem can
- * reach (Format NVM of a namespace, features and logs of the endurance
- * group) run with the I/O queues of all of them stopped, those in
- * IOThreads that is, until the command completes.  A controller that joins
- * the subsystem meanwhile is neither stopped nor started.  Context: BQL
- * held.
- */
-void nvme_dp_stop_subsys(NvmeCtrl *n)
-{
-    int i;
-
-    for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
-        NvmeCtrl *c = nvme_subsys_ctrl(n->subsys, i);
-
-        if (c && c->dp) {
-            c->dp->subsys_stops++;
-            nvme_dp_stop(c);
-        }
-    }
-}
-
-void nvme_dp_start_subsys(NvmeCtrl *n)
-{
-    int i;
-
-    for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
-        NvmeCtrl *c = nvme_subsys_ctrl(n->subsys, i);
-
-        if (c && c->dp && c->dp->subsys_stops) {
-            c->dp->subsys_stops--;
-            nvme_dp_start(c);
-        }
-    }
-}
-
-/*
  * Drained sections of a namespace's BlockBackend: stop fetching commands
  * through the ioeventfds of every controller in IOThreads that can reach
  * it.  Requests that still come (MMIO doorbells, BHs) wait in the block
  * layer's queue.  Context: BQL held.
  */
-static void nvme_dp_for_each_ctrl(NvmeNamespace *ns, void (*fn)(NvmeCtrl *))
+static NvmeSubsystem *nvme_ns_subsys(NvmeNamespace *ns)
 {
-    NvmeSubsystem *subsys = ns->subsys ? ns->subsys : ns->ctrl->subsys;
+    return ns->subsys ? ns->subsys : ns->ctrl->subsys;
+}
+
+static void nvme_dp_for_each_ctrl(NvmeSubsystem *subsys,
+                                  void (*fn)(NvmeCtrl *))
+{
     int i;
 
     for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
@@ -349,12 +318,44 @@ static void nvme_dp_drained_end_ctrl(NvmeCtrl *n)
 
 static void nvme_dp_drained_begin(void *opaque)
 {
-    nvme_dp_for_each_ctrl(opaque, nvme_dp_drained_begin_ctrl);
+    nvme_dp_for_each_ctrl(nvme_ns_subsys(opaque), nvme_dp_drained_begin_ctrl);
 }
 
 static void nvme_dp_drained_end(void *opaque)
 {
-    nvme_dp_for_each_ctrl(opaque, nvme_dp_drained_end_ctrl);
+    nvme_dp_for_each_ctrl(nvme_ns_subsys(opaque), nvme_dp_drained_end_ctrl);
+}
+
+/*
+ * Admin commands that change what every controller of the subsystem can
+ * reach (Format NVM of a namespace, features and logs of the endurance
+ * group) run with the I/O queues of all of them stopped, those in
+ * IOThreads that is, until the command completes.  A controller that joins
+ * the subsystem meanwhile is neither stopped nor started.  Context: BQL
+ * held.
+ */
+static void nvme_dp_subsys_stop_ctrl(NvmeCtrl *n)
+{
+    n->dp->subsys_stops++;
+    nvme_dp_stop(n);
+}
+
+static void nvme_dp_subsys_start_ctrl(NvmeCtrl *n)
+{
+    if (n->dp->subsys_stops) {
+        n->dp->subsys_stops--;
+        nvme_dp_start(n);
+    }
+}
+
+void nvme_dp_stop_subsys(NvmeCtrl *n)
+{
+    nvme_dp_for_each_ctrl(n->subsys, nvme_dp_subsys_stop_ctrl);
+}
+
+void nvme_dp_start_subsys(NvmeCtrl *n)
+{
+    nvme_dp_for_each_ctrl(n->subsys, nvme_dp_subsys_start_ctrl);
 }
 
 static const BlockDevOps nvme_dp_block_ops = {
