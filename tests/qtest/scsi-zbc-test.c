@@ -46,7 +46,48 @@ typedef struct {
     QVirtQueue *vq[3];
     QGuestAllocator *alloc;
     struct virtio_scsi_cmd_resp resp;
+    bool stop_expected;     /* the next command stops the VM (werror=stop) */
 } ZbcTest;
+
+/* The VM must still run: no zone error may stop it (werror/rerror=stop) */
+static void assert_running(void)
+{
+    QDict *rsp = qmp("{'execute': 'query-status'}");
+    QDict *ret = qdict_get_qdict(rsp, "return");
+
+    g_assert_cmpstr(qdict_get_str(ret, "status"), ==, "running");
+    qobject_unref(rsp);
+}
+
+/*
+ * Wait until the error policy stopped the VM for an I/O error of a write
+ * (werror=stop), then resume it.
+ */
+static void stopped_then_cont(void)
+{
+    bool running = true;
+    QDict *rsp;
+    int i;
+
+    /* Not for ever: an answer instead of the stop fails here */
+    for (i = 0; i < 500 && running; i++) {
+        rsp = qmp("{'execute': 'query-status'}");
+        running = qdict_get_bool(qdict_get_qdict(rsp, "return"), "running");
+        qobject_unref(rsp);
+        if (running) {
+            g_usleep(10 * 1000);
+        }
+    }
+    g_assert_false(running);
+    rsp = qtest_qmp_eventwait_ref(global_qtest, "BLOCK_IO_ERROR");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "data"), "operation"),
+                    ==, "write");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "data"), "action"),
+                    ==, "stop");
+    qobject_unref(rsp);
+    qobject_unref(qmp("{'execute': 'cont'}"));
+    assert_running();
+}
 
 /* Send @cdb; data out from @out, data in to @in; returns the SCSI status */
 static uint8_t zbc_cmd(ZbcTest *t, const uint8_t *cdb, const void *out,
@@ -80,6 +121,10 @@ static uint8_t zbc_cmd(ZbcTest *t, const uint8_t *cdb, const void *out,
         qvirtqueue_add(qts, vq, in_addr, in_len, true, false);
     }
     qvirtqueue_kick(qts, t->dev, vq, free_head);
+    if (t->stop_expected) {
+        t->stop_expected = false;
+        stopped_then_cont();
+    }
     qvirtio_wait_used_elem(qts, t->dev, vq, free_head, NULL, TIMEOUT_US);
 
     memread(resp_addr, &t->resp, sizeof(t->resp));
@@ -115,16 +160,6 @@ static void do_assert_sense(ZbcTest *t, uint8_t status, uint8_t key,
     g_assert_cmphex(t->resp.sense[2] & 0xf, ==, key);
     g_assert_cmphex(t->resp.sense[12], ==, asc);
     g_assert_cmphex(t->resp.sense[13], ==, ascq);
-}
-
-/* The VM must still run: no zone error may stop it (werror/rerror=stop) */
-static void assert_running(void)
-{
-    QDict *rsp = qmp("{'execute': 'query-status'}");
-    QDict *ret = qdict_get_qdict(rsp, "return");
-
-    g_assert_cmpstr(qdict_get_str(ret, "status"), ==, "running");
-    qobject_unref(rsp);
 }
 
 static ZbcTest *zbc_init(QVirtioSCSI *scsi, QGuestAllocator *alloc)
@@ -595,7 +630,8 @@ static void assert_io_error_reported(void)
  * pointer, or to a conventional zone, that the drive fails (blkdebug injects
  * -EIO once at the start of zones 2, 3 and 4, at block 100 and on a flush)
  * is an I/O error and goes through werror/rerror (report here), WRITE SAME
- * too.
+ * too, and so is a zone reset that the drive fails (-EIO once at the start
+ * of zone 5).
  */
 static void zbc_media_error(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -638,10 +674,39 @@ static void zbc_media_error(void *obj, void *data, QGuestAllocator *alloc)
     }
 
     assert_sense(t, write_blocks(t, 100, 4), ABORTED_COMMAND, 0x00, 0x06);
+    assert_io_error_reported();
     assert_good(t, write_blocks(t, 100, 4));
     assert_sense(t, zbc_cmd(t, sync, NULL, 0, NULL, 0), ABORTED_COMMAND,
                  0x00, 0x06);
+    assert_io_error_reported();
     assert_good(t, zbc_cmd(t, sync, NULL, 0, NULL, 0));
+
+    /* A zone operation that the drive fails: no zone rule gives it -EIO */
+    assert_good(t, write_blocks(t, ZSTART(5), 4));
+    assert_sense(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(5), 0),
+                 ABORTED_COMMAND, 0x00, 0x06);
+    assert_io_error_reported();
+    g_assert_cmphex(zone_cond(t, 5, &wp), ==, ZC_IOPEN);
+    assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(5), 0));
+    g_assert_cmphex(zone_cond(t, 5, &wp), ==, ZC_EMPTY);
+    zbc_free(t);
+}
+
+/*
+ * With werror=stop, a zone reset that the drive fails stops the VM, and
+ * the command is sent again when it resumes.
+ */
+static void zbc_media_error_stop(void *obj, void *data,
+                                 QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint64_t wp;
+
+    assert_good(t, write_blocks(t, ZSTART(5), 4));
+    t->stop_expected = true;
+    assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(5), 0));
+    g_assert_cmphex(zone_cond(t, 5, &wp), ==, ZC_EMPTY);
+    g_assert_cmpuint(wp, ==, ZSTART(5));
     zbc_free(t);
 }
 
@@ -743,11 +808,21 @@ static void zbc_active_limit(void *obj, void *data, QGuestAllocator *alloc)
     "memory-backed=on,read-zeroes=on" \
     " -device scsi-hd,drive=z0,scsi-id=1,lun=0,werror=stop,rerror=stop"
 
+static void zbc_invalidate_qemu(void *unused)
+{
+    /*
+     * The zone states live in QEMU: every test case starts a new one, also
+     * when qos-test runs them all with the same command line.
+     */
+    qos_invalidate_command_line();
+}
+
 static void *zbc_setup(GString *cmd_line, void *arg)
 {
     g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
                            MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
     g_string_append(cmd_line, ",zoned-unrestricted-reads=off");
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
     return arg;
 }
 
@@ -756,6 +831,7 @@ static void *zbc_setup_urswrz(GString *cmd_line, void *arg)
     /* Unrestricted reads are the default */
     g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
                            MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
     return arg;
 }
 
@@ -767,12 +843,15 @@ static void *zbc_setup_ha(GString *cmd_line, void *arg)
                     "read-zeroes=on"
                     " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
                     "werror=stop,rerror=stop");
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
     return arg;
 }
 
-/* HM_DRIVE under blkdebug, with werror=report */
+/* HM_DRIVE under blkdebug, with werror=report, or @arg */
 static void *zbc_setup_media_error(GString *cmd_line, void *arg)
 {
+    const char *werror = arg ? arg : "report";
+
     g_string_append_printf(cmd_line,
                            " -blockdev driver=null-co,node-name=zz,size=%d,"
                            "zoned=host-managed,zone-size=1048576,"
@@ -801,11 +880,18 @@ static void *zbc_setup_media_error(GString *cmd_line, void *arg)
                            "inject-error.4.iotype=write-zeroes,"
                            "inject-error.4.errno=%d,"
                            "inject-error.4.sector=%" PRIu64 ","
-                           "inject-error.4.once=on"
+                           "inject-error.4.once=on,"
+                           "inject-error.5.event=none,"
+                           "inject-error.5.iotype=zone-mgmt,"
+                           "inject-error.5.errno=%d,"
+                           "inject-error.5.sector=%" PRIu64 ","
+                           "inject-error.5.once=on"
                            " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
-                           "werror=report,rerror=report",
+                           "werror=%s,rerror=%s",
                            NR_ZONES << 20, NR_CONV, EIO, ZSTART(2), EIO, EIO,
-                           EIO, ZSTART(3), EIO, ZSTART(4));
+                           EIO, ZSTART(3), EIO, ZSTART(4), EIO, ZSTART(5),
+                           werror, werror);
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
     return arg;
 }
 
@@ -820,6 +906,10 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-active-limit", "virtio-scsi", zbc_active_limit, &opts);
     opts.before = zbc_setup_media_error;
     qos_add_test("zbc-media-error", "virtio-scsi", zbc_media_error, &opts);
+    opts.arg = (void *)"stop";
+    qos_add_test("zbc-media-error-stop", "virtio-scsi", zbc_media_error_stop,
+                 &opts);
+    opts.arg = NULL;
     opts.before = zbc_setup_urswrz;
     qos_add_test("zbc-unrestricted-reads", "virtio-scsi", zbc_urswrz, &opts);
     opts.before = zbc_setup_ha;
