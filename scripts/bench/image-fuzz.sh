@@ -3,8 +3,9 @@
 # target and stage: every seed of the target, run REPEAT times each, with
 # the stages forced by QEMU_FUZZ_IMAGE_STAGES (0 = qemu-img info only,
 # 63 = the full pipeline of info, map, check, converts, writes and reopen,
-# 255 = that and snapshots, resize and amend).  Next to it, qemu-img info and convert of the
-# same build run by fork/exec on the same images, for comparison.
+# 4095 = that and snapshots, resize, amend, measure, bitmaps, rebase and
+# commit).  Next to it, qemu-img info and convert of the same build run by
+# fork/exec on the same images, for comparison.
 # Then line coverage: each target fuzzed from its seeds for COV_SECONDS of
 # CPU time (one process, so one core) with the source-based coverage build
 # (scripts/build-fuzz.sh with FUZZ_COVERAGE=1 in COV_BUILD_DIR), its corpus
@@ -91,7 +92,7 @@ for t in "${targets[@]}"; do
     map=$(rate "$t" 1 "${files[@]}")
     check=$(rate "$t" 2 "${files[@]}")
     all=$(rate "$t" 63 "${files[@]}")
-    allplus=$(rate "$t" 255 "${files[@]}")
+    allplus=$(rate "$t" 4095 "${files[@]}")
     # qemu-img by fork/exec on the decoded images of the same seeds
     imgs=()
     for f in "${files[@]}"; do

@@ -24,6 +24,12 @@
  *   STAGE_SNAPSHOT     with STAGE_WRITE: a persistent bitmap, create,
  *                      apply and delete snapshots, resize
  *   STAGE_AMEND        with STAGE_WRITE: qemu-img amend (qcow2 only)
+ *   STAGE_MEASURE      qemu-img measure -O qcow2
+ *   STAGE_BITMAPS      with STAGE_WRITE, before the writes: qemu-img bitmap
+ *                      --add, and --merge, --disable, --clear or --remove
+ *                      of each bitmap of the image
+ *   STAGE_REBASE       with STAGE_WRITE: qemu-img rebase -u
+ *   STAGE_COMMIT       qemu-img commit into a new qcow2 backing image
  *
  * Copyright (c) 2026 QEMU Storage Series
  *
@@ -38,7 +44,6 @@
 #include "qemu/units.h"
 #include "qemu/range.h"
 #include "qemu/option.h"
-#include "qemu/timer.h"
 #include "qapi/error.h"
 #include "qobject/qdict.h"
 #include "qapi/qapi-types-block-core.h"
@@ -48,6 +53,7 @@
 #include "crypto/init.h"
 #include "block/block_int.h"
 #include "block/qapi.h"
+#include "qapi/qapi-commands-block-core.h"
 #include "system/block-backend.h"
 #include "image-fuzz.h"
 
@@ -69,13 +75,21 @@ enum {
     STAGE_REOPEN        = 1 << 5,
     STAGE_SNAPSHOT      = 1 << 6,
     STAGE_AMEND         = 1 << 7,
-    STAGE_ALL           = (1 << 8) - 1,
+    STAGE_MEASURE       = 1 << 8,
+    STAGE_BITMAPS       = 1 << 9,
+    STAGE_REBASE        = 1 << 10,
+    STAGE_COMMIT        = 1 << 11,
+    STAGE_ALL           = (1 << 12) - 1,
 };
 
-/* Input encoding: byte 0 stages, byte 1 flags, then the image */
+/*
+ * Input encoding: byte 0 the stages 0-7, byte 1 two flags and the stages
+ * 8-13 in its bits 2-7, then the image
+ */
 #define INPUT_HEADER_SIZE   2
 #define INPUT_CHUNKED       (1 << 0)
 #define INPUT_COMPRESS      (1 << 1)    /* STAGE_CONVERT_QCOW2 compresses */
+#define INPUT_FLAGS         (INPUT_CHUNKED | INPUT_COMPRESS)
 
 /*
  * Bounds per execution.  A legitimately huge virtual disk is fine: only
@@ -86,8 +100,14 @@ enum {
 #define MAX_MAP_EXTENTS     256         /* block status calls */
 #define MAX_READ_BYTES      (1 * MiB)   /* total read by STAGE_MAP */
 #define MAX_CONVERT_BYTES   (4 * MiB)   /* virtual bytes converted */
+#define MAX_COPY_REQUESTS   1024        /* block status calls of a convert */
 #define MAX_WRITES          4
-#define MAX_STAGE_NS        (2 * NANOSECONDS_PER_SECOND)
+/*
+ * Virtual disk sizes up to which measure and commit run: both walk the
+ * block status of the whole disk, as qemu-img does
+ */
+#define MAX_MEASURE_BYTES   (64 * MiB)
+#define MAX_COMMIT_BYTES    (16 * MiB)
 
 /*
  * The in-memory protocol: named buffers, "fuzz-mem:in" is the input,
@@ -162,6 +182,22 @@ static FuzzMemBuffer *fuzz_mem_add(const char *name, uint8_t *data,
     return buf;
 }
 
+/* Write the in-memory image @name, if there is one, to the file @path */
+static void fuzz_mem_save(const char *name, const char *path)
+{
+    FuzzMemBuffer *buf = fuzz_mem_find(name);
+    g_autofree uint8_t *bytes = NULL;
+
+    if (!buf) {
+        return;
+    }
+    bytes = g_malloc0(buf->size);
+    memcpy(bytes, buf->data, buf->filled);
+    if (!g_file_set_contents(path, (char *)bytes, buf->size, NULL)) {
+        fprintf(stderr, "image-fuzz: cannot write %s\n", path);
+    }
+}
+
 static void fuzz_mem_free_all(void)
 {
     FuzzMemBuffer *buf, *tmp;
@@ -220,6 +256,19 @@ static int fuzz_mem_open(BlockDriverState *bs, QDict *options, int flags,
     }
     qdict_del(options, "filename");
     bs->supported_zero_flags = BDRV_REQ_MAY_UNMAP;
+    return 0;
+}
+
+/* Commit makes its backing image writable for the time it runs */
+static int fuzz_mem_reopen_prepare(BDRVReopenState *state,
+                                   BlockReopenQueue *queue, Error **errp)
+{
+    BDRVFuzzMemState *s = state->bs->opaque;
+
+    if (s->buf->read_only && (state->flags & BDRV_O_RDWR)) {
+        error_setg(errp, "in-memory image '%s' is read-only", s->buf->name);
+        return -EACCES;
+    }
     return 0;
 }
 
@@ -416,6 +465,7 @@ static BlockDriver bdrv_fuzz_mem = {
     .bdrv_needs_filename    = true,
 
     .bdrv_open              = fuzz_mem_open,
+    .bdrv_reopen_prepare    = fuzz_mem_reopen_prepare,
     .bdrv_co_preadv         = fuzz_mem_co_preadv,
     .bdrv_co_pwritev        = fuzz_mem_co_pwritev,
     .bdrv_co_pwrite_zeroes  = fuzz_mem_co_pwrite_zeroes,
@@ -579,9 +629,9 @@ static void fuzz_mem_add_copy(const char *name, const uint8_t *image,
     }
 }
 
-static bool fuzz_timed_out(int64_t start)
+static bool fuzz_verbose(void)
 {
-    return get_clock() - start > MAX_STAGE_NS;
+    return getenv("QEMU_FUZZ_IMAGE_VERBOSE");
 }
 
 /* What qemu-img info does */
@@ -607,7 +657,7 @@ static void stage_info(BlockBackend *blk)
 }
 
 /* Walk the block status of the first bytes, read what is data */
-static void stage_map(BlockBackend *blk, int64_t start)
+static void stage_map(BlockBackend *blk)
 {
     BlockDriverState *bs = blk_bs(blk);
     int64_t len = blk_getlength(blk);
@@ -623,7 +673,7 @@ static void stage_map(BlockBackend *blk, int64_t start)
         ret = bdrv_block_status_above(bs, NULL, offset, len - offset, &pnum,
                                       &map, &file);
         bdrv_graph_rdunlock_main_loop();
-        if (ret < 0 || pnum <= 0 || fuzz_timed_out(start)) {
+        if (ret < 0 || pnum <= 0) {
             break;
         }
         if ((ret & BDRV_BLOCK_DATA) && read_bytes < MAX_READ_BYTES) {
@@ -647,7 +697,7 @@ static bool stage_check(BlockBackend *blk, BdrvCheckMode fix)
     bdrv_graph_rdlock_main_loop();
     ret = bdrv_check(blk_bs(blk), &result, fix);
     bdrv_graph_rdunlock_main_loop();
-    if (getenv("QEMU_FUZZ_IMAGE_VERBOSE")) {
+    if (fuzz_verbose()) {
         fprintf(stderr, "image-fuzz: check%s: %d, %d corruptions, %d leaks, "
                 "%d errors, %d corruptions and %d leaks fixed\n",
                 fix ? " -r all" : "", ret, result.corruptions, result.leaks,
@@ -693,14 +743,14 @@ static void stage_check_repair(const uint8_t *image, int64_t image_size)
 }
 
 /* Copy the first bytes of src to dst as qemu-img convert does */
-static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len,
-                      int64_t start)
+static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len)
 {
     BlockDriverState *bs = blk_bs(src);
     g_autofree uint8_t *buf = g_malloc(64 * KiB);
     int64_t offset = 0;
+    int i;
 
-    while (offset < len && !fuzz_timed_out(start)) {
+    for (i = 0; i < MAX_COPY_REQUESTS && offset < len; i++) {
         int64_t pnum = 0;
         int ret;
 
@@ -731,13 +781,13 @@ static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len,
 
 /* Copy the first bytes of src to dst as qemu-img convert -c does */
 static void fuzz_copy_compressed(BlockBackend *src, BlockBackend *dst,
-                                 int64_t len, int64_t start)
+                                 int64_t len)
 {
     g_autofree uint8_t *buf = g_malloc(64 * KiB);
     int64_t offset;
 
-    for (offset = 0; offset < len && !fuzz_timed_out(start);
-         offset += 64 * KiB) {
+    /* At most MAX_CONVERT_BYTES / 64 KiB requests */
+    for (offset = 0; offset < len; offset += 64 * KiB) {
         int64_t n = MIN(len - offset, 64 * KiB);
 
         if (blk_pread(src, offset, n, buf, 0) < 0 ||
@@ -797,7 +847,7 @@ static void fuzz_create_qcow2(const char *name, int64_t len)
 }
 
 static void stage_convert(BlockBackend *src, const char *out_format,
-                          bool compress, int64_t start)
+                          bool compress)
 {
     int64_t len = MIN(blk_getlength(src), MAX_CONVERT_BYTES);
     const char *name = out_format ? "out-qcow2" : "out-raw";
@@ -824,9 +874,9 @@ static void stage_convert(BlockBackend *src, const char *out_format,
         return;
     }
     if (compress) {
-        fuzz_copy_compressed(src, dst, len, start);
+        fuzz_copy_compressed(src, dst, len);
     } else {
-        fuzz_copy(src, dst, len, start);
+        fuzz_copy(src, dst, len);
     }
     /*
      * Compressed clusters are the part of the output that the input
@@ -944,8 +994,153 @@ static void stage_amend(BlockBackend *blk, uint64_t *seed)
     qemu_opts_del(opts);
 }
 
-static void stage_write(BlockBackend *blk, uint64_t seed, int stages,
-                        int64_t start)
+/* qemu-img measure -O qcow2 of the input */
+static void stage_measure(BlockBackend *blk)
+{
+    BlockDriver *drv = bdrv_find_format("qcow2");
+    int64_t len = blk_getlength(blk);
+    BlockMeasureInfo *info;
+    Error *local_err = NULL;
+    QemuOpts *opts;
+
+    if (len < 0 || len > MAX_MEASURE_BYTES) {
+        return;
+    }
+    opts = qemu_opts_create(drv->create_opts, NULL, 0, &error_abort);
+    info = bdrv_measure(drv, opts, blk_bs(blk), &local_err);
+    if (fuzz_verbose() && info) {
+        fprintf(stderr, "image-fuzz: measure: required %" PRIu64
+                ", fully allocated %" PRIu64 "\n", info->required,
+                info->fully_allocated);
+    }
+    qapi_free_BlockMeasureInfo(info);
+    error_free(local_err);
+    qemu_opts_del(opts);
+}
+
+/*
+ * qemu-img bitmap, through the QMP commands it uses: add a persistent
+ * bitmap, then merge each bitmap that the image has into it, or disable,
+ * clear or remove it, in turn
+ */
+static void stage_bitmaps(BlockBackend *blk)
+{
+    static const char *const action[] = {
+        "merge", "disable", "clear", "remove"
+    };
+    const char *node = bdrv_get_node_name(blk_bs(blk));
+    BdrvDirtyBitmap *bm;
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    Error *local_err = NULL;
+    guint i;
+
+    if (!bdrv_supports_persistent_dirty_bitmap(blk_bs(blk))) {
+        return;
+    }
+    FOR_EACH_DIRTY_BITMAP(blk_bs(blk), bm) {
+        if (bdrv_dirty_bitmap_name(bm)) {
+            g_ptr_array_add(names, g_strdup(bdrv_dirty_bitmap_name(bm)));
+        }
+    }
+    qmp_block_dirty_bitmap_add(node, "fuzz-add", false, 0, true, true,
+                               false, false, &local_err);
+    error_free(local_err);
+    for (i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+
+        local_err = NULL;
+        switch (i % ARRAY_SIZE(action)) {
+        case 0: {
+            BlockDirtyBitmapOrStrList *list = NULL;
+
+            QAPI_LIST_PREPEND(list, g_new0(BlockDirtyBitmapOrStr, 1));
+            list->value->type = QTYPE_QSTRING;
+            list->value->u.local = g_strdup(name);
+            qmp_block_dirty_bitmap_merge(node, "fuzz-add", list, &local_err);
+            qapi_free_BlockDirtyBitmapOrStrList(list);
+            break;
+        }
+        case 1:
+            qmp_block_dirty_bitmap_disable(node, name, &local_err);
+            break;
+        case 2:
+            qmp_block_dirty_bitmap_clear(node, name, &local_err);
+            break;
+        case 3:
+            qmp_block_dirty_bitmap_remove(node, name, &local_err);
+            break;
+        }
+        if (fuzz_verbose()) {
+            fprintf(stderr, "image-fuzz: bitmap %s: %s: %s\n", name,
+                    action[i % ARRAY_SIZE(action)],
+                    local_err ? error_get_pretty(local_err) : "ok");
+        }
+        error_free(local_err);
+    }
+}
+
+/*
+ * qemu-img rebase -u: an image with a backing file loses it, one without
+ * gets one (which is never opened)
+ */
+static void stage_rebase(BlockBackend *blk)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    int ret;
+
+    if (bs->backing_file[0]) {
+        ret = bdrv_change_backing_file(bs, NULL, NULL, false);
+    } else {
+        ret = bdrv_change_backing_file(bs, FUZZ_MEM_PROTOCOL ":base",
+                                       "qcow2", false);
+    }
+    if (fuzz_verbose()) {
+        fprintf(stderr, "image-fuzz: rebase: %d\n", ret);
+    }
+}
+
+/*
+ * qemu-img commit of the written copy into a new qcow2 image in memory as
+ * its backing file (the image's own backing file is never opened), which
+ * empties the image when its driver can
+ */
+static void stage_commit(void)
+{
+    BlockBackend *blk;
+    QDict *opts = qdict_new();
+    Error *local_err = NULL;
+    int64_t len;
+    int ret;
+
+    qdict_put_str(opts, "driver", fuzz_format);
+    qdict_put_str(opts, "file.driver", FUZZ_MEM_PROTOCOL);
+    qdict_put_str(opts, "file.filename", "rw");
+    qdict_put_str(opts, "backing.driver", "qcow2");
+    qdict_put_str(opts, "backing.file.driver", FUZZ_MEM_PROTOCOL);
+    qdict_put_str(opts, "backing.file.filename", "base");
+    /* The backing image's size is the image's: open without it first */
+    blk = fuzz_open(fuzz_format, "rw", 0);
+    len = blk ? blk_getlength(blk) : -1;
+    blk_unref(blk);
+    if (len <= 0 || len > MAX_COMMIT_BYTES ||
+        !bdrv_find_format(fuzz_format)->supports_backing) {
+        qobject_unref(opts);
+        return;
+    }
+    fuzz_create_qcow2("base", QEMU_ALIGN_UP(len, BDRV_SECTOR_SIZE));
+    blk = blk_new_open(NULL, NULL, opts, BDRV_O_RDWR, &local_err);
+    if (!blk) {
+        error_free(local_err);
+        return;
+    }
+    ret = bdrv_commit(blk_bs(blk));
+    if (fuzz_verbose()) {
+        fprintf(stderr, "image-fuzz: commit: %d\n", ret);
+    }
+    blk_unref(blk);
+}
+
+static void stage_write(BlockBackend *blk, uint64_t seed, int stages)
 {
     int64_t len = blk_getlength(blk);
     g_autofree uint8_t *buf = g_malloc(64 * KiB);
@@ -953,6 +1148,9 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int stages,
 
     if (len <= 0) {
         return;
+    }
+    if (stages & STAGE_BITMAPS) {
+        stage_bitmaps(blk);
     }
     if (stages & STAGE_SNAPSHOT) {
         stage_snapshot(blk, &seed);
@@ -962,7 +1160,7 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int stages,
         }
     }
     memset(buf, 0xa5, 64 * KiB);
-    for (i = 0; i < MAX_WRITES && !fuzz_timed_out(start); i++) {
+    for (i = 0; i < MAX_WRITES; i++) {
         uint64_t r = fuzz_rand(&seed);
         int64_t offset = QEMU_ALIGN_DOWN((r >> 16) % len, BDRV_SECTOR_SIZE);
         int64_t bytes = MIN(((r & 0x7f) + 1) * BDRV_SECTOR_SIZE,
@@ -984,6 +1182,9 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int stages,
     if (stages & STAGE_SNAPSHOT) {
         stage_resize(blk, &seed);
     }
+    if (stages & STAGE_REBASE) {
+        stage_rebase(blk);
+    }
     blk_flush(blk);
     stage_check(blk, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS);
     if (stages & STAGE_AMEND) {
@@ -995,7 +1196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *env_stages = getenv("QEMU_FUZZ_IMAGE_STAGES");
     const char *dump = getenv("QEMU_FUZZ_IMAGE_DUMP");
-    int64_t start = get_clock();
+    const char *result = getenv("QEMU_FUZZ_IMAGE_RESULT");
     int stages, flags;
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
     int64_t image_size;
@@ -1007,8 +1208,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < INPUT_HEADER_SIZE) {
         return 0;
     }
-    stages = data[0] & STAGE_ALL;
-    flags = data[1];
+    stages = (data[0] | (data[1] & ~INPUT_FLAGS) << 6) & STAGE_ALL;
+    flags = data[1] & INPUT_FLAGS;
     if (env_stages && qemu_strtoi(env_stages, NULL, 0, &stages) == 0) {
         stages &= STAGE_ALL;
     }
@@ -1020,7 +1221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < size; i++) {
         seed = (seed ^ data[i]) * 0x100000001b3ULL;
     }
-    if (stages & STAGE_WRITE) {
+    if (stages & (STAGE_WRITE | STAGE_COMMIT)) {
         fuzz_mem_add_copy("rw", image, image_size);
     }
     fuzz_mem_add("in", image, image_size, true)->borrowed = true;
@@ -1039,17 +1240,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!opened) {
         goto out;
     }
-    if (stages & (STAGE_MAP | STAGE_CONVERT_RAW | STAGE_CONVERT_QCOW2)) {
+    if (stages & (STAGE_MAP | STAGE_CONVERT_RAW | STAGE_CONVERT_QCOW2 |
+                  STAGE_MEASURE)) {
         blk = fuzz_open(fuzz_format, "in", 0);
         if (blk) {
             if (stages & STAGE_MAP) {
-                stage_map(blk, start);
+                stage_map(blk);
             }
             if (stages & STAGE_CONVERT_RAW) {
-                stage_convert(blk, NULL, false, start);
+                stage_convert(blk, NULL, false);
             }
             if (stages & STAGE_CONVERT_QCOW2) {
-                stage_convert(blk, "qcow2", flags & INPUT_COMPRESS, start);
+                stage_convert(blk, "qcow2", flags & INPUT_COMPRESS);
+            }
+            if (stages & STAGE_MEASURE) {
+                stage_measure(blk);
             }
             blk_unref(blk);
         }
@@ -1059,7 +1264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         blk = fuzz_open(fuzz_format, "rw", BDRV_O_RDWR |
                         (stages & STAGE_SNAPSHOT ? BDRV_O_RESIZE : 0));
         if (blk) {
-            stage_write(blk, seed, stages, start);
+            stage_write(blk, seed, stages);
             blk_unref(blk);
             if (stages & STAGE_REOPEN) {
                 blk = fuzz_open(fuzz_format, "rw", 0);
@@ -1070,8 +1275,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
     }
+    if (stages & STAGE_COMMIT) {
+        stage_commit();
+    }
 
 out:
+    if (result) {
+        g_autofree char *base = g_strdup_printf("%s.base", result);
+
+        fuzz_mem_save("rw", result);
+        fuzz_mem_save("base", base);
+    }
     fuzz_mem_free_all();
     return 0;
 }
@@ -1082,7 +1296,10 @@ static void usage(const char *argv0)
            "   or: qemu-fuzz-image-target-FORMAT [libFuzzer arguments]\n"
            "FORMAT is the image format of the target, for example qcow2.\n"
            "QEMU_FUZZ_IMAGE_STAGES=N forces the stages of every input,\n"
-           "QEMU_FUZZ_IMAGE_DUMP=FILE writes the decoded image to FILE.\n",
+           "QEMU_FUZZ_IMAGE_DUMP=FILE writes the decoded image to FILE,\n"
+           "QEMU_FUZZ_IMAGE_RESULT=FILE the written image to FILE (and\n"
+           "the backing image of the commit stage to FILE.base),\n"
+           "QEMU_FUZZ_IMAGE_VERBOSE=1 prints what the stages did.\n",
            argv0);
     exit(0);
 }

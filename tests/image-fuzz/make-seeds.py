@@ -25,7 +25,7 @@ import uuid
 import zipfile
 import zlib
 
-STAGE_ALL = 0xff
+STAGE_ALL = 0xfff     # stages 0-7 in byte 0, 8-11 in bits 2-5 of byte 1
 INPUT_CHUNKED = 1
 INPUT_COMPRESS = 2
 BLOCK = 512
@@ -45,6 +45,10 @@ VARIANTS = {
         'extended_l2=on',
         'extended_l2=on,cluster_size=16384',
         'compression_type=zlib',
+        'compression_type=zstd',
+        # A backing file that the fuzzer never opens: the header extension
+        # and its rewrite by rebase and commit
+        'backing_file=base.qcow2,backing_fmt=qcow2',
         # Zoned: 64 zones of 1 MiB, the first conventional; WRITES keep
         # to the zone rules
         'zone.mode=host-managed,zone.size=1M,zone.capacity=768k,'
@@ -79,14 +83,23 @@ VARIANTS = {
 SAMPLES = {
     'qcow2': [],
     'vmdk': ['afl9.vmdk.bz2', 'iotest-version3.vmdk.bz2'],
-    'vhdx': ['iotest-dynamic-1G.vhdx.bz2', 'test-disk2vhd.vhdx.bz2'],
+    'vhdx': ['iotest-dynamic-1G.vhdx.bz2', 'test-disk2vhd.vhdx.bz2',
+             'iotest-dirtylog-10G-4M.vhdx.bz2'],     # a log to replay
     'vpc': ['virtualpc-dynamic.vhd.bz2', 'hyperv2012r2-dynamic.vhd.bz2',
             'd2v-zerofilled.vhd.bz2'],
     'parallels': ['parallels-v1.bz2', 'parallels-v2.bz2',
-                  'parallels-with-bitmap.bz2'],
+                  'parallels-with-bitmap.bz2',
+                  'parallels-data-off-past-clusters.bz2'],
     'dmg': ['simple-dmg.dmg.bz2'],
     'cloop': ['simple-pattern.cloop.bz2'],
     'bochs': ['empty.bochs.bz2'],
+}
+
+# Samples whose data blocks would make the seed too large: only their
+# first bytes (headers, log, metadata and block allocation table)
+SAMPLE_BYTES = {
+    'iotest-dirtylog-10G-4M.vhdx.bz2': 8 * 1024 * 1024,
+    'iotest-dynamic-1G.vhdx.bz2': 8 * 1024 * 1024,
 }
 
 # Data written into the seeds that support writing
@@ -158,7 +171,7 @@ DICT = {
 
 def encode(image, stages, flags=0):
     """The fuzzer's input: header, then chunks of the non-zero blocks"""
-    out = bytearray([stages, INPUT_CHUNKED | flags])
+    out = bytearray([stages & 0xff, INPUT_CHUNKED | flags | (stages >> 8) << 2])
     off = 0
     while off < len(image):
         if not any(image[off:off + BLOCK]):
@@ -211,16 +224,52 @@ def dmg_image(chunk_types):
     return bytes(data) + plist + bytes(koly)
 
 
+def cowd_image():
+    """A VMDK3 ("COWD") sparse image, which qemu-img cannot create: 1 MiB
+    of 8 KiB grains, one L1 entry, the first two grains allocated, and the
+    descriptor (with the CIDs) that QEMU reads at 0x200"""
+    disk_sectors, granularity = 2048, 16
+    l1_sector, l2_sector = 21, 22
+    data_sector = l2_sector + 4096 * 4 // BLOCK
+    img = bytearray((data_sector + 2 * granularity) * BLOCK)
+    img[0:4] = b'COWD'
+    desc = (b'# Disk DescriptorFile\nversion=1\nCID=1234abcd\n'
+            b'parentCID=ffffffff\ncreateType="vmfsSparse"\n')
+    img[BLOCK:BLOCK + len(desc)] = desc
+    struct.pack_into('<10I', img, 4, 1, 3, disk_sectors, granularity,
+                     l1_sector, 1, len(img) // BLOCK, 2, 16, 63)
+    struct.pack_into('<I', img, l1_sector * BLOCK, l2_sector)
+    struct.pack_into('<2I', img, l2_sector * BLOCK, data_sector,
+                     data_sector + granularity)
+    for i in range(2):
+        off = (data_sector + i * granularity) * BLOCK
+        img[off:off + granularity * BLOCK] = bytes([0x61 + i]) * (
+            granularity * BLOCK)
+    return bytes(img)
+
+
+def qcow2_with_features(image, bits):
+    """A qcow2 v3 image with incompatible feature @bits (1: dirty,
+    2: corrupt) set, which check -r all is for"""
+    img = bytearray(image)
+    struct.pack_into('>Q', img, 72, struct.unpack_from('>Q', img, 72)[0] |
+                     bits)
+    return bytes(img)
+
+
 CRAFTED = {
-    'dmg': [('zero', [0]), ('raw', [1]), ('zlib', [0x80000005]),
-            ('mixed', [0, 1, 0x80000005, 2, 1])],
+    'dmg': [('zero', lambda: dmg_image([0])),
+            ('raw', lambda: dmg_image([1])),
+            ('zlib', lambda: dmg_image([0x80000005])),
+            ('mixed', lambda: dmg_image([0, 1, 0x80000005, 2, 1]))],
+    'vmdk': [('cowd', cowd_image)],
 }
 
 
 def make_images(fmt, args, tmp):
-    for name, chunks in CRAFTED.get(fmt, []):
-        yield 'crafted-' + name, dmg_image(chunks)
     """Yield (name, bytes) of the images of one format"""
+    for name, make in CRAFTED.get(fmt, []):
+        yield 'crafted-' + name, make()
     n = 0
     for opts in VARIANTS[fmt] or []:
         for content in ('empty', 'data', 'extra'):
@@ -228,15 +277,24 @@ def make_images(fmt, args, tmp):
             img = os.path.join(tmp, '%s-%d' % (fmt, n))
             size = '4M' if 'fixed' in opts or 'static=on' in opts else '64M'
             cmd = [args.qemu_img, 'create', '-f', fmt]
+            target = ['-f', fmt, img]
             if opts:
                 cmd += ['-o', opts]
+            if 'backing_file' in opts:
+                # The backing file does not exist: neither create nor
+                # qemu-io opens it
+                if content == 'extra':
+                    continue
+                cmd += ['-u']
+                target = ['json:{"driver": "%s", "backing": null, "file": '
+                          '{"driver": "file", "filename": "%s"}}' % (fmt, img)]
             try:
                 run(*cmd, img, size)
                 if content != 'empty':
                     ios = []
                     for w in WRITES:
                         ios += ['-c', w]
-                    run(args.qemu_io, '-f', fmt, *ios, img)
+                    run(args.qemu_io, *ios, *target)
                 if content == 'extra' and 'zone.mode' in opts:
                     # Zones in every condition; no snapshot, bitmap or
                     # compression in a zoned image
@@ -253,8 +311,11 @@ def make_images(fmt, args, tmp):
                         run(args.qemu_img, 'bitmap', '--add', '-g', '512k',
                             img, 'b1')
                     comp = img + '.c'
-                    run(args.qemu_img, 'convert', '-c', '-O', 'qcow2', img,
-                        comp)
+                    # Clusters compressed with the variant's algorithm
+                    ctype = [o for o in opts.split(',')
+                             if o.startswith('compression_type=')]
+                    run(args.qemu_img, 'convert', '-c', '-O', 'qcow2',
+                        *(['-o', ctype[0]] if ctype else []), img, comp)
                     with open(comp, 'rb') as f:
                         yield '%s-%d-compressed' % (fmt, n), f.read()
                 elif content == 'extra' and fmt == 'vmdk':
@@ -264,13 +325,18 @@ def make_images(fmt, args, tmp):
                       file=sys.stderr)
                 continue
             with open(img, 'rb') as f:
-                yield '%s-%d-%s' % (fmt, n, content), f.read()
+                image = f.read()
+            yield '%s-%d-%s' % (fmt, n, content), image
+            if fmt == 'qcow2' and content == 'data' and n == 2:
+                # The default options, with the dirty and the corrupt bit
+                yield 'qcow2-dirty', qcow2_with_features(image, 1)
+                yield 'qcow2-corrupt', qcow2_with_features(image, 2)
     if args.samples:
         for s in SAMPLES.get(fmt, []):
             path = os.path.join(args.samples, s)
             if os.path.exists(path):
                 with bz2.open(path) as f:
-                    yield 'sample-' + s[:-4], f.read()
+                    yield 'sample-' + s[:-4], f.read(SAMPLE_BYTES.get(s, -1))
 
 
 def dict_line(i, token):

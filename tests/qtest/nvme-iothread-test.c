@@ -8,13 +8,20 @@
  */
 
 #include "qemu/osdep.h"
+#include <math.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include "libqtest.h"
 #include "libqos/libqos-pc.h"
 #include "libqos/pci.h"
+#include "libqos/virtio-pci.h"
 #include "block/nvme.h"
+#include "hw/pci/pci_regs.h"
+#include "qemu/bswap.h"
+#include "standard-headers/linux/virtio_blk.h"
+#include "standard-headers/linux/virtio_config.h"
 
-#define QSIZE       16
+#define QSIZE       16      /* entries of each queue, but in the benchmark */
 #define NR_IOQ      3       /* the modes use 1 or 2, a test one more */
 #define NSID        1
 #define DISK_SIZE   (16 * 1024 * 1024)
@@ -32,6 +39,8 @@ typedef struct Mode {
     bool dp;                /* I/O queues in IOThreads */
     bool msix;              /* enable MSI-X */
     bool eager;             /* lazy-cq-eventidx=off */
+    bool irqs;              /* I/O CQs with interrupts enabled */
+    bool eventidx;          /* doorbell registers when the EventIdx asks */
 } Mode;
 
 static const Mode modes[] = {
@@ -65,34 +74,95 @@ typedef struct Nvme {
     uint16_t sq_tail[NR_IOQ + 1], cq_head[NR_IOQ + 1];
     uint16_t phase[NR_IOQ + 1];
     uint16_t cid;
+    int qsize;              /* entries of each queue */
     bool dbbuf;
     uint64_t dbs, eis;      /* shadow doorbell and EventIdx pages */
-    uint64_t buf;           /* NR_IOQ * QSIZE pages for data */
+    uint64_t buf;           /* NR_IOQ * qsize pages for data */
+
+    /*
+     * The benchmark's: guest RAM mapped into this process, so that the
+     * queues and shadow doorbells do not go through the qtest protocol
+     * (the main loop)
+     */
+    uint8_t *ram;
+    uint64_t mmio_dbs;      /* MMIO doorbell writes to I/O queues */
 } Nvme;
+
+static void nvme_writel(Nvme *c, uint64_t addr, uint32_t val)
+{
+    if (c->ram) {
+        /* a shadow doorbell: after the queue entries it publishes */
+        qatomic_store_release((uint32_t *)(c->ram + addr), cpu_to_le32(val));
+    } else {
+        qtest_writel(c->qts, addr, val);
+    }
+}
+
+static uint32_t nvme_readl(Nvme *c, uint64_t addr)
+{
+    if (c->ram) {
+        return le32_to_cpu(qatomic_read((uint32_t *)(c->ram + addr)));
+    }
+    return qtest_readl(c->qts, addr);
+}
+
+/*
+ * Write the new value @val of doorbell @db (2 * qid for the SQ tail, one
+ * more for the CQ head) to its shadow; return whether the doorbell register
+ * must be written too.  With Mode.eventidx that is when the EventIdx is
+ * among the values the doorbell passed (Linux's
+ * nvme_dbbuf_update_and_check_event(); the test is virtio's).
+ */
+static bool nvme_shadow_doorbell(Nvme *c, int db, uint16_t val)
+{
+    if (c->dbbuf && c->mode->eventidx) {
+        uint16_t old = nvme_readl(c, c->dbs + 4 * db);
+
+        nvme_writel(c, c->dbs + 4 * db, val);
+        /* the device reads the shadow after it writes the EventIdx */
+        smp_mb();
+        return vring_need_event(nvme_readl(c, c->eis + 4 * db), val, old);
+    }
+    if (c->dbbuf) {
+        nvme_writel(c, c->dbs + 4 * db, val);
+    }
+    return true;
+}
+
+static void nvme_mmio_doorbell(Nvme *c, int db, uint16_t val)
+{
+    qpci_io_writel(c->dev, c->bar, 0x1000 + 4 * db, val);
+    if (db >= 2) {
+        c->mmio_dbs++;
+    }
+}
 
 static void nvme_sq_doorbell(Nvme *c, int q)
 {
-    if (c->dbbuf) {
-        qtest_writel(c->qts, c->dbs + 8 * q, c->sq_tail[q]);
+    if (nvme_shadow_doorbell(c, 2 * q, c->sq_tail[q])) {
+        nvme_mmio_doorbell(c, 2 * q, c->sq_tail[q]);
     }
-    qpci_io_writel(c->dev, c->bar, 0x1000 + 8 * q, c->sq_tail[q]);
 }
 
 static void nvme_cq_doorbell(Nvme *c, int q)
 {
-    if (c->dbbuf) {
-        qtest_writel(c->qts, c->dbs + 8 * q + 4, c->cq_head[q]);
+    if (nvme_shadow_doorbell(c, 2 * q + 1, c->cq_head[q])) {
+        nvme_mmio_doorbell(c, 2 * q + 1, c->cq_head[q]);
     }
-    qpci_io_writel(c->dev, c->bar, 0x1000 + 8 * q + 4, c->cq_head[q]);
 }
 
 /* Put @cmd into submission queue @q without ringing; return its cid */
 static uint16_t nvme_queue(Nvme *c, int q, NvmeCmd *cmd)
 {
+    uint64_t addr = c->sq[q] + c->sq_tail[q] * sizeof(*cmd);
+
     cmd->cid = cpu_to_le16(++c->cid);
-    qtest_memwrite(c->qts, c->sq[q] + c->sq_tail[q] * sizeof(*cmd), cmd,
-                   sizeof(*cmd));
-    c->sq_tail[q] = (c->sq_tail[q] + 1) % QSIZE;
+    if (c->ram) {
+        memcpy(c->ram + addr, cmd, sizeof(*cmd));
+    } else {
+        qtest_memwrite(c->qts, addr, cmd, sizeof(*cmd));
+    }
+    c->sq_tail[q] = (c->sq_tail[q] + 1) % c->qsize;
     return c->cid;
 }
 
@@ -107,9 +177,30 @@ static uint16_t nvme_submit(Nvme *c, int q, NvmeCmd *cmd)
 /* Is a completion waiting in completion queue @q? */
 static bool nvme_cqe_ready(Nvme *c, int q, NvmeCqe *cqe)
 {
-    qtest_memread(c->qts, c->cq[q] + c->cq_head[q] * sizeof(*cqe), cqe,
-                  sizeof(*cqe));
+    uint64_t addr = c->cq[q] + c->cq_head[q] * sizeof(*cqe);
+
+    if (c->ram) {
+        /* the phase bit first: it says the rest of the entry is there */
+        uint16_t *status = (uint16_t *)(c->ram + addr +
+                                        offsetof(NvmeCqe, status));
+
+        if ((le16_to_cpu(qatomic_load_acquire(status)) & 1) != c->phase[q]) {
+            return false;
+        }
+        memcpy(cqe, c->ram + addr, sizeof(*cqe));
+        return true;
+    }
+    qtest_memread(c->qts, addr, cqe, sizeof(*cqe));
     return (le16_to_cpu(cqe->status) & 1) == c->phase[q];
+}
+
+/* Consume the completion at the head of queue @q, without ringing */
+static void nvme_cq_pop(Nvme *c, int q)
+{
+    c->cq_head[q] = (c->cq_head[q] + 1) % c->qsize;
+    if (!c->cq_head[q]) {
+        c->phase[q] ^= 1;
+    }
 }
 
 /* Wait for the next completion of queue @q, consume it, ring the doorbell */
@@ -121,10 +212,7 @@ static void nvme_wait(Nvme *c, int q, NvmeCqe *cqe)
         g_assert_cmpint(i, <, 2000000);
         g_usleep(10);
     }
-    c->cq_head[q] = (c->cq_head[q] + 1) % QSIZE;
-    if (!c->cq_head[q]) {
-        c->phase[q] ^= 1;
-    }
+    nvme_cq_pop(c, q);
     nvme_cq_doorbell(c, q);
 }
 
@@ -157,7 +245,7 @@ static void nvme_init_ioq(Nvme *c, int q)
 {
     c->sq_tail[q] = c->cq_head[q] = 0;
     c->phase[q] = 1;
-    qtest_memset(c->qts, c->cq[q], 0, 4096);
+    qtest_memset(c->qts, c->cq[q], 0, c->qsize * sizeof(NvmeCqe));
     if (c->dbbuf) {
         /* as Linux does: the queue's shadow doorbells start at 0 */
         qtest_writeq(c->qts, c->dbs + 8 * q, 0);
@@ -171,9 +259,11 @@ static uint16_t nvme_create_cq_at(Nvme *c, int q, uint64_t addr)
     NvmeCmd cmd = {
         .opcode = NVME_ADM_CMD_CREATE_CQ,
         .dptr.prp1 = cpu_to_le64(addr),
-        .cdw10 = cpu_to_le32((QSIZE - 1) << 16 | q),
-        /* PC, vector q with MSI-X, else 0 (the only one of INTx) */
-        .cdw11 = cpu_to_le32(1 | (c->mode->msix ? q : 0) << 16),
+        .cdw10 = cpu_to_le32((c->qsize - 1) << 16 | q),
+        /* vector q with MSI-X, else 0 (the only one of INTx) */
+        .cdw11 = cpu_to_le32(NVME_CQ_PC |
+                             (c->mode->irqs ? NVME_CQ_IEN : 0) |
+                             (c->mode->msix ? q : 0) << 16),
     };
 
     return nvme_cmd(c, 0, &cmd, NULL);
@@ -185,7 +275,7 @@ static uint16_t nvme_create_sq_at(Nvme *c, int q, uint64_t addr)
     NvmeCmd cmd = {
         .opcode = NVME_ADM_CMD_CREATE_SQ,
         .dptr.prp1 = cpu_to_le64(addr),
-        .cdw10 = cpu_to_le32((QSIZE - 1) << 16 | q),
+        .cdw10 = cpu_to_le32((c->qsize - 1) << 16 | q),
         .cdw11 = cpu_to_le32(q << 16 | 1),
     };
 
@@ -252,9 +342,10 @@ static void nvme_enable(Nvme *c)
     c->sq_tail[0] = c->cq_head[0] = 0;
     c->phase[0] = 1;
     c->dbbuf = false;
-    qtest_memset(c->qts, c->cq[0], 0, 4096);
+    qtest_memset(c->qts, c->cq[0], 0, c->qsize * sizeof(NvmeCqe));
 
-    qpci_io_writel(c->dev, c->bar, 0x24, (QSIZE - 1) | (QSIZE - 1) << 16);
+    qpci_io_writel(c->dev, c->bar, 0x24,
+                   (c->qsize - 1) | (c->qsize - 1) << 16);
     qpci_io_writeq(c->dev, c->bar, 0x28, c->sq[0]);
     qpci_io_writeq(c->dev, c->bar, 0x30, c->cq[0]);
     qpci_io_writel(c->dev, c->bar, 0x14, 1 | 6 << 16 | 4 << 20);
@@ -278,13 +369,14 @@ static void nvme_disable(Nvme *c)
     nvme_wait_ready(c, false);
 }
 
-static Nvme *nvme_boot(const Mode *m, int nr_ioq, const char *extra)
+static Nvme *nvme_boot(const Mode *m, int nr_ioq, int qsize, const char *extra)
 {
     Nvme *c = g_new0(Nvme, 1);
     int q;
 
     c->mode = m;
     c->nr_ioq = nr_ioq;
+    c->qsize = qsize;
     if (m->args[0] == '{') {
         g_autofree char *json = g_strdelimit(g_strdup(m->args), "'", '"');
 
@@ -308,22 +400,27 @@ static Nvme *nvme_boot(const Mode *m, int nr_ioq, const char *extra)
     }
 
     for (q = 0; q <= NR_IOQ; q++) {
-        c->sq[q] = guest_alloc(&c->qs->alloc, QSIZE * sizeof(NvmeCmd));
-        c->cq[q] = guest_alloc(&c->qs->alloc, 4096);
+        c->sq[q] = guest_alloc(&c->qs->alloc, qsize * sizeof(NvmeCmd));
+        c->cq[q] = guest_alloc(&c->qs->alloc, qsize * sizeof(NvmeCqe));
     }
     c->dbs = QEMU_ALIGN_UP(guest_alloc(&c->qs->alloc, 2 * 4096), 4096);
     c->eis = QEMU_ALIGN_UP(guest_alloc(&c->qs->alloc, 2 * 4096), 4096);
-    c->buf = guest_alloc(&c->qs->alloc, (NR_IOQ * QSIZE + 1) * 4096);
+    c->buf = guest_alloc(&c->qs->alloc, (NR_IOQ * qsize + 1) * 4096);
     c->buf = QEMU_ALIGN_UP(c->buf, 4096);
 
     nvme_enable(c);
     return c;
 }
 
+/* The I/O queues of mode @m: both IOThreads of "iothreads" get one */
+static int nvme_mode_ioqs(const Mode *m)
+{
+    return strstr(m->args, "vq-mapping") ? 2 : 1;
+}
+
 static Nvme *nvme_start(const Mode *m)
 {
-    /* both IOThreads of "iothreads" get a queue */
-    return nvme_boot(m, strstr(m->args, "vq-mapping") ? 2 : 1, NULL);
+    return nvme_boot(m, nvme_mode_ioqs(m), QSIZE, NULL);
 }
 
 static void nvme_stop(Nvme *c)
@@ -1089,7 +1186,7 @@ static void test_format_quiesces(void)
         "'drive': 'd1', 'ioeventfd': true, 'iothread': 't0'}",
         false, true
     };
-    Nvme *c = nvme_boot(&m, 1, NULL);
+    Nvme *c = nvme_boot(&m, 1, QSIZE, NULL);
     NvmeCmd cmd = {
         .opcode = NVME_ADM_CMD_FORMAT_NVM,
         .nsid = cpu_to_le32(NSID),
@@ -1122,7 +1219,7 @@ static void test_realize_undo(void)
         "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
         "'subsys': 's0'}"
     };
-    Nvme *c = nvme_boot(&m, 1, NULL);
+    Nvme *c = nvme_boot(&m, 1, QSIZE, NULL);
     NvmeCmd cmd = { .opcode = NVME_ADM_CMD_IDENTIFY };
     uint16_t ids[4];
     QDict *rsp;
@@ -1157,11 +1254,811 @@ static const Mode eager_mode = {
     ",ioeventfd=on,iothread=t0,lazy-cq-eventidx=off", true, true, true, true
 };
 
+/*
+ * Benchmark, with -m perf only: what the I/O queues cost the host per
+ * command, with a submitter that is not a TCG guest.  This process is the
+ * host.  It shares guest RAM with QEMU (a memory-backend-file it maps too),
+ * so that the queues, the shadow doorbells and the EventIdx need no qtest
+ * command: the main loop serves the doorbell register writes only, as it
+ * would a vCPU's MMIO exits.  It keeps QD 4 KiB reads of the null-co drive
+ * in flight, at LBAs that are never adjacent, queues new reads for those
+ * that completed and publishes them with one tail store per queue (the
+ * reads go round the queues of the modes with two IOThreads), writing the
+ * doorbell register only when the EventIdx asks for it.  The MSI-X
+ * messages go to an APIC ID that no CPU has, so that no vCPU thread wakes
+ * up for them: the interrupt controller traces each (apic_deliver_irq),
+ * for nvme and virtio-blk alike.
+ *
+ * Each queue depth takes two passes.  The first, tracing off, measures the
+ * CPU time per command of QEMU's main loop, of its IOThreads, of its other
+ * threads (/proc/PID/task/TID/schedstat) and of this thread, which polls
+ * the completion queue and so spends most of its time waiting, and the
+ * doorbell register writes per command.  The second traces the
+ * completions and the interrupts: interrupts per command, and the device's
+ * turnaround from the tail store (the doorbell write comes after it, if
+ * any) to the completion queued and to its interrupt, mean and 99th
+ * percentile.
+ *   NVME_BENCH_CMDS   reads of the first pass (default 20000); the traced
+ *                     pass has at most BENCH_TRACE_CMDS of them
+ *   NVME_BENCH_RATE   reads per second at most (default 0: no limit)
+ */
+
+#define BENCH_QSIZE         128     /* queue entries: room for QD 64 */
+#define BENCH_MAX_QD        64
+#define BENCH_RAM_MB        128
+#define BENCH_BLOCKS        (DISK_SIZE / 4096)
+#define BENCH_STRIDE        1597    /* odd: LBAs go round the whole drive */
+#define BENCH_TRACE_CMDS    4000    /* fewer than BENCH_BLOCKS */
+#define BENCH_APIC_ID       0x7e
+#define BENCH_IRQ_VECTOR    0x40    /* the x86 vector of MSI-X entry 0 */
+
+static const int bench_qds[] = { 1, 16, 64 };
+
+enum { CPU_MAIN, CPU_IOTHREADS, CPU_OTHER, CPU_SUBMIT, CPU_NR };
+
+typedef struct Bench Bench;
+
+typedef struct BenchOps {
+    /* Queue read @seq into the buffer of @slot, not yet visible */
+    void (*queue)(Bench *b, int slot, uint32_t seq);
+    /* Make the queued reads visible; return whether a doorbell is due */
+    bool (*publish)(Bench *b);
+    void (*ring)(Bench *b);
+    /* bench_complete() the completions there are; return how many */
+    int (*reap)(Bench *b);
+    /*
+     * Trace event @name with arguments @args: if it is a completion, of
+     * read @seq, whose interrupt is that of MSI-X entry @entry
+     */
+    bool (*completion)(Bench *b, const char *name, const char *args,
+                       uint32_t *seq, int *entry);
+    const char *const *events;      /* the trace events of completions */
+} BenchOps;
+
+/* A completion of the traced pass */
+typedef struct BenchDone {
+    int64_t t;
+    uint32_t seq;
+    int entry;
+} BenchDone;
+
+/* What the traced pass gives */
+typedef struct BenchTrace {
+    double irqs;                    /* per command */
+    double cqe_mean, cqe_p99;       /* tail store to completion queued, us */
+    double irq_mean, irq_p99;       /* tail store to interrupt, us */
+} BenchTrace;
+
+/* virtio-blk */
+typedef struct VBlk {
+    QOSState *qs;
+    QVirtioPCIDevice *dev;
+    QVirtQueue *vq;
+    uint64_t req;           /* of each slot: a header, then the status */
+    uint64_t buf;
+    uint16_t avail, published;
+    uint64_t kicks;
+    GHashTable *reqs;       /* traced pass: QEMU's request -> its read */
+} VBlk;
+
+struct Bench {
+    const BenchOps *ops;
+    const char *mode;
+    QTestState *qts;
+    char *ram_path, *trace_path;
+    char *args;                 /* QEMU's options for the above */
+    uint8_t *ram;
+    uint64_t buf;               /* BENCH_MAX_QD pages for the data */
+    uint64_t *mmio_dbs;         /* the device's doorbell register writes */
+    uint32_t rate;
+
+    int qd;
+    uint32_t cmds, submitted, published, completed;
+    int free[BENCH_MAX_QD], nr_free;
+    uint32_t block_seq[BENCH_BLOCKS];   /* the last read of each block */
+    int64_t *t_tail;            /* traced pass: when a read's tail was stored */
+
+    Nvme *nvme;
+    uint32_t sqs_queued, sqs_ring;      /* SQs with new entries, to ring */
+    uint8_t cid_slot[UINT16_MAX + 1];
+    uint16_t cid0;              /* that of read 0 of the pass */
+
+    VBlk *vblk;
+};
+
+static uint32_t bench_env(const char *name, uint32_t value)
+{
+    const char *s = g_getenv(name);
+
+    return s ? g_ascii_strtoull(s, NULL, 10) : value;
+}
+
+static Bench *bench_new(const char *mode, const BenchOps *ops)
+{
+    /* guest RAM on tmpfs if there is one: nothing to write back to a disk */
+    const char *dir = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ?
+                      "/dev/shm" : g_get_tmp_dir();
+    Bench *b = g_new0(Bench, 1);
+    int fd;
+
+    b->mode = mode;
+    b->ops = ops;
+    b->rate = bench_env("NVME_BENCH_RATE", 0);
+    b->ram_path = g_build_filename(dir, "nvme-bench-ram-XXXXXX", NULL);
+    fd = g_mkstemp(b->ram_path);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, BENCH_RAM_MB << 20), ==, 0);
+    b->ram = mmap(NULL, BENCH_RAM_MB << 20, PROT_READ | PROT_WRITE,
+                  MAP_SHARED, fd, 0);
+    g_assert(b->ram != MAP_FAILED);
+    close(fd);
+    fd = g_file_open_tmp("nvme-bench-trace-XXXXXX", &b->trace_path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+
+    /* debug-threads: the IOThreads' names are "IO <id>" */
+    b->args = g_strdup_printf("-m %d -object memory-backend-file,id=ram,"
+                              "size=%dM,mem-path=%s,share=on "
+                              "-machine memory-backend=ram "
+                              "-name bench,debug-threads=on "
+                              "-msg timestamp=on -D %s",
+                              BENCH_RAM_MB, BENCH_RAM_MB, b->ram_path,
+                              b->trace_path);
+    return b;
+}
+
+/*
+ * The device under test booted in QEMU @qts: b->buf is its buffers,
+ * @mmio_dbs counts its doorbell register writes
+ */
+static void bench_booted(Bench *b, QTestState *qts, uint64_t buf,
+                         uint64_t *mmio_dbs)
+{
+    b->qts = qts;
+    b->buf = buf;
+    b->mmio_dbs = mmio_dbs;
+    /* QEMU has it open: nothing is left behind if the test fails */
+    unlink(b->ram_path);
+}
+
+static void bench_free(Bench *b)
+{
+    munmap(b->ram, BENCH_RAM_MB << 20);
+    unlink(b->trace_path);
+    g_free(b->ram_path);
+    g_free(b->trace_path);
+    g_free(b->args);
+    g_free(b);
+}
+
+/*
+ * Unmask MSI-X entry @entry of @dev, its message x86 vector
+ * BENCH_IRQ_VECTOR + @entry for APIC ID BENCH_APIC_ID, which no CPU has
+ */
+static void bench_msix_vector(QPCIDevice *dev, int entry)
+{
+    uint64_t off = dev->msix_table_off + entry * PCI_MSIX_ENTRY_SIZE;
+
+    qpci_io_writel(dev, dev->msix_table_bar, off + PCI_MSIX_ENTRY_LOWER_ADDR,
+                   0xfee00000 | BENCH_APIC_ID << 12);
+    qpci_io_writel(dev, dev->msix_table_bar, off + PCI_MSIX_ENTRY_UPPER_ADDR,
+                   0);
+    qpci_io_writel(dev, dev->msix_table_bar, off + PCI_MSIX_ENTRY_DATA,
+                   BENCH_IRQ_VECTOR + entry);
+    qpci_io_writel(dev, dev->msix_table_bar, off + PCI_MSIX_ENTRY_VECTOR_CTRL,
+                   0);
+}
+
+/*
+ * The LBA of read @seq: never next to that of the read before, which a
+ * device could merge with it
+ */
+static uint64_t bench_lba(Bench *b, uint32_t seq)
+{
+    uint32_t block = (uint64_t)seq * BENCH_STRIDE % BENCH_BLOCKS;
+
+    b->block_seq[block] = seq;
+    return block * 8;
+}
+
+static void bench_complete(Bench *b, int slot)
+{
+    b->free[b->nr_free++] = slot;
+    b->completed++;
+}
+
+/*
+ * CPU time in ns of QEMU's main loop, of its IOThreads, of its other
+ * threads, and of this thread
+ */
+static void bench_cpu(Bench *b, int64_t ns[CPU_NR])
+{
+    int pid = qtest_pid(b->qts);
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task", pid);
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *tid;
+    struct timespec ts;
+
+    g_assert_nonnull(d);
+    memset(ns, 0, CPU_NR * sizeof(*ns));
+    while ((tid = g_dir_read_name(d))) {
+        g_autofree char *comm_path = g_strdup_printf("%s/%s/comm", dir, tid);
+        g_autofree char *stat_path = g_strdup_printf("%s/%s/schedstat", dir,
+                                                     tid);
+        g_autofree char *comm = NULL, *stat = NULL;
+        int k;
+
+        /* a thread that just ended has no files left */
+        if (!g_file_get_contents(comm_path, &comm, NULL, NULL) ||
+            !g_file_get_contents(stat_path, &stat, NULL, NULL)) {
+            continue;
+        }
+        if (atoi(tid) == pid) {
+            k = CPU_MAIN;
+        } else if (g_str_has_prefix(comm, "IO ") &&
+                   !g_str_has_prefix(comm, "IO mon_iothread")) {
+            k = CPU_IOTHREADS;      /* but the monitor's */
+        } else {
+            k = CPU_OTHER;
+        }
+        ns[k] += g_ascii_strtoll(stat, NULL, 10);
+    }
+    g_dir_close(d);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    ns[CPU_SUBMIT] = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* @cmds reads at queue depth b->qd, at b->rate per second at most */
+static void bench_pass(Bench *b, uint32_t cmds)
+{
+    int64_t start = g_get_monotonic_time(), progress = start;
+    int i;
+
+    b->cmds = cmds;
+    b->submitted = b->published = b->completed = 0;
+    for (i = 0; i < b->qd; i++) {
+        b->free[i] = i;
+    }
+    b->nr_free = b->qd;
+    while (b->completed < cmds) {
+        int64_t now = g_get_monotonic_time();
+        uint64_t due = b->rate ?
+            (uint64_t)(now - start) * b->rate / G_USEC_PER_SEC + 1 : cmds;
+        bool busy = false;
+
+        while (b->nr_free && b->submitted < MIN(cmds, due)) {
+            b->ops->queue(b, b->free[--b->nr_free], b->submitted++);
+        }
+        if (b->published < b->submitted) {
+            /* the clock of QEMU's trace timestamps */
+            int64_t t = g_get_real_time();
+            bool ring = b->ops->publish(b);
+
+            for (; b->published < b->submitted; b->published++) {
+                if (b->t_tail) {
+                    b->t_tail[b->published] = t;
+                }
+            }
+            if (ring) {
+                b->ops->ring(b);
+            }
+            busy = true;
+        }
+        if (b->ops->reap(b)) {
+            progress = now;
+            busy = true;
+        }
+        if (!busy) {
+            g_assert_cmpint(now - progress, <, 10 * G_USEC_PER_SEC);
+            /* leave the CPU to QEMU's threads on a host with few */
+            sched_yield();
+        }
+    }
+}
+
+static void bench_trace(Bench *b, bool on)
+{
+    const char *const *e;
+
+    qtest_qmp_assert_success(b->qts, "{'execute': 'trace-event-set-state', "
+                             "'arguments': {'name': 'apic_deliver_irq', "
+                             "'enable': %i}}", on);
+    for (e = b->ops->events; *e; e++) {
+        qtest_qmp_assert_success(b->qts, "{'execute': "
+                                 "'trace-event-set-state', 'arguments': "
+                                 "{'name': %s, 'enable': %i}}", *e, on);
+    }
+}
+
+/*
+ * Split trace line @line ("TIMESTAMP NAME ARGS", -msg timestamp=on) into
+ * its time in us since the epoch, the event's name and its arguments
+ */
+static bool bench_trace_line(char *line, int64_t *t, char **name,
+                             char **args)
+{
+    char *sp = strchr(line, ' ');
+    g_autoptr(GDateTime) dt = NULL;
+
+    if (!sp) {
+        return false;
+    }
+    *sp = 0;
+    dt = g_date_time_new_from_iso8601(line, NULL);
+    if (!dt) {
+        return false;
+    }
+    *t = g_date_time_to_unix(dt) * G_USEC_PER_SEC +
+         g_date_time_get_microsecond(dt);
+    *name = sp + 1;
+    sp = strchr(*name, ' ');
+    if (!sp) {
+        return false;
+    }
+    *sp = 0;
+    *args = sp + 1;
+    return true;
+}
+
+static int bench_cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void bench_stats(GArray *v, double *mean, double *p99)
+{
+    int64_t sum = 0;
+    guint i;
+
+    if (!v->len) {
+        *mean = *p99 = NAN;
+        return;
+    }
+    g_array_sort(v, bench_cmp_int64);
+    for (i = 0; i < v->len; i++) {
+        sum += g_array_index(v, int64_t, i);
+    }
+    *mean = (double)sum / v->len;
+    *p99 = g_array_index(v, int64_t, MIN(v->len - 1, v->len * 99 / 100));
+}
+
+/* The first element of sorted @v not before @t, or -1 */
+static int64_t bench_next(GArray *v, int64_t t)
+{
+    guint lo = 0, hi = v->len;
+
+    while (lo < hi) {
+        guint mid = (lo + hi) / 2;
+
+        if (g_array_index(v, int64_t, mid) < t) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < v->len ? g_array_index(v, int64_t, lo) : -1;
+}
+
+/* The interrupts and completions the trace has from offset @from on */
+static void bench_analyze(Bench *b, size_t from, BenchTrace *r)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GArray) done = g_array_new(false, false, sizeof(BenchDone));
+    g_autoptr(GArray) cqe = g_array_new(false, false, sizeof(int64_t));
+    g_autoptr(GArray) irq = g_array_new(false, false, sizeof(int64_t));
+    GArray *irqs[NR_IOQ + 1];
+    size_t len;
+    guint nr_irqs = 0, i;
+    char **l;
+
+    for (i = 0; i <= NR_IOQ; i++) {
+        irqs[i] = g_array_new(false, false, sizeof(int64_t));
+    }
+    g_assert_true(g_file_get_contents(b->trace_path, &text, &len, NULL));
+    g_assert_cmpuint(len, >=, from);
+    lines = g_strsplit(text + from, "\n", -1);
+    for (l = lines; *l; l++) {
+        BenchDone d;
+        char *name, *args;
+        int vector;
+
+        if (!bench_trace_line(*l, &d.t, &name, &args)) {
+            continue;
+        }
+        if (!strcmp(name, "apic_deliver_irq")) {
+            if (sscanf(args, "dest %*d dest_mode %*d delivery_mode %*d "
+                       "vector %d", &vector) == 1 &&
+                vector > BENCH_IRQ_VECTOR &&
+                vector <= BENCH_IRQ_VECTOR + NR_IOQ) {
+                g_array_append_val(irqs[vector - BENCH_IRQ_VECTOR], d.t);
+                nr_irqs++;
+            }
+        } else if (b->ops->completion(b, name, args, &d.seq, &d.entry) &&
+                   d.seq < b->cmds && d.entry <= NR_IOQ) {
+            g_array_append_val(done, d);
+        }
+    }
+    for (i = 0; i <= NR_IOQ; i++) {
+        g_array_sort(irqs[i], bench_cmp_int64);
+    }
+    for (i = 0; i < done->len; i++) {
+        BenchDone *d = &g_array_index(done, BenchDone, i);
+        int64_t t0 = b->t_tail[d->seq];
+        int64_t t = d->t - t0;
+
+        g_array_append_val(cqe, t);
+        t = bench_next(irqs[d->entry], d->t);
+        if (t >= 0) {
+            t -= t0;
+            g_array_append_val(irq, t);
+        }
+    }
+    for (i = 0; i <= NR_IOQ; i++) {
+        g_array_free(irqs[i], true);
+    }
+    r->irqs = (double)nr_irqs / b->cmds;
+    bench_stats(cqe, &r->cqe_mean, &r->cqe_p99);
+    bench_stats(irq, &r->irq_mean, &r->irq_p99);
+}
+
+/* @cmds reads at queue depth b->qd with completions and interrupts traced */
+static void bench_traced_pass(Bench *b, uint32_t cmds, BenchTrace *r)
+{
+    g_autofree int64_t *t_tail = g_new(int64_t, cmds);
+    struct stat st;
+
+    g_assert_cmpint(stat(b->trace_path, &st), ==, 0);
+    bench_trace(b, true);
+    b->t_tail = t_tail;
+    bench_pass(b, cmds);
+    /* the last interrupt may come after this thread saw its completions */
+    g_usleep(10 * 1000);
+    bench_trace(b, false);
+    bench_analyze(b, st.st_size, r);
+    b->t_tail = NULL;
+}
+
+static void bench_run(Bench *b)
+{
+    uint32_t cmds = bench_env("NVME_BENCH_CMDS", 20000);
+    int i, k;
+
+    g_assert_cmpuint(cmds, >, 0);
+    g_test_message("%s: host CPU us per command; the main loop's time "
+                   "includes the qtest protocol of the doorbell writes",
+                   b->mode);
+    for (i = 0; i < ARRAY_SIZE(bench_qds); i++) {
+        int64_t cpu0[CPU_NR], cpu1[CPU_NR], t0, t1;
+        uint64_t dbs = *b->mmio_dbs;
+        double us[CPU_NR];
+        BenchTrace r;
+
+        b->qd = bench_qds[i];
+        bench_cpu(b, cpu0);
+        t0 = g_get_monotonic_time();
+        bench_pass(b, cmds);
+        t1 = g_get_monotonic_time();
+        bench_cpu(b, cpu1);
+        dbs = *b->mmio_dbs - dbs;
+        for (k = 0; k < CPU_NR; k++) {
+            us[k] = (cpu1[k] - cpu0[k]) / 1000.0 / cmds;
+        }
+        bench_traced_pass(b, MIN(cmds, BENCH_TRACE_CMDS), &r);
+
+        g_test_message("BENCH mode=%s qd=%d cmds=%u kiops=%.1f "
+                       "iothread_cpu_us_per_cmd=%.2f "
+                       "main_cpu_us_per_cmd=%.2f other_cpu_us_per_cmd=%.2f "
+                       "submit_cpu_us_per_cmd=%.2f mmio_db_per_cmd=%.3f "
+                       "irq_per_cmd=%.3f tail_cqe_us_mean=%.1f "
+                       "tail_cqe_us_p99=%.1f tail_irq_us_mean=%.1f "
+                       "tail_irq_us_p99=%.1f",
+                       b->mode, b->qd, cmds, cmds * 1000.0 / (t1 - t0),
+                       us[CPU_IOTHREADS], us[CPU_MAIN], us[CPU_OTHER],
+                       us[CPU_SUBMIT], (double)dbs / cmds, r.irqs,
+                       r.cqe_mean, r.cqe_p99, r.irq_mean, r.irq_p99);
+    }
+}
+
+/* nvme: the reads go round the I/O queues */
+
+static void nvme_bench_queue(Bench *b, int slot, uint32_t seq)
+{
+    Nvme *c = b->nvme;
+    int q = seq % c->nr_ioq + 1;
+    NvmeCmd cmd;
+    uint16_t cid;
+
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, bench_lba(b, seq),
+                b->buf + slot * 4096);
+    cid = nvme_queue(c, q, &cmd);
+    b->cid_slot[cid] = slot;
+    if (!seq) {
+        b->cid0 = cid;
+    }
+    b->sqs_queued |= 1 << q;
+}
+
+static bool nvme_bench_publish(Bench *b)
+{
+    Nvme *c = b->nvme;
+    int q;
+
+    for (q = 1; q <= c->nr_ioq; q++) {
+        if ((b->sqs_queued & 1 << q) &&
+            nvme_shadow_doorbell(c, 2 * q, c->sq_tail[q])) {
+            b->sqs_ring |= 1 << q;
+        }
+    }
+    b->sqs_queued = 0;
+    return b->sqs_ring;
+}
+
+static void nvme_bench_ring(Bench *b)
+{
+    Nvme *c = b->nvme;
+    int q;
+
+    for (q = 1; q <= c->nr_ioq; q++) {
+        if (b->sqs_ring & 1 << q) {
+            nvme_mmio_doorbell(c, 2 * q, c->sq_tail[q]);
+        }
+    }
+    b->sqs_ring = 0;
+}
+
+static int nvme_bench_reap(Bench *b)
+{
+    Nvme *c = b->nvme;
+    NvmeCqe cqe;
+    int q, n = 0;
+
+    for (q = 1; q <= c->nr_ioq; q++) {
+        int k;
+
+        for (k = 0; nvme_cqe_ready(c, q, &cqe); k++) {
+            g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
+            bench_complete(b, b->cid_slot[le16_to_cpu(cqe.cid)]);
+            nvme_cq_pop(c, q);
+        }
+        if (k) {
+            nvme_cq_doorbell(c, q);
+            n += k;
+        }
+    }
+    return n;
+}
+
+static bool nvme_bench_completion(Bench *b, const char *name,
+                                  const char *args, uint32_t *seq,
+                                  int *entry)
+{
+    unsigned cid, cqid;
+
+    if (strcmp(name, "pci_nvme_enqueue_req_completion") ||
+        sscanf(args, "cid %u cqid %u", &cid, &cqid) != 2 || !cqid) {
+        return false;
+    }
+    *seq = (uint16_t)(cid - b->cid0);
+    *entry = cqid;      /* CQ q raises MSI-X entry q */
+    return true;
+}
+
+static const BenchOps nvme_bench_ops = {
+    .queue = nvme_bench_queue,
+    .publish = nvme_bench_publish,
+    .ring = nvme_bench_ring,
+    .reap = nvme_bench_reap,
+    .completion = nvme_bench_completion,
+    .events = (const char *const []) {
+        "pci_nvme_enqueue_req_completion", NULL
+    },
+};
+
+static void test_bench_nvme(const void *opaque)
+{
+    Mode m = *(const Mode *)opaque;
+    Bench *b = bench_new(m.name, &nvme_bench_ops);
+    Nvme *c;
+    int v;
+
+    m.msix = m.irqs = m.eventidx = true;
+    c = nvme_boot(&m, nvme_mode_ioqs(&m), BENCH_QSIZE, b->args);
+    for (v = 0; v <= c->nr_ioq; v++) {
+        bench_msix_vector(c->dev, v);
+    }
+    c->ram = b->ram;
+    b->nvme = c;
+    bench_booted(b, c->qts, c->buf, &c->mmio_dbs);
+    bench_run(b);
+    nvme_stop(c);
+    bench_free(b);
+}
+
+/* virtio-blk with an IOThread, polling as nvme's iothread-poll or not */
+static const Mode vblk_modes[] = {
+    { "virtio-blk-iothread", "-object iothread,id=t0,poll-max-ns=0",
+      ",iothread=t0" },
+    { "virtio-blk-iothread-poll", "-object iothread,id=t0,poll-max-ns=50000",
+      ",iothread=t0" },
+};
+
+#define VBLK_MSIX_ENTRY     1   /* of the request queue */
+
+static VBlk *vblk_boot(const Mode *m, const char *args)
+{
+    uint64_t features = 1ull << VIRTIO_F_VERSION_1 |
+                        1ull << VIRTIO_RING_F_EVENT_IDX;
+    VBlk *v = g_new0(VBlk, 1);
+    QTestState *qts;
+    int i;
+
+    v->qs = qtest_pc_boot(DRIVE " %s %s -device virtio-blk-pci,addr=04.0,"
+                          "drive=d0%s", m->objects, args, m->args);
+    qts = v->qs->qts;
+    v->dev = virtio_pci_new(v->qs->pcibus,
+                            &(QPCIAddress) { .devfn = QPCI_DEVFN(4, 0) });
+    g_assert_nonnull(v->dev);
+    qvirtio_pci_device_enable(v->dev);
+    qvirtio_start_device(&v->dev->vdev);
+    qpci_msix_enable(v->dev->pdev);
+    g_assert_cmphex(qvirtio_get_features(&v->dev->vdev) & features, ==,
+                    features);
+    qvirtio_set_features(&v->dev->vdev, features);
+    v->vq = qvirtqueue_setup(&v->dev->vdev, &v->qs->alloc, 0);
+    bench_msix_vector(v->dev->pdev, VBLK_MSIX_ENTRY);
+    v->dev->msix_ops->set_queue_vector(v->dev, 0, VBLK_MSIX_ENTRY);
+    qvirtio_set_driver_ok(&v->dev->vdev);
+
+    /* a chain of descriptors for each slot, written once */
+    g_assert_cmpint(v->vq->size, >=, 3 * BENCH_MAX_QD);
+    v->req = guest_alloc(&v->qs->alloc, BENCH_MAX_QD * 32);
+    v->buf = guest_alloc(&v->qs->alloc, BENCH_MAX_QD * 4096);
+    for (i = 0; i < BENCH_MAX_QD; i++) {
+        qvirtqueue_add(qts, v->vq, v->req + i * 32, 16, false, true);
+        qvirtqueue_add(qts, v->vq, v->buf + i * 4096, 4096, true, true);
+        qvirtqueue_add(qts, v->vq, v->req + i * 32 + 16, 1, true, false);
+    }
+    v->reqs = g_hash_table_new(NULL, NULL);
+    return v;
+}
+
+static void vblk_bench_queue(Bench *b, int slot, uint32_t seq)
+{
+    VBlk *v = b->vblk;
+    uint64_t req = v->req + slot * 32;
+    struct virtio_blk_outhdr hdr = {
+        .type = cpu_to_le32(VIRTIO_BLK_T_IN),
+        .sector = cpu_to_le64(bench_lba(b, seq)),
+    };
+
+    memcpy(b->ram + req, &hdr, sizeof(hdr));
+    b->ram[req + 16] = 0xff;    /* until the device writes the status */
+    stw_le_p(b->ram + v->vq->avail + 4 + 2 * (v->avail % v->vq->size),
+             3 * slot);
+    v->avail++;
+}
+
+static bool vblk_bench_publish(Bench *b)
+{
+    VBlk *v = b->vblk;
+    uint16_t *idx = (uint16_t *)(b->ram + v->vq->avail + 2);
+    uint16_t *avail_event = (uint16_t *)(b->ram + v->vq->used + 4 +
+                                         8 * v->vq->size);
+    uint16_t old = v->published;
+
+    qatomic_store_release(idx, cpu_to_le16(v->avail));
+    v->published = v->avail;
+    /* the device reads the index after it writes avail_event */
+    smp_mb();
+    return vring_need_event(le16_to_cpu(qatomic_read(avail_event)),
+                            v->avail, old);
+}
+
+static void vblk_bench_ring(Bench *b)
+{
+    VBlk *v = b->vblk;
+
+    v->dev->vdev.bus->virtqueue_kick(&v->dev->vdev, v->vq);
+    v->kicks++;
+}
+
+static int vblk_bench_reap(Bench *b)
+{
+    VBlk *v = b->vblk;
+    QVirtQueue *vq = v->vq;
+    uint16_t *idx = (uint16_t *)(b->ram + vq->used + 2);
+    uint16_t used = le16_to_cpu(qatomic_load_acquire(idx));
+    int n;
+
+    for (n = 0; vq->last_used_idx != used; vq->last_used_idx++, n++) {
+        uint32_t head = ldl_le_p(b->ram + vq->used + 4 +
+                                 8 * (vq->last_used_idx % vq->size));
+
+        g_assert_cmpint(b->ram[v->req + head / 3 * 32 + 16], ==,
+                        VIRTIO_BLK_S_OK);
+        bench_complete(b, head / 3);
+    }
+    if (n) {
+        /* used_event: an interrupt for the next completion */
+        qatomic_set((uint16_t *)(b->ram + vq->avail + 4 + 2 * vq->size),
+                    cpu_to_le16(vq->last_used_idx));
+    }
+    return n;
+}
+
+static bool vblk_bench_completion(Bench *b, const char *name,
+                                  const char *args, uint32_t *seq,
+                                  int *entry)
+{
+    GHashTable *reqs = b->vblk->reqs;
+    uint64_t req, sector;
+    gpointer read;
+
+    /* a request is known by its address while it lasts */
+    if (!strcmp(name, "virtio_blk_handle_read") &&
+        sscanf(args, "vdev %*s req %" SCNx64 " sector %" SCNu64,
+               &req, &sector) == 2) {
+        g_hash_table_insert(reqs, (gpointer)(uintptr_t)req,
+                            GUINT_TO_POINTER(b->block_seq[sector / 8] + 1));
+        return false;
+    }
+    if (strcmp(name, "virtio_blk_req_complete") ||
+        sscanf(args, "vdev %*s req %" SCNx64, &req) != 1) {
+        return false;
+    }
+    read = g_hash_table_lookup(reqs, (gpointer)(uintptr_t)req);
+    if (!read) {
+        return false;
+    }
+    *seq = GPOINTER_TO_UINT(read) - 1;
+    *entry = VBLK_MSIX_ENTRY;
+    return true;
+}
+
+static const BenchOps vblk_bench_ops = {
+    .queue = vblk_bench_queue,
+    .publish = vblk_bench_publish,
+    .ring = vblk_bench_ring,
+    .reap = vblk_bench_reap,
+    .completion = vblk_bench_completion,
+    .events = (const char *const []) {
+        "virtio_blk_handle_read", "virtio_blk_req_complete", NULL
+    },
+};
+
+static void test_bench_vblk(const void *opaque)
+{
+    const Mode *m = opaque;
+    Bench *b = bench_new(m->name, &vblk_bench_ops);
+    VBlk *v = vblk_boot(m, b->args);
+
+    b->vblk = v;
+    bench_booted(b, v->qs->qts, v->buf, &v->kicks);
+    bench_run(b);
+    g_hash_table_destroy(v->reqs);
+    qvirtqueue_cleanup(v->dev->vdev.bus, v->vq, &v->qs->alloc);
+    qos_object_destroy(&v->dev->obj);
+    qtest_shutdown(v->qs);
+    g_free(v);
+    bench_free(b);
+}
+
 static void add_mode_test(const Mode *m, const char *name,
                           void (*fn)(const void *))
 {
     g_autofree char *path = g_strdup_printf("/nvme-iothread/%s/%s",
                                             m->name, name);
+
+    qtest_add_data_func(path, m, fn);
+}
+
+static void add_bench(const Mode *m, void (*fn)(const void *))
+{
+    g_autofree char *path = g_strdup_printf("/nvme-iothread/bench/%s",
+                                            m->name);
 
     qtest_add_data_func(path, m, fn);
 }
@@ -1199,6 +2096,18 @@ int main(int argc, char **argv)
     qtest_add_func("/nvme-iothread/format-quiesces", test_format_quiesces);
     for (i = 0; i < ARRAY_SIZE(cmb_modes); i++) {
         add_mode_test(&cmb_modes[i], "cmb-queues", test_cmb_queues);
+    }
+
+    if (g_test_perf()) {
+        for (i = 0; i < ARRAY_SIZE(modes); i++) {
+            /* the benchmark raises MSI-X interrupts in every mode */
+            if (!modes[i].msix) {
+                add_bench(&modes[i], test_bench_nvme);
+            }
+        }
+        for (i = 0; i < ARRAY_SIZE(vblk_modes); i++) {
+            add_bench(&vblk_modes[i], test_bench_vblk);
+        }
     }
 
     return g_test_run();

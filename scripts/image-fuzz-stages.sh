@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The image fuzzer's measure, bitmap, rebase and commit stages do what
+# qemu-img measure, bitmap, rebase -u and commit do.  qcow2 images made by
+# this build's qemu-img go through the fuzzer's qcow2 target with one stage
+# forced (QEMU_FUZZ_IMAGE_STAGES); QEMU_FUZZ_IMAGE_VERBOSE prints what each
+# stage did and QEMU_FUZZ_IMAGE_RESULT saves the written image (and the
+# commit's backing image), which qemu-img then inspects:
+# 1. measure gives qemu-img measure -O qcow2's sizes;
+# 2. of four bitmaps b3..b0 (in the order the image lists them), one is
+#    merged into the new bitmap fuzz-add, one disabled, one cleared and one
+#    removed, and the image checks clean;
+# 3. rebase -u gives an image without a backing file one, and takes it from
+#    an image that has one;
+# 4. commit moves the data into the new backing image and empties the image.
+# Prints TAP.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+fuzz_build=${BUILD_DIR:-$build_dir/fuzz}
+qemu_img=$qemu_build/qemu-img
+qemu_io=$qemu_build/qemu-io
+echo "1..5"
+if ! "$here/build-fuzz.sh" tests/image-fuzz/qemu-fuzz-image >&2; then
+    for i in 1 2 3 4 5; do echo "not ok $i - build the image fuzzer"; done
+    exit 1
+fi
+fuzzer=$fuzz_build/tests/image-fuzz/qemu-fuzz-image
+[ -x "$qemu_img" ] || die "$qemu_img does not exist; build first (make)"
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/image-fuzz-stages.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
+
+# run NAME STAGES: the image as an input (stages forced); prints the stages'
+# lines; the written image is left in NAME.result
+run() {
+    { printf '\x00\x00'; cat "$scratch/$1"; } >"$scratch/$1.input"
+    QEMU_FUZZ_IMAGE_STAGES=$2 QEMU_FUZZ_IMAGE_VERBOSE=1 \
+        QEMU_FUZZ_IMAGE_RESULT="$scratch/$1.result" \
+        "$fuzzer" --fuzz-target=qcow2 "$scratch/$1.input" 2>&1 |
+        tee "$scratch/$1.log" | grep '^image-fuzz: ' | sort -u || true
+}
+
+n=0
+result() {
+    n=$((n + 1))
+    if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi
+}
+
+# STAGE_WRITE 0x10, STAGE_MEASURE 0x100, STAGE_BITMAPS 0x200,
+# STAGE_REBASE 0x400, STAGE_COMMIT 0x800
+"$qemu_img" create -q -f qcow2 "$scratch/data" 4M
+for b in b0 b1 b2 b3; do
+    "$qemu_img" bitmap --add "$scratch/data" $b
+done
+"$qemu_io" -c "write -P 0x55 0 64k" -c "write -P 0x66 1M 4k" \
+    "$scratch/data" >/dev/null
+
+out=$(run data 0x100)
+echo "$out" | sed 's/^/# /'
+want=$("$qemu_img" measure -O qcow2 "$scratch/data" | awk '
+    /^required size:/ { r = $3 } /^fully allocated size:/ { f = $4 }
+    END { printf "image-fuzz: measure: required %s, fully allocated %s", r, f }')
+echo "# qemu-img: ${want#image-fuzz: }"
+[ "$out" = "$want" ]
+result $? "measure: qemu-img measure's sizes"
+
+out=$(run data 0x210)
+echo "$out" | sed 's/^/# /'
+info=$("$qemu_img" info --output=json "$scratch/data.result")
+bitmaps=$(echo "$info" | python3 -c '
+import json, sys
+bms = json.load(sys.stdin)["format-specific"]["data"].get("bitmaps", [])
+print(" ".join("%s:%s" % (b["name"], ",".join(b["flags"]) or "-")
+               for b in sorted(bms, key=lambda b: b["name"])))')
+echo "# bitmaps after the stage: $bitmaps"
+[ "$(echo "$out" | grep -c ': ok$')" = 4 ] &&
+    [ "$bitmaps" = "b1:auto b2:- b3:auto fuzz-add:auto" ] &&
+    "$qemu_img" check -q "$scratch/data.result"
+result $? "bitmaps: add, merge, disable, clear, remove as qemu-img bitmap"
+
+out=$(run data 0x410)
+echo "$out" | sed 's/^/# /'
+backing=$("$qemu_img" info --output=json "$scratch/data.result" |
+    python3 -c 'import json, sys; i = json.load(sys.stdin)
+print(i.get("backing-filename"), i.get("backing-filename-format"))')
+echo "# backing file after the stage: $backing"
+[ "$backing" = "fuzz-mem:base qcow2" ]
+result $? "rebase -u: an image without a backing file gets one"
+
+"$qemu_img" create -q -f qcow2 -F qcow2 -b "$scratch/data" "$scratch/top" 4M
+out=$(run top 0x410)
+echo "$out" | sed 's/^/# /'
+backing=$("$qemu_img" info --output=json "$scratch/top.result" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin).get("backing-filename"))')
+echo "# backing file after the stage: $backing"
+[ "$backing" = None ]
+result $? "rebase -u: an image with a backing file loses it"
+
+out=$(run data 0x800)
+echo "$out" | sed 's/^/# /'
+map=$("$qemu_img" map --output=json -f qcow2 "$scratch/data.result")
+echo "# map of the committed image: $map"
+[ "$out" = "image-fuzz: commit: 0" ] &&
+    ! echo "$map" | grep -q '"data": true' &&
+    "$qemu_io" -f qcow2 -c "read -P 0x55 0 64k" -c "read -P 0x66 1M 4k" \
+        -c "read -P 0 64k 960k" "$scratch/data.result.base" |
+        grep -c '^read' | grep -qx 3
+result $? "commit: the data in the new backing image, the image emptied"
