@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Run QEMU's generic-fuzz on the series' device configurations
-# (tests/qtest/fuzz/generic_fuzz_configs.h), each for FUZZ_SECONDS (default
-# 120), from the corpus kept in build/fuzz-devices/NAME/corpus between runs
-# (started from the project's seeds in scripts/fuzz-devices/NAME.tar.xz, a
-# corpus merged with libFuzzer's -merge=1 after a longer run).  A
+# (tests/qtest/fuzz/generic_fuzz_configs.h), and the virtqueue targets of
+# zoned virtio-blk and ZBC scsi-hd (NAME-queues, device_fuzz_target in
+# lib.sh), each for FUZZ_SECONDS (default 120), from the corpus kept in
+# build/fuzz-devices/NAME/corpus between runs (started from the project's
+# seeds in scripts/fuzz-devices/NAME.tar.xz, a corpus merged with
+# libFuzzer's -merge=1 after a longer run; the first seeds of the queue
+# targets are one request each, from queue-seeds.py).  A
 # finding is saved in build/fuzz-devices/NAME/findings and its reproduce
 # command printed; the exit status is nonzero when there was one.  Prints TAP.
 #   scripts/fuzz-devices.sh [--check] [NAME...]
@@ -28,8 +31,7 @@ fi
 secs=${FUZZ_SECONDS:-$([ $check = 1 ] && echo 5 || echo 120)}
 seeds="$here/fuzz-devices"
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(virtio-blk-zoned virtio-blk-zoned-iothread
-    scsi-zbc nvme-zns-blk nvme-iothread-poll nvme-iothreads snapfuzz)
+[ ${#configs[@]} -gt 0 ] || configs=("${device_fuzz_configs[@]}")
 
 if ! "$here/build-fuzz.sh" qemu-fuzz-x86_64 >&2; then
     echo "1..1"
@@ -62,7 +64,8 @@ for c in "${configs[@]}"; do
         tar -C "$d/seeds" -xJf "$seeds/$c.tar.xz"
         dirs+=("$d/seeds")
     fi
-    if (cd "$d" && "$fuzz" --fuzz-target="generic-fuzz-$c" -max_total_time="$secs" \
+    target=$(device_fuzz_target "$c")
+    if (cd "$d" && "$fuzz" --fuzz-target="$target" -max_total_time="$secs" \
             -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$d/findings/" \
             -print_final_stats=1 "${dirs[@]}" >"$d/log" 2>&1); then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$d/log")
@@ -79,8 +82,8 @@ for c in "${configs[@]}"; do
                 cp "$f" "$build_dir/fuzz-devices/$c/findings/"
                 f="$build_dir/fuzz-devices/$c/findings/${f##*/}"
             fi
-            echo "# reproduce: $fuzz --fuzz-target=generic-fuzz-$c $f"
-            echo "# as qtest commands: QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 $fuzz --fuzz-target=generic-fuzz-$c $f"
+            echo "# reproduce: $fuzz --fuzz-target=$target $f"
+            echo "# as qtest commands: QTEST_LOG=1 FUZZ_SERIALIZE_QTEST=1 $fuzz --fuzz-target=$target $f"
         done
     fi
 done

@@ -15,8 +15,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 secs=${DEVFUZZ_SECONDS:-300}
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(virtio-blk-zoned virtio-blk-zoned-iothread
-    scsi-zbc nvme-zns-blk nvme-iothread-poll nvme-iothreads snapfuzz)
+[ ${#configs[@]} -gt 0 ] || configs=("${device_fuzz_configs[@]}")
 out="$build_dir/fuzz-devices"
 cov_build=${COV_BUILD_DIR:-$build_dir/fuzz-cov}
 
@@ -24,8 +23,9 @@ cov_build=${COV_BUILD_DIR:-$build_dir/fuzz-cov}
 surface() {
     case "$1" in
         virtio-blk-zoned*) echo hw/block/virtio-blk.c block/zone-emu.c ;;
-        scsi-zbc) echo hw/scsi/scsi-disk.c block/zone-emu.c ;;
-        nvme-zns-blk) echo hw/nvme/zns-blk.c ;;
+        scsi-zbc*) echo hw/scsi/scsi-disk.c block/zone-emu.c ;;
+        nvme-zns-blk|nvme-zns-cmds) echo hw/nvme/zns-blk.c ;;
+        nvme-iothread-cmds) echo hw/nvme/dataplane.c hw/nvme/zns-blk.c ;;
         nvme-iothread*) echo hw/nvme/dataplane.c ;;
         snapfuzz) echo hw/misc/snapfuzz/snapfuzz.c ;;
     esac
@@ -54,14 +54,15 @@ for c in "${configs[@]}"; do
     rate=$(awk -v e="${execs:-0}" -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", e / s; else printf "-" }')
     n=$(find "$d/corpus" -type f | wc -l)
     (cd "$prof" && LLVM_PROFILE_FILE="$prof/$c-%p.profraw" "$bin" \
-        --fuzz-target="generic-fuzz-$c" -runs=0 "$d/corpus" >"$prof/$c.log" 2>&1) \
+        --fuzz-target="$(device_fuzz_target "$c")" -runs=0 "$d/corpus" >"$prof/$c.log" 2>&1) \
         || info "$c: replaying the corpus failed (log $prof/$c.log)"
     llvm-profdata-14 merge -o "$prof/$c.profdata" "$prof/$c"-*.profraw
-    for f in $(surface "$c"); do
-        python3 "$here/bench/series-line-coverage.py" "$bin" "$prof/$c.profdata" \
-            "$src_dir" "$f" | {
+    read -r -a files <<<"$(surface "$c")"
+    python3 "$here/bench/series-line-coverage.py" "$bin" "$prof/$c.profdata" \
+        "$src_dir" "${files[@]}" | {
+        for f in "${files[@]}"; do
             read -r all added
             printf '%-26s %7d %8s  %-28s %14s %14s\n' "$c" "$n" "$rate" "$f" "$all" "$added"
-        }
-    done
+        done
+    }
 done

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Line coverage of one source file from a source-based coverage profile:
-all of the file, and only the lines the series adds to it.
+"""Line coverage of source files from a source-based coverage profile: all
+of each file, and only the lines the series adds to it.
 
-    series-line-coverage.py BINARY PROFDATA SRC_DIR FILE
+    series-line-coverage.py BINARY PROFDATA SRC_DIR FILE...
 
-Prints "covered/total(percent) covered/total(percent)"; lines that are not
+Prints a line "covered/total(percent) covered/total(percent)" per FILE, in
+order (llvm-cov reads the binary's coverage mapping once); lines that are not
 code (no DA: record in llvm-cov's lcov export) do not count.  The series' lines are
 those "git diff base HEAD" adds in SRC_DIR.
 """
@@ -24,21 +25,23 @@ def added_lines(src, path):
     return lines
 
 
-def counts(binary, profdata, src, path):
-    """{line: covered} of the code lines of path, from llvm-cov's lcov
-    export (its SF: names are as compiled, e.g. BUILD/../src/hw/x.c, so
-    match the file by its path below the source tree)."""
+def counts(binary, profdata, paths):
+    """{path: {line: covered}} of the code lines of each path, from
+    llvm-cov's lcov export (its SF: names are as compiled, e.g.
+    BUILD/../src/hw/x.c, so match a file by its path below the source
+    tree)."""
     out = subprocess.run(['llvm-cov-14', 'export', binary,
                           '-instr-profile=' + profdata, '-format=lcov'],
                          capture_output=True, text=True).stdout
-    result = {}
-    mine = False
+    result = {path: {} for path in paths}
+    mine = None
     for line in out.splitlines():
         if line.startswith('SF:'):
-            mine = line[3:].endswith('/' + path)
-        elif mine and line.startswith('DA:'):
+            mine = next((result[p] for p in paths
+                         if line[3:].endswith('/' + p)), None)
+        elif mine is not None and line.startswith('DA:'):
             num, count = line[3:].split(',')[:2]
-            result[int(num)] = result.get(int(num), False) or int(count) > 0
+            mine[int(num)] = mine.get(int(num), False) or int(count) > 0
     return result
 
 
@@ -49,12 +52,15 @@ def fmt(covered, total):
 
 
 def main():
-    binary, profdata, src, path = sys.argv[1:5]
-    c = counts(binary, profdata, src, path)
-    new = added_lines(src, path)
-    all_cov = sum(1 for v in c.values() if v)
-    new_lines = [v for k, v in c.items() if k in new]
-    print(fmt(all_cov, len(c)), fmt(sum(new_lines), len(new_lines)))
+    binary, profdata, src = sys.argv[1:4]
+    paths = sys.argv[4:]
+    all_counts = counts(binary, profdata, paths)
+    for path in paths:
+        c = all_counts[path]
+        new = added_lines(src, path)
+        all_cov = sum(1 for v in c.values() if v)
+        new_lines = [v for k, v in c.items() if k in new]
+        print(fmt(all_cov, len(c)), fmt(sum(new_lines), len(new_lines)))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,248 @@
+/*
+ * NVMe command fuzzing targets
+ *
+ * generic-fuzz reaches the controller's registers and admin queue, but an
+ * I/O command only when its DMA patterns happen to form the admin commands
+ * that create I/O queues and the SQEs behind them.  These targets enable
+ * the controller and create an I/O queue pair the way a driver does, then
+ * submit the input's commands, one SQE at a time, to the admin or the I/O
+ * queue, and reap the completions.
+ *
+ * Copyright (c) 2026 QEMU Storage Series
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/main-loop.h"
+#include "block/nvme.h"
+#include "hw/pci/pci_regs.h"
+#include "tests/qtest/libqtest.h"
+#include "tests/qtest/libqos/pci-pc.h"
+#include "fuzz.h"
+
+#define NVME_VENDOR_ID      0x1b36      /* PCI_VENDOR_ID_REDHAT */
+#define NVME_DEVICE_ID      0x0010      /* PCI_DEVICE_ID_REDHAT_NVME */
+#define QSIZE               64
+
+/* Guest memory: the queues, then data buffers that PRP1 points into */
+#define ASQ_ADDR            0x100000
+#define ACQ_ADDR            0x101000
+#define IOSQ_ADDR           0x102000
+#define IOCQ_ADDR           0x103000
+#define DATA_ADDR           0x200000
+#define DATA_SIZE           0x100000
+
+/* How often the completion queues are polled for a command's completion */
+#define MAX_POLLS           1000
+
+/* An input is records of a selector byte and a submission queue entry */
+#define SEL_IO_QUEUE        (1 << 0)    /* else the admin queue */
+#define SEL_KEEP_PRP        (1 << 1)    /* else PRP1 is in the data buffers */
+
+typedef struct NvmeFuzz {
+    QPCIDevice *dev;
+    QPCIBar bar;
+    uint32_t bars[6];
+    uint16_t command;
+    uint16_t sq_tail[2], cq_head[2];
+    bool phase[2];
+    uint16_t cid;
+} NvmeFuzz;
+
+static NvmeFuzz nvme_fuzz_state;
+
+static void nvme_find(QPCIDevice *dev, int devfn, void *opaque)
+{
+    *(QPCIDevice **)opaque = dev;
+}
+
+static void nvme_fuzz_pre(QTestState *s)
+{
+    NvmeFuzz *n = &nvme_fuzz_state;
+    QPCIBus *bus = qpci_new_pc(s, NULL);
+    int i;
+
+    qpci_device_foreach(bus, NVME_VENDOR_ID, NVME_DEVICE_ID, nvme_find,
+                        &n->dev);
+    g_assert(n->dev);
+    n->bar = qpci_iomap(n->dev, 0, NULL);
+    qpci_device_enable(n->dev);
+    /* What the machine reset between inputs clears */
+    for (i = 0; i < ARRAY_SIZE(n->bars); i++) {
+        n->bars[i] = qpci_config_readl(n->dev, PCI_BASE_ADDRESS_0 + 4 * i);
+    }
+    n->command = qpci_config_readw(n->dev, PCI_COMMAND);
+}
+
+static uint32_t nvme_reg_read(NvmeFuzz *n, uint64_t off)
+{
+    return qpci_io_readl(n->dev, n->bar, off);
+}
+
+static void nvme_reg_write(NvmeFuzz *n, uint64_t off, uint32_t val)
+{
+    qpci_io_writel(n->dev, n->bar, off, val);
+}
+
+/* Reap the completions of queue pair @q; true if there was one */
+static bool nvme_reap(QTestState *s, NvmeFuzz *n, int q)
+{
+    uint64_t cq = q ? IOCQ_ADDR : ACQ_ADDR;
+    bool reaped = false;
+    NvmeCqe cqe;
+
+    for (;;) {
+        qtest_memread(s, cq + n->cq_head[q] * sizeof(cqe), &cqe, sizeof(cqe));
+        if ((le16_to_cpu(cqe.status) & 1) != n->phase[q]) {
+            break;
+        }
+        reaped = true;
+        if (++n->cq_head[q] == QSIZE) {
+            n->cq_head[q] = 0;
+            n->phase[q] = !n->phase[q];
+        }
+    }
+    if (reaped) {
+        nvme_reg_write(n, 0x1000 + (2 * q + 1) * 4, n->cq_head[q]);
+    }
+    return reaped;
+}
+
+/* Submit @cmd to queue pair @q and wait (a bounded time) for completions */
+static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd)
+{
+    uint64_t sq = q ? IOSQ_ADDR : ASQ_ADDR;
+    int i;
+
+    cmd->cid = cpu_to_le16(n->cid++);
+    qtest_memwrite(s, sq + n->sq_tail[q] * sizeof(*cmd), cmd, sizeof(*cmd));
+    n->sq_tail[q] = (n->sq_tail[q] + 1) % QSIZE;
+    nvme_reg_write(n, 0x1000 + 2 * q * 4, n->sq_tail[q]);
+    /* I/O queues in an IOThread complete from another thread */
+    for (i = 0; i < MAX_POLLS; i++) {
+        flush_events(s);
+        if (nvme_reap(s, n, q)) {
+            break;
+        }
+    }
+}
+
+/* Enable the controller with an admin queue and create I/O queue pair 1 */
+static bool nvme_start(QTestState *s, NvmeFuzz *n)
+{
+    NvmeCmd cmd = {};
+    int i;
+
+    memset(n->sq_tail, 0, sizeof(n->sq_tail));
+    memset(n->cq_head, 0, sizeof(n->cq_head));
+    n->phase[0] = n->phase[1] = true;
+    qtest_memset(s, ACQ_ADDR, 0, 0x1000);
+    qtest_memset(s, IOCQ_ADDR, 0, 0x1000);
+
+    nvme_reg_write(n, 0x24, (QSIZE - 1) << 16 | (QSIZE - 1));   /* AQA */
+    nvme_reg_write(n, 0x28, ASQ_ADDR);
+    nvme_reg_write(n, 0x2c, 0);
+    nvme_reg_write(n, 0x30, ACQ_ADDR);
+    nvme_reg_write(n, 0x34, 0);
+    /* EN, all I/O command sets (ZNS too), 64-byte SQEs, 16-byte CQEs */
+    nvme_reg_write(n, 0x14, 1 | NVME_CC_CSS_ALL << 4 | 6 << 16 | 4 << 20);
+    for (i = 0; i < MAX_POLLS; i++) {
+        if (nvme_reg_read(n, 0x1c) & NVME_CSTS_READY) {
+            break;
+        }
+        flush_events(s);
+    }
+    if (i == MAX_POLLS) {
+        return false;
+    }
+
+    cmd.opcode = NVME_ADM_CMD_CREATE_CQ;
+    cmd.dptr.prp1 = cpu_to_le64(IOCQ_ADDR);
+    cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
+    cmd.cdw11 = cpu_to_le32(1);                         /* PC */
+    nvme_submit(s, n, 0, &cmd);
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.opcode = NVME_ADM_CMD_CREATE_SQ;
+    cmd.dptr.prp1 = cpu_to_le64(IOSQ_ADDR);
+    cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
+    cmd.cdw11 = cpu_to_le32(1 << 16 | 1);               /* CQID 1, PC */
+    nvme_submit(s, n, 0, &cmd);
+    return true;
+}
+
+static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
+{
+    NvmeFuzz *n = &nvme_fuzz_state;
+    const size_t rec = 1 + sizeof(NvmeCmd);
+    int i;
+
+    if (nvme_start(s, n)) {
+        for (; size >= rec; data += rec, size -= rec) {
+            NvmeCmd cmd;
+
+            memcpy(&cmd, data + 1, sizeof(cmd));
+            if (!(data[0] & SEL_KEEP_PRP)) {
+                uint64_t prp = le64_to_cpu(cmd.dptr.prp1);
+
+                cmd.dptr.prp1 = cpu_to_le64(DATA_ADDR + prp % DATA_SIZE);
+            }
+            nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd);
+        }
+    }
+
+    fuzz_reset(s);
+    /* The reset cleared the BARs and the command register: program them */
+    for (i = 0; i < ARRAY_SIZE(n->bars); i++) {
+        qpci_config_writel(n->dev, PCI_BASE_ADDRESS_0 + 4 * i, n->bars[i]);
+    }
+    qpci_config_writew(n->dev, PCI_COMMAND, n->command);
+}
+
+static GString *nvme_zns_args(FuzzTarget *t)
+{
+    return g_string_new(TARGET_NAME " -display none -machine q35,accel=qtest "
+        "-nodefaults -m 64 "
+        "-blockdev driver=null-co,node-name=z0,size=67108864,"
+        "zoned=host-managed,zone-size=4194304,zone-capacity=3145728,"
+        "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
+        "read-only-zones.0=5,offline-zones.0=6,"
+        "memory-backed=on,memory-max=16777216 "
+        "-device nvme,id=n0,serial=fuzz "
+        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on");
+}
+
+static GString *nvme_iothread_args(FuzzTarget *t)
+{
+    return g_string_new(TARGET_NAME " -display none -machine q35,accel=qtest "
+        "-nodefaults -m 64 "
+        "-object iothread,id=t0,poll-max-ns=32768 "
+        "-blockdev driver=null-co,node-name=z0,size=67108864,"
+        "zoned=host-managed,zone-size=4194304,zone-capacity=3145728,"
+        "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
+        "memory-backed=on,memory-max=16777216 "
+        "-device nvme,id=n0,serial=fuzz,ioeventfd=on,iothread=t0 "
+        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on");
+}
+
+static void register_nvme_fuzz_targets(void)
+{
+    fuzz_add_target(&(FuzzTarget){
+        .name = "nvme-zns-cmd-fuzz",
+        .description = "Fuzz the commands of an NVMe controller with a "
+                       "zoned namespace on the drive's zones",
+        .get_init_cmdline = nvme_zns_args,
+        .pre_fuzz = nvme_fuzz_pre,
+        .fuzz = nvme_fuzz,
+    });
+    fuzz_add_target(&(FuzzTarget){
+        .name = "nvme-iothread-cmd-fuzz",
+        .description = "Fuzz the commands of an NVMe controller whose I/O "
+                       "queues run in a polling IOThread",
+        .get_init_cmdline = nvme_iothread_args,
+        .pre_fuzz = nvme_fuzz_pre,
+        .fuzz = nvme_fuzz,
+    });
+}
+
+fuzz_target_init(register_nvme_fuzz_targets);
