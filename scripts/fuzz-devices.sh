@@ -51,12 +51,31 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-echo "1..${#configs[@]}"
+# The inputs of fixed findings (scripts/fuzz-devices/reproducers/NAME/),
+# replayed before each configuration runs
+nrepro=0
+for c in "${configs[@]}"; do
+    if compgen -G "$seeds/reproducers/$c/*" >/dev/null; then nrepro=$((nrepro + 1)); fi
+done
+echo "1..$((${#configs[@]} + nrepro))"
 n=0 failed=0
 for c in "${configs[@]}"; do
-    n=$((n + 1))
     d="$out/$c"
     mkdir -p "$d/corpus" "$d/findings"
+    target=$(device_fuzz_target "$c")
+    if compgen -G "$seeds/reproducers/$c/*" >/dev/null; then
+        n=$((n + 1))
+        repro=("$seeds/reproducers/$c"/*)
+        if (cd "$d" && "$fuzz" --fuzz-target="$target" -runs=1 -timeout=10 \
+                "${repro[@]}" >"$d/replay.log" 2>&1); then
+            echo "ok $n - $c: ${#repro[@]} reproducers replayed"
+        else
+            failed=1
+            echo "not ok $n - $c: a reproducer fails (log: $d/replay.log)"
+            grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$d/replay.log" | head -n 3 | sed 's/^/# /'
+        fi
+    fi
+    n=$((n + 1))
     dirs=("$d/corpus")
     if [ -f "$seeds/$c.tar.xz" ]; then
         rm -rf "$d/seeds"
@@ -64,7 +83,6 @@ for c in "${configs[@]}"; do
         tar -C "$d/seeds" -xJf "$seeds/$c.tar.xz"
         dirs+=("$d/seeds")
     fi
-    target=$(device_fuzz_target "$c")
     if (cd "$d" && "$fuzz" --fuzz-target="$target" -max_total_time="$secs" \
             -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$d/findings/" \
             -print_final_stats=1 "${dirs[@]}" >"$d/log" 2>&1); then
