@@ -764,6 +764,28 @@ static void test_bar0_prp_list(const void *opaque)
     nvme_stop(c);
 }
 
+/*
+ * Data to and from ROM (the BIOS, just below 4 GiB): in the main loop it is
+ * guest memory as any other (a write to ROM is dropped); with the I/O
+ * queues in IOThreads it would take the BQL there, and deadlock against a
+ * controller reset in the main loop, so the command fails
+ */
+static void test_rom_data(const void *opaque)
+{
+    const Mode *m = opaque;
+    Nvme *c = nvme_start(m);
+    NvmeCmd cmd;
+    uint16_t want = m->dp ? NVME_DATA_TRAS_ERROR : NVME_SUCCESS;
+
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xfffe0000);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==, want);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 0, 0xfffe0000);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==, want);
+
+    nvme_check_alive(c);
+    nvme_stop(c);
+}
+
 #define CMB_SIZE    (2 * 1024 * 1024)
 
 static const Mode cmb_modes[] = {
@@ -2081,6 +2103,7 @@ int main(int argc, char **argv)
         add_mode_test(m, "bar0/sq", test_bar0_sq);
         add_mode_test(m, "bar0/dbbuf", test_bar0_dbbuf);
         add_mode_test(m, "bar0/prp-list", test_bar0_prp_list);
+        add_mode_test(m, "rom-data", test_rom_data);
         add_mode_test(m, "dbbuf/bogus-sq-tail", test_dbbuf_bogus_sq_tail);
         add_mode_test(m, "dbbuf/bogus-cq-head", test_dbbuf_bogus_cq_head);
         add_mode_test(m, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
