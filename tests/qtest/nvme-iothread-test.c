@@ -786,6 +786,73 @@ static void test_rom_data(const void *opaque)
     nvme_stop(c);
 }
 
+/*
+ * A read of 8 KiB through an SGL whose data goes to RAM, to ROM and to RAM
+ * again.  Writes to ROM go through bounce buffers, of which a device has
+ * 4 KiB: the DMA helpers map 0x1100 bytes, then trim the mapping to whole
+ * blocks and map the rest in a second round.  They used to drop 0x1000
+ * bytes instead of 0x100, without unmapping them or going back in the
+ * list: the bounce buffer leaked and the read never completed.  In the
+ * IOThread modes, data outside RAM is a Data Transfer Error.
+ */
+static void test_sgl_bounce(const void *opaque)
+{
+    static const struct {
+        uint64_t addr;      /* ROM, or an offset into the data pages */
+        uint32_t len;
+    } data[] = {
+        { 4096, 0x100 }, { 0xfffe0000, 0x1000 }, { 0xfffe1000, 0x100 },
+        { 2 * 4096, 0xe00 },
+    };
+    const Mode *m = opaque;
+    Nvme *c = nvme_start(m);
+    NvmeSglDescriptor sgl[ARRAY_SIZE(data)] = { };
+    g_autofree uint8_t *buf = g_malloc(0xe00);
+    NvmeCmd cmd;
+    int round, i;
+
+    for (i = 0; i < ARRAY_SIZE(data); i++) {
+        uint64_t addr = data[i].addr;
+
+        sgl[i].addr = cpu_to_le64(addr < 0xfffe0000 ? c->buf + addr : addr);
+        sgl[i].len = cpu_to_le32(data[i].len);
+        sgl[i].type = NVME_SGL_DESCR_TYPE_DATA_BLOCK << 4;
+    }
+    g_assert_cmphex(nvme_write_pattern(c, 1, 0, 0x11), ==, 0);
+    g_assert_cmphex(nvme_write_pattern(c, 1, 8, 0x22), ==, 0);
+
+    /* twice: the first read must have given the bounce buffer back */
+    for (round = 0; round < 2; round++) {
+        qtest_memwrite(c->qts, c->buf, sgl, sizeof(sgl));
+        qtest_memset(c->qts, c->buf + 4096, 0, 2 * 4096);
+        nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0);
+        cmd.flags = NVME_PSDT_SGL_MPTR_CONTIGUOUS << 6;
+        cmd.dptr.sgl.addr = cpu_to_le64(c->buf);
+        cmd.dptr.sgl.len = cpu_to_le32(sizeof(sgl));
+        cmd.dptr.sgl.type = NVME_SGL_DESCR_TYPE_LAST_SEGMENT << 4;
+        cmd.cdw12 = cpu_to_le32(16 - 1);
+        if (m->dp) {
+            g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==,
+                            NVME_DATA_TRAS_ERROR);
+            continue;
+        }
+        g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL), ==, 0);
+
+        /* bytes 0-0xff of the disk, then 0x1200-0x1fff */
+        qtest_memread(c->qts, c->buf + 4096, buf, 0x100);
+        for (i = 0; i < 0x100; i++) {
+            g_assert_cmphex(buf[i], ==, 0x11);
+        }
+        qtest_memread(c->qts, c->buf + 2 * 4096, buf, 0xe00);
+        for (i = 0; i < 0xe00; i++) {
+            g_assert_cmphex(buf[i], ==, 0x22);
+        }
+    }
+
+    nvme_check_alive(c);
+    nvme_stop(c);
+}
+
 #define CMB_SIZE    (2 * 1024 * 1024)
 
 static const Mode cmb_modes[] = {
@@ -956,6 +1023,45 @@ static void test_reset_during_io(const void *opaque)
         nvme_enable(c);
         nvme_io_rounds(c, 2);
     }
+    nvme_stop(c);
+}
+
+/*
+ * Controller resets while Dataset Management deallocates 256 ranges, one
+ * request after the other.  The drain of the reset used to queue the
+ * request that the completion of the last one started, end, and let it
+ * run while the reset freed the queues: the command went on with a freed
+ * request (a use after free found by nvme-iothread-cmd-fuzz; with the
+ * queues in an IOThread, a few of 100 resets crash QEMU).
+ */
+static void test_reset_during_dsm(const void *opaque)
+{
+    enum { NR = 256 };
+    NvmeDsmRange range[NR];
+    Nvme *c = nvme_start(opaque);
+    int i;
+
+    for (i = 0; i < NR; i++) {
+        range[i] = (NvmeDsmRange) {
+            .nlb = cpu_to_le32(1),
+            .slba = cpu_to_le64(i),
+        };
+    }
+    for (i = 0; i < 100; i++) {
+        NvmeCmd cmd = {
+            .opcode = NVME_CMD_DSM,
+            .nsid = cpu_to_le32(NSID),
+            .dptr.prp1 = cpu_to_le64(c->buf),
+            .cdw10 = cpu_to_le32(NR - 1),
+            .cdw11 = cpu_to_le32(NVME_DSMGMT_AD),
+        };
+
+        qtest_memwrite(c->qts, c->buf, range, sizeof(range));
+        nvme_submit(c, 1, &cmd);
+        nvme_disable(c);
+        nvme_enable(c);
+    }
+    nvme_io_rounds(c, 1);
     nvme_stop(c);
 }
 
@@ -2104,10 +2210,12 @@ int main(int argc, char **argv)
         add_mode_test(m, "bar0/dbbuf", test_bar0_dbbuf);
         add_mode_test(m, "bar0/prp-list", test_bar0_prp_list);
         add_mode_test(m, "rom-data", test_rom_data);
+        add_mode_test(m, "sgl-bounce", test_sgl_bounce);
         add_mode_test(m, "dbbuf/bogus-sq-tail", test_dbbuf_bogus_sq_tail);
         add_mode_test(m, "dbbuf/bogus-cq-head", test_dbbuf_bogus_cq_head);
         add_mode_test(m, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
         add_mode_test(m, "reset-during-io", test_reset_during_io);
+        add_mode_test(m, "reset-during-dsm", test_reset_during_dsm);
         add_mode_test(m, "enable-toggle", test_enable_toggle);
         add_mode_test(m, "delete-during-io", test_delete_during_io);
         add_mode_test(m, "stop-cont", test_stop_cont);

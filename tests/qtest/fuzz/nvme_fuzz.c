@@ -16,7 +16,6 @@
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
 #include "block/nvme.h"
-#include "hw/pci/pci_regs.h"
 #include "tests/qtest/libqtest.h"
 #include "tests/qtest/libqos/pci-pc.h"
 #include "fuzz.h"
@@ -43,8 +42,6 @@
 typedef struct NvmeFuzz {
     QPCIDevice *dev;
     QPCIBar bar;
-    uint32_t bars[6];
-    uint16_t command;
     uint16_t sq_tail[2], cq_head[2];
     bool phase[2];
     uint16_t cid;
@@ -61,18 +58,12 @@ static void nvme_fuzz_pre(QTestState *s)
 {
     NvmeFuzz *n = &nvme_fuzz_state;
     QPCIBus *bus = qpci_new_pc(s, NULL);
-    int i;
 
     qpci_device_foreach(bus, NVME_VENDOR_ID, NVME_DEVICE_ID, nvme_find,
                         &n->dev);
     g_assert(n->dev);
     n->bar = qpci_iomap(n->dev, 0, NULL);
     qpci_device_enable(n->dev);
-    /* What the machine reset between inputs clears */
-    for (i = 0; i < ARRAY_SIZE(n->bars); i++) {
-        n->bars[i] = qpci_config_readl(n->dev, PCI_BASE_ADDRESS_0 + 4 * i);
-    }
-    n->command = qpci_config_readw(n->dev, PCI_COMMAND);
 }
 
 static uint32_t nvme_reg_read(NvmeFuzz *n, uint64_t off)
@@ -175,7 +166,6 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
 {
     NvmeFuzz *n = &nvme_fuzz_state;
     const size_t rec = 1 + sizeof(NvmeCmd);
-    int i;
 
     if (nvme_start(s, n)) {
         for (; size >= rec; data += rec, size -= rec) {
@@ -191,12 +181,7 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
         }
     }
 
-    fuzz_reset(s);
-    /* The reset cleared the BARs and the command register: program them */
-    for (i = 0; i < ARRAY_SIZE(n->bars); i++) {
-        qpci_config_writel(n->dev, PCI_BASE_ADDRESS_0 + 4 * i, n->bars[i]);
-    }
-    qpci_config_writew(n->dev, PCI_COMMAND, n->command);
+    fuzz_reset_pci(s, n->dev);
 }
 
 static GString *nvme_zns_args(FuzzTarget *t)
