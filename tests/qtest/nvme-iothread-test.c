@@ -1065,18 +1065,10 @@ static void test_reset_during_dsm(const void *opaque)
     nvme_stop(c);
 }
 
-/* CC.EN toggles without I/O, and a reset of the whole VM */
-static void test_enable_toggle(const void *opaque)
+/* A reset of the whole VM; the controller is left disabled */
+static void nvme_vm_reset(Nvme *c)
 {
-    Nvme *c = nvme_start(opaque);
     QDict *rsp;
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        nvme_disable(c);
-        nvme_enable(c);
-    }
-    nvme_io_rounds(c, 2);
 
     rsp = qtest_qmp(c->qts, "{'execute': 'system_reset'}");
     qobject_unref(rsp);
@@ -1091,6 +1083,21 @@ static void test_enable_toggle(const void *opaque)
     }
     qpci_device_enable(c->dev);
     nvme_wait_ready(c, false);
+}
+
+/* CC.EN toggles without I/O, and a reset of the whole VM */
+static void test_enable_toggle(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        nvme_disable(c);
+        nvme_enable(c);
+    }
+    nvme_io_rounds(c, 2);
+
+    nvme_vm_reset(c);
     nvme_enable(c);
     nvme_io_rounds(c, 2);
     nvme_stop(c);
@@ -1153,6 +1160,46 @@ static void test_stop_cont(const void *opaque)
             nvme_check_pattern(c, 1, 512 + j * 8, i * 16 + j);
         }
     }
+    nvme_stop(c);
+}
+
+/*
+ * Stops that nest: while the VM is stopped, a controller reset and then a
+ * reset of the whole VM, each followed by new I/O queues and writes.  In
+ * IOThreads, nothing runs until cont (the resets stop and start the
+ * queues once more, queue creation starts them): then every write
+ * completes.
+ */
+static void test_stop_reset_cont(const void *opaque)
+{
+    const Mode *m = opaque;
+    Nvme *c = nvme_start(m);
+    NvmeCqe cqe;
+    int i, j;
+
+    for (i = 0; i < 2; i++) {
+        qtest_qmp_assert_success(c->qts, "{'execute': 'stop'}");
+        if (i) {
+            nvme_vm_reset(c);
+        } else {
+            nvme_disable(c);
+        }
+        nvme_enable(c);
+        nvme_queue_writes(c, 4, 0x40 + i * 16);
+        if (m->dp) {
+            g_usleep(20000);
+            g_assert_false(nvme_cqe_ready(c, 1, &cqe));
+        }
+        qtest_qmp_assert_success(c->qts, "{'execute': 'cont'}");
+        for (j = 0; j < 4; j++) {
+            nvme_wait(c, 1, &cqe);
+            g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
+        }
+        for (j = 0; j < 4; j++) {
+            nvme_check_pattern(c, 1, 512 + j * 8, 0x40 + i * 16 + j);
+        }
+    }
+    nvme_io_rounds(c, 2);
     nvme_stop(c);
 }
 
@@ -2219,6 +2266,7 @@ int main(int argc, char **argv)
         add_mode_test(m, "enable-toggle", test_enable_toggle);
         add_mode_test(m, "delete-during-io", test_delete_during_io);
         add_mode_test(m, "stop-cont", test_stop_cont);
+        add_mode_test(m, "stop-reset-cont", test_stop_reset_cont);
         add_mode_test(m, "cq-no-fds", test_cq_no_fds);
     }
     add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
