@@ -4,7 +4,7 @@ drives (tests/qtest/fuzz/virtio_blk_fuzz.c, virtio_scsi_fuzz.c and
 nvme_fuzz.c): one input per zoned request, written the way those targets
 read an input.
 
-    queue-seeds.py blk|scsi|nvme DIR
+    queue-seeds.py blk|scsi|nvme|nvme-repro DIR
 
 For virtio, an input is the 64-bit feature mask, then actions of 5 bytes
 (queue, length, device-writable, next, kick), each followed by the length
@@ -127,12 +127,12 @@ ZSA_CLOSE, ZSA_FINISH, ZSA_OPEN, ZSA_RESET, ZSA_OFFLINE = 1, 2, 3, 4, 5
 ZONE_LBAS = 4 * 1024 * 1024 // 512
 
 
-def sqe(io, opcode, nsid=1, cdw=(0, 0, 0, 0, 0, 0)):
+def sqe(io, opcode, nsid=1, cdw=(0, 0, 0, 0, 0, 0), prp1=0, keep=False):
     """A record: selector, then opcode, flags, cid, nsid, 16 reserved and
-    metadata bytes, PRP1 (the target puts it in its data buffers), PRP2,
-    CDW10-15"""
-    return bytes([1 if io else 0]) + struct.pack(
-        '<BBHI8xQQQ6I', opcode, 0, 0, nsid, 0, 0, 0, *cdw)
+    metadata bytes, PRP1 (the target puts it in its data buffers, unless
+    keep), PRP2, CDW10-15"""
+    return bytes([(1 if io else 0) | (2 if keep else 0)]) + struct.pack(
+        '<BBHI8xQQQ6I', opcode, 0, 0, nsid, 0, prp1, 0, *cdw)
 
 
 def lba_cdw(slba, *rest):
@@ -176,12 +176,35 @@ def nvme_seeds():
         sqe(True, NVME_ZONE_MGMT_SEND, 1, lba_cdw(zone(7), 0, ZSA_RESET)))
 
 
+# The target's I/O queue pair 1 (tests/qtest/fuzz/nvme_fuzz.c)
+IOSQ_ADDR, IOCQ_ADDR = 0x102000, 0x103000
+NVME_ADM_DELETE_SQ, NVME_ADM_CREATE_SQ = 0x00, 0x01
+NVME_ADM_DELETE_CQ, NVME_ADM_CREATE_CQ = 0x04, 0x05
+
+
+def nvme_reproducers():
+    """Inputs of fixed findings (scripts/fuzz-devices/reproducers)"""
+    # I/O queue pair 1 again with a CQ of 2 entries, which the target's
+    # reaping (64 entries) leaves full: 6 reads whose completions wait,
+    # with their data mapped, when the target resets the machine.
+    # LeakSanitizer reported their mappings before nvme_free_sq() freed them.
+    yield 'cq-full-reset', (
+        sqe(False, NVME_ADM_DELETE_SQ, 0, (1, 0, 0, 0, 0, 0), keep=True) +
+        sqe(False, NVME_ADM_DELETE_CQ, 0, (1, 0, 0, 0, 0, 0), keep=True) +
+        sqe(False, NVME_ADM_CREATE_CQ, 0, (1 << 16 | 1, 1, 0, 0, 0, 0),
+            prp1=IOCQ_ADDR, keep=True) +
+        sqe(False, NVME_ADM_CREATE_SQ, 0, (63 << 16 | 1, 1 << 16 | 1, 0, 0,
+                                           0, 0), prp1=IOSQ_ADDR, keep=True) +
+        b''.join(sqe(True, NVME_READ, 1, prp1=i * 4096) for i in range(6)))
+
+
 def main():
     kind, out = sys.argv[1:3]
     os.makedirs(out, exist_ok=True)
-    seeds = {'blk': blk_seeds, 'scsi': scsi_seeds, 'nvme': nvme_seeds}[kind]
+    seeds = {'blk': blk_seeds, 'scsi': scsi_seeds, 'nvme': nvme_seeds,
+             'nvme-repro': nvme_reproducers}[kind]
     for name, body in seeds():
-        if kind != 'nvme':
+        if not kind.startswith('nvme'):
             body = struct.pack('<Q', ALL_FEATURES) + body
         with open(os.path.join(out, name), 'wb') as f:
             f.write(body)
