@@ -29,7 +29,21 @@ STAGE_ALL = 0xfff     # stages 0-7 in byte 0, 8-11 in bits 2-5 of byte 1
 INPUT_CHUNKED = 1
 INPUT_COMPRESS = 2
 BLOCK = 512
-MAX_SEED = 512 * 1024   # libFuzzer's -max_len in fuzz-check is 1 MiB
+MAX_SEED = 512 * 1024   # half of -max_len below
+
+# The libFuzzer options of every target (.options, read by OSS-Fuzz), the
+# same as the project's local runs use: inputs up to 1 MiB; a single
+# allocation above 256 MiB is a finding (a size taken from a header
+# field), as is a process above OSS-Fuzz's default 2560 MiB; the drivers'
+# warnings on stdout and stderr are discarded (libFuzzer and the
+# sanitizers report on a copy of stderr)
+LIBFUZZER_OPTIONS = [
+    ('max_len', 1048576),
+    ('timeout', 20),
+    ('malloc_limit_mb', 256),
+    ('rss_limit_mb', 2560),
+    ('close_fd_mask', 3),
+]
 
 # Options of qemu-img create, per variant; None: the format has no
 # create support, its seeds come from sample images only
@@ -203,6 +217,8 @@ def dmg_image(chunk_types):
             blob = raw
         elif ctype == 0x80000005:   # UDZO
             blob = zlib.compress(raw)
+        elif ctype == 0x80000006:   # UDBZ
+            blob = bz2.compress(raw)
         else:                       # UDZE, UDIG, UDLE
             blob = b''
         count = 2 if ctype != 0xffffffff else 0
@@ -261,6 +277,7 @@ CRAFTED = {
     'dmg': [('zero', lambda: dmg_image([0])),
             ('raw', lambda: dmg_image([1])),
             ('zlib', lambda: dmg_image([0x80000005])),
+            ('bzip2', lambda: dmg_image([0x80000006])),
             ('mixed', lambda: dmg_image([0, 1, 0x80000005, 2, 1]))],
     'vmdk': [('cowd', cowd_image)],
 }
@@ -383,8 +400,8 @@ def main():
                 for i, tok in enumerate(DICT.get(fmt, [])):
                     f.write(dict_line(i, tok))
             with open(os.path.join(args.out, base + '.options'), 'w') as f:
-                f.write('[libfuzzer]\ndict = %s.dict\nmax_len = 1048576\n'
-                        'timeout = 20\nmalloc_limit_mb = 1024\n' % base)
+                f.write('[libfuzzer]\ndict = %s.dict\n' % base)
+                f.write(''.join('%s = %s\n' % o for o in LIBFUZZER_OPTIONS))
             with zipfile.ZipFile(os.path.join(args.out,
                                               base + '_seed_corpus.zip'),
                                  'w', zipfile.ZIP_DEFLATED) as z:
