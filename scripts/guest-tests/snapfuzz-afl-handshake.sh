@@ -132,29 +132,30 @@ def check(testcase, status, want):
     print(f"{mode}: {testcase!r}: {got}")
 
 
+def acknowledge(options):
+    """Acknowledge the hello; expect these options, the map size and
+    the hello again"""
+    write4(HELLO ^ 0xFFFFFFFF)
+    words = [read4(10) for _ in range(3)]
+    if words != [options, 65536, HELLO]:
+        fail("options, map size, hello: " +
+             ", ".join(f"{w:#x}" for w in words))
+    print(f"{mode}: options {options:#x}, map size 65536, hello again")
+
+
 try:
     hello = read4(180)                      # the guest boots first
     if hello != HELLO:
         fail(f"hello {hello:#010x}, not {HELLO:#010x}")
     if mode == "new":
-        write4(HELLO ^ 0xFFFFFFFF)
-        words = [read4(10) for _ in range(3)]
-        if words != [0x3, 65536, HELLO]:
-            fail("options, map size, hello: " +
-                 ", ".join(f"{w:#x}" for w in words))
-        print(f"{mode}: options 0x3, map size 65536, hello again")
+        acknowledge(0x3)
         run(b"AAAA", "done")
         if not any(ctypes.string_at(cov, 65536)):
             fail("no coverage in the map")
         run(b"BUG!", "crash")
         run(b"AAAA", "done")
     elif mode == "new-stdin":
-        write4(HELLO ^ 0xFFFFFFFF)
-        words = [read4(10) for _ in range(3)]
-        if words != [0x1, 65536, HELLO]:
-            fail("options, map size, hello: " +
-                 ", ".join(f"{w:#x}" for w in words))
-        print(f"{mode}: options 0x1, map size 65536, hello again")
+        acknowledge(0x1)
         write4(0)
         check(b"BUG! (standard input)", next_status(), "crash")
     elif mode == "old":
