@@ -1307,6 +1307,7 @@ static void usage(const char *argv0)
 int LLVMFuzzerInitialize(int *argc, char ***argv, char ***envp)
 {
     const char *name = strstr(**argv, "-target-");
+    sigset_t alarm_set;
     int i;
 
     if (name) {
@@ -1325,6 +1326,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv, char ***envp)
     error_init(**argv);
     qemu_init_exec_dir(**argv);
     qemu_init_main_loop(&error_fatal);
+    /*
+     * qemu_init_main_loop() blocks SIGALRM for its signalfd, but nothing
+     * here waits for it, and libFuzzer's -timeout is a SIGALRM that only
+     * counts in this thread: unblocked, an input that runs for too long
+     * is reported as a timeout instead of running for ever.
+     */
+    sigemptyset(&alarm_set);
+    sigaddset(&alarm_set, SIGALRM);
+    pthread_sigmask(SIG_UNBLOCK, &alarm_set, NULL);
     qcrypto_init(&error_fatal);
     module_call_init(MODULE_INIT_QOM);
     bdrv_init();
