@@ -1379,17 +1379,18 @@ static void test_format_quiesces(void)
 }
 
 /*
- * Delete an I/O SQ whose read waits for the bounce buffer.  Reads into ROM
- * go through the device's bounce buffer (4 KiB); with the one of SQ 1
- * holding it for the 500 ms its request takes, the DMA helpers park the
- * read of SQ 2 until the buffer is free.  Delete I/O SQ 2 cancels that
- * read: the cancellation called the completion callback but kept the
- * request's reference, and blk_aio_cancel() waited for it in the main
- * loop for ever (the admin command never completed, QEMU hung).  Now the
- * read completes as aborted, the deletion succeeds, the read of SQ 1
- * completes and the bounce buffer serves the next read.
+ * Cancel a read that waits for the bounce buffer.  Reads into ROM go
+ * through the device's bounce buffer (4 KiB); with the one of SQ 1 holding
+ * it for the 500 ms its request takes, the DMA helpers park the read of
+ * SQ 2 until the buffer is free.  Delete I/O SQ 2 cancels that read: the
+ * cancellation called the completion callback but kept the request's
+ * reference, and blk_aio_cancel() waited for it in the main loop for ever
+ * (the admin command never completed, QEMU hung).  Abort of the read
+ * cancels it without waiting (it leaked the request).  Now the read
+ * completes with the status of its abort, not as a media error, the read
+ * of SQ 1 completes and the bounce buffer serves the next read.
  */
-static void test_cancel_bounce_wait(void)
+static void test_cancel_bounce_wait(const void *opaque)
 {
     static const Mode m = {
         "bounce",
@@ -1399,34 +1400,39 @@ static void test_cancel_bounce_wait(void)
         "'drive': 'd1'}",
         false, false
     };
+    bool by_delete = !strcmp(opaque, "delete");
     Nvme *c = nvme_boot(&m, 2, QSIZE, NULL);
-    NvmeCmd cmd, del = {
-        .opcode = NVME_ADM_CMD_DELETE_SQ,
-        .cdw10 = cpu_to_le32(2),
-    };
-    uint16_t cid;
+    NvmeCmd cmd, cancel = { };
+    uint16_t cid1, cid2;
     NvmeCqe cqe;
 
     nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xfffe0000);
-    cid = nvme_submit(c, 1, &cmd);
+    cid1 = nvme_submit(c, 1, &cmd);
     nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 8, 0xfffe1000);
-    nvme_submit(c, 2, &cmd);
+    cid2 = nvme_submit(c, 2, &cmd);
     /* both taken from their queues: a register read runs the main loop */
     g_usleep(20 * 1000);
     qpci_io_readl(c->dev, c->bar, 0x1c);
 
-    g_assert_cmphex(nvme_cmd(c, 0, &del, NULL), ==, 0);
-    /* SQ 2's read was aborted; its completion went to CQ 2 */
+    if (by_delete) {
+        cancel.opcode = NVME_ADM_CMD_DELETE_SQ;
+        cancel.cdw10 = cpu_to_le32(2);
+    } else {
+        cancel.opcode = NVME_ADM_CMD_ABORT;
+        cancel.cdw10 = cpu_to_le32((uint32_t)cid2 << 16 | 2);
+    }
+    g_assert_cmphex(nvme_cmd(c, 0, &cancel, NULL), ==, 0);
     nvme_wait(c, 2, &cqe);
+    g_assert_cmpint(le16_to_cpu(cqe.cid), ==, cid2);
     g_assert_cmphex((le16_to_cpu(cqe.status) >> 1) & 0x7ff, ==,
-                    NVME_CMD_ABORT_SQ_DEL);
+                    by_delete ? NVME_CMD_ABORT_SQ_DEL : NVME_CMD_ABORT_REQ);
     nvme_wait(c, 1, &cqe);
-    g_assert_cmpint(le16_to_cpu(cqe.cid), ==, cid);
+    g_assert_cmpint(le16_to_cpu(cqe.cid), ==, cid1);
     g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
 
-    /* the bounce buffer was given back */
+    /* the bounce buffer was given back; after Abort, SQ 2 works */
     nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xfffe0000);
-    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL), ==, 0);
+    g_assert_cmphex(nvme_cmd(c, by_delete ? 1 : 2, &cmd, NULL), ==, 0);
     nvme_stop(c);
 }
 
@@ -2325,8 +2331,10 @@ int main(int argc, char **argv)
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
     qtest_add_func("/nvme-iothread/realize-undo", test_realize_undo);
     qtest_add_func("/nvme-iothread/format-quiesces", test_format_quiesces);
-    qtest_add_func("/nvme-iothread/cancel-bounce-wait",
-                   test_cancel_bounce_wait);
+    qtest_add_data_func("/nvme-iothread/cancel-bounce-wait/delete",
+                        "delete", test_cancel_bounce_wait);
+    qtest_add_data_func("/nvme-iothread/cancel-bounce-wait/abort",
+                        "abort", test_cancel_bounce_wait);
     for (i = 0; i < ARRAY_SIZE(cmb_modes); i++) {
         add_mode_test(&cmb_modes[i], "cmb-queues", test_cmb_queues);
     }
