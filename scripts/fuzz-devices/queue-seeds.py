@@ -30,6 +30,7 @@ ZONE_SECTORS = 4 * 1024 * 1024 // 512       # the targets' zone size
 
 # SCSI (include/scsi/constants.h)
 WRITE_16, READ_16, ZBC_OUT, ZBC_IN = 0x8a, 0x88, 0x94, 0x95
+INQUIRY, WRITE_SAME_16 = 0x12, 0x93
 ZI_REPORT_ZONES = 0x00
 ZO_CLOSE, ZO_FINISH, ZO_OPEN, ZO_RESET = 0x01, 0x02, 0x03, 0x04
 ZONE_BLOCKS = 4 * 1024 * 1024 // 512
@@ -79,11 +80,16 @@ def scsi_request(cdb, data_len=0, write_data=None):
     req = bytes([1, 1, 0, 0, 0, 0, 0, 0]) + struct.pack('<QBBB', 1, 0, 0, 0)
     req += cdb + bytes(32 - len(cdb))
     out = action(2, req, 0, 1, 0)
+    # A descriptor holds at most 255 bytes: more data takes several
     if write_data is not None:
-        out += action(2, write_data, 0, 1, 0)
+        for i in range(0, len(write_data), 255):
+            out += action(2, write_data[i:i + 255], 0, 1, 0)
     out += action(2, bytes(108), 1, 1 if data_len else 0, 0 if data_len else 1)
-    if data_len:
-        out += action(2, bytes(data_len), 1, 0, 1)
+    while data_len:
+        n = min(data_len, 255)
+        data_len -= n
+        out += action(2, bytes(n), 1, 1 if data_len else 0,
+                      0 if data_len else 1)
     return out
 
 
@@ -116,6 +122,34 @@ def scsi_seeds():
         scsi_request(rw16(WRITE_16, zone(4), 1), write_data=b'\x11' * 200) +
         scsi_request(zbc_out(ZO_FINISH, zone(4))) +
         scsi_request(zbc_in(zone(4), 128), 128))
+    # The target's drive: zones 0-1 conventional, 5 read-only, 6 offline,
+    # at most 4 open.  What the ZBC rules refuse, and what reports them.
+    yield 'inquiry-vpd', b''.join(
+        scsi_request(bytes([INQUIRY, 1, page, 0, 252, 0]), 252)
+        for page in (0x00, 0xb0, 0xb1, 0xb6))
+    yield 'report-options', b''.join(
+        scsi_request(zbc_in(0, 200, opt), 200)
+        for opt in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x11,
+                    0x3e, 0x3f, 0x85))
+    yield 'write-off-wp', scsi_request(rw16(WRITE_16, zone(3) + 8, 1),
+                                       write_data=b'\x22' * 512)
+    yield 'write-across-zones', scsi_request(rw16(WRITE_16, zone(2) - 1, 2),
+                                             write_data=b'\x33' * 1024)
+    yield 'read-across-zones', scsi_request(rw16(READ_16, zone(3) - 1, 2),
+                                            1024)
+    yield 'write-read-only-zone', scsi_request(rw16(WRITE_16, zone(5), 1),
+                                               write_data=b'\x44' * 512)
+    yield 'read-offline-zone', scsi_request(rw16(READ_16, zone(6), 1), 512)
+    yield 'open-too-many', b''.join(scsi_request(zbc_out(ZO_OPEN, zone(z)))
+                                    for z in range(7, 12))
+    yield 'zone-op-conventional', scsi_request(zbc_out(ZO_OPEN, zone(0)))
+    yield 'zone-op-unaligned', scsi_request(zbc_out(ZO_RESET, zone(3) + 1))
+    yield 'write-full-zone', (
+        scsi_request(zbc_out(ZO_FINISH, zone(7))) +
+        scsi_request(rw16(WRITE_16, zone(7), 1), write_data=b'\x55' * 512))
+    yield 'write-same', scsi_request(
+        struct.pack('>BBQIBB', WRITE_SAME_16, 0, zone(8), 4, 0, 0),
+        write_data=b'\x66' * 512)
 
 
 # NVMe (include/block/nvme.h)
