@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # make check for the disk image fuzzer (tests/image-fuzz): build it with
-# scripts/build-fuzz.sh, replay the reproducers of fixed findings
-# (tests/image-fuzz/regressions/TARGET/), then fuzz every target for a few
-# seconds from its seeds.  Any sanitizer report, crash, leak or timeout
-# fails.  Prints TAP.
+# scripts/build-fuzz.sh, check that an image as it is is an input and that
+# tests/image-fuzz/unpack.py reads inputs as the fuzzer does, replay the
+# reproducers of fixed findings (tests/image-fuzz/regressions/TARGET/),
+# then fuzz every target for a few seconds from its seeds.  Any sanitizer
+# report, crash, leak or timeout fails.  Prints TAP.
 #   scripts/fuzz-check.sh [target...]
 # FUZZ_CHECK_SECONDS (default 5) is the fuzzing time per target.
 set -euo pipefail
@@ -44,7 +45,7 @@ for t in "${targets[@]}"; do
     if compgen -G "$regressions/$t/*" >/dev/null; then nrepro=$((nrepro + 1)); fi
 done
 n=0 failed=0
-echo "1..$((1 + nrepro + ${#targets[@]}))"
+echo "1..$((3 + nrepro + ${#targets[@]}))"
 report() {   # report STATUS DESCRIPTION LOG
     n=$((n + 1))
     if [ "$1" = 0 ]; then
@@ -53,7 +54,7 @@ report() {   # report STATUS DESCRIPTION LOG
         failed=$((failed + 1))
         echo "not ok $n - $2"
         # The sanitizer report, indented as a TAP diagnostic
-        grep -E -A25 '==[0-9]+==ERROR: |runtime error|Assertion|SUMMARY|Test unit written' "$3" \
+        grep -E -A25 '==[0-9]+==ERROR: |runtime error|Assertion|SUMMARY|Test unit written|^# as qemu-img' "$3" \
             | head -60 | sed 's/^/# /' || true
     fi
 }
@@ -83,6 +84,39 @@ else
     tail -3 "$alarm_log" | sed 's/^/# /'
 fi
 
+# An image as it is is an input: it goes through the stages that only
+# read an image (0x10f), so that a crash file opens in qemu-img and image
+# corpora are seeds as they are
+plain_log=$scratch/plain.log
+"$fuzz_build/qemu-img" create -q -f qcow2 "$scratch/plain.qcow2" 1M
+size=$(stat -c %s "$scratch/plain.qcow2")
+QEMU_FUZZ_IMAGE_VERBOSE=1 "$fuzzer" --fuzz-target=qcow2 -runs=1 \
+    "$scratch/plain.qcow2" >"$plain_log" 2>&1 || true
+grep -q "^image-fuzz: input: plain image, image of $size bytes, stages 0x10f$" \
+    "$plain_log" && grep -q '^image-fuzz: check: 0, 0 corruptions' "$plain_log" &&
+    grep -q '^image-fuzz: measure: required' "$plain_log"
+report $? "an image as it is is an input: info, map, check, convert, measure" \
+    "$plain_log"
+
+# The image that unpack.py writes is the one the fuzzer reads, for every
+# reproducer (containers and images as they are)
+unpack_log=$scratch/unpack.log
+rc=0
+for t in "${targets[@]}"; do
+    for f in "$regressions/$t"/*; do
+        [ -f "$f" ] || continue
+        echo "# $f" >>"$unpack_log"
+        python3 "$src/tests/image-fuzz/unpack.py" --format "$t" "$f" \
+            "$scratch/unpacked" >>"$unpack_log" 2>&1 || rc=1
+        rm -f "$scratch/dumped"
+        QEMU_FUZZ_IMAGE_STAGES=0 QEMU_FUZZ_IMAGE_DUMP="$scratch/dumped" \
+            "$fuzzer" --fuzz-target="$t" -runs=1 "$f" >/dev/null 2>&1 || true
+        cmp "$scratch/unpacked" "$scratch/dumped" >>"$unpack_log" 2>&1 || rc=1
+    done
+done
+report "$rc" "unpack.py writes the image that the fuzzer reads, every reproducer" \
+    "$unpack_log"
+
 for t in "${targets[@]}"; do
     log=$scratch/$t.log
     # Replay: each reproducer, every stage
@@ -110,6 +144,11 @@ for t in "${targets[@]}"; do
         # Keep the reproducer where people can find it
         mkdir -p "$fuzz_build/fuzz-artifacts"
         cp "$scratch/$t"-* "$fuzz_build/fuzz-artifacts/" 2>/dev/null || true
+        for a in "$scratch/$t"-*; do
+            [ -f "$a" ] || continue
+            echo "# as qemu-img commands: $src/tests/image-fuzz/unpack.py" \
+                "--format $t $fuzz_build/fuzz-artifacts/${a##*/} IMAGE" >>"$log"
+        done
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     report "$rc" "fuzz $t for ${secs}s (${execs:-0} executions)" "$log"

@@ -42,7 +42,8 @@ poke() {
 
 # run NAME: the image as an input with only the check stage; the output
 run() {
-    { printf '\x02\x00'; cat "$scratch/$1"; } >"$scratch/$1.input"
+    # The fuzzer's container (magic, then stages and flags): check only
+    { printf 'QEMUFUZZ\x02\x00'; cat "$scratch/$1"; } >"$scratch/$1.input"
     QEMU_FUZZ_IMAGE_VERBOSE=1 "$fuzzer" --fuzz-target=qcow2 \
         "$scratch/$1.input" 2>&1 | tee "$scratch/$1.log" | grep '^image-fuzz: check' || true
 }

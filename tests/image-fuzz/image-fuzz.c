@@ -5,9 +5,11 @@
  * image (see decode_input() for the encoding) that an in-memory protocol
  * driver serves to the format driver, so no file is involved; every
  * other block driver is disabled, so that an image cannot make QEMU open
- * a host file, a backing file or a network connection.  The input also
- * selects which of the stages below run on the image, so that the cheap
- * "qemu-img info" executions dominate:
+ * a host file, a backing file or a network connection.  An input that is
+ * an image as it is goes through the stages that only read it, as
+ * "qemu-img info", "map", "check", "convert" and "measure" would; an input
+ * in the fuzzer's container (see decode_input()) selects which of the
+ * stages below run, so that the cheap "qemu-img info" executions dominate:
  *
  *   info (always)      open without I/O, image info, snapshots
  *   STAGE_MAP          block status map and bounded reads
@@ -83,10 +85,18 @@ enum {
 };
 
 /*
- * Input encoding: byte 0 the stages 0-7, byte 1 two flags and the stages
- * 8-13 in its bits 2-7, then the image
+ * An input that does not start with INPUT_MAGIC is an image as it is, so
+ * that a crash file opens in qemu-img and image corpora are seeds as they
+ * are; the stages that only read an image run on it.  The container:
+ * INPUT_MAGIC, then byte 0 the stages 0-7, byte 1 two flags and the
+ * stages 8-13 in its bits 2-7, then the image (tests/image-fuzz/unpack.py
+ * writes it out and prints the stages).
  */
-#define INPUT_HEADER_SIZE   2
+#define INPUT_MAGIC         "QEMUFUZZ"
+#define INPUT_MAGIC_SIZE    (sizeof(INPUT_MAGIC) - 1)
+#define INPUT_HEADER_SIZE   (INPUT_MAGIC_SIZE + 2)
+#define STAGES_PLAIN        (STAGE_MAP | STAGE_CHECK | STAGE_CONVERT_RAW | \
+                             STAGE_CONVERT_QCOW2 | STAGE_MEASURE)
 #define INPUT_CHUNKED       (1 << 0)
 #define INPUT_COMPRESS      (1 << 1)    /* STAGE_CONVERT_QCOW2 compresses */
 #define INPUT_FLAGS         (INPUT_CHUNKED | INPUT_COMPRESS)
@@ -1142,6 +1152,10 @@ static void stage_commit(void)
 
 static void stage_write(BlockBackend *blk, uint64_t seed, int stages)
 {
+    /* The qemu-io commands of the requests below */
+    static const char *const op_names[] = {
+        "write -P 0xa5", "write -P 0xa5", "write -z -u", "discard",
+    };
     int64_t len = blk_getlength(blk);
     g_autofree uint8_t *buf = g_malloc(64 * KiB);
     int i;
@@ -1166,6 +1180,10 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int stages)
         int64_t bytes = MIN(((r & 0x7f) + 1) * BDRV_SECTOR_SIZE,
                             len - offset);
 
+        if (fuzz_verbose()) {
+            fprintf(stderr, "image-fuzz: write: %s %" PRId64 " %" PRId64 "\n",
+                    op_names[(r >> 8) & 3], offset, bytes);
+        }
         switch ((r >> 8) & 3) {
         case 0:
         case 1:
@@ -1197,24 +1215,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *env_stages = getenv("QEMU_FUZZ_IMAGE_STAGES");
     const char *dump = getenv("QEMU_FUZZ_IMAGE_DUMP");
     const char *result = getenv("QEMU_FUZZ_IMAGE_RESULT");
-    int stages, flags;
+    int stages = STAGES_PLAIN, flags = 0;
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    size_t header = 0;
     int64_t image_size;
     uint8_t *image;
     BlockBackend *blk;
     bool opened;
     size_t i;
 
-    if (size < INPUT_HEADER_SIZE) {
-        return 0;
+    if (size >= INPUT_HEADER_SIZE &&
+        !memcmp(data, INPUT_MAGIC, INPUT_MAGIC_SIZE)) {
+        const uint8_t *p = data + INPUT_MAGIC_SIZE;
+
+        stages = (p[0] | (p[1] & ~INPUT_FLAGS) << 6) & STAGE_ALL;
+        flags = p[1] & INPUT_FLAGS;
+        header = INPUT_HEADER_SIZE;
     }
-    stages = (data[0] | (data[1] & ~INPUT_FLAGS) << 6) & STAGE_ALL;
-    flags = data[1] & INPUT_FLAGS;
     if (env_stages && qemu_strtoi(env_stages, NULL, 0, &stages) == 0) {
         stages &= STAGE_ALL;
     }
-    image = decode_input(data + INPUT_HEADER_SIZE, size - INPUT_HEADER_SIZE,
-                         flags, &image_size);
+    image = decode_input(data + header, size - header, flags, &image_size);
+    if (fuzz_verbose()) {
+        fprintf(stderr, "image-fuzz: input: %s, image of %" PRId64
+                " bytes, stages 0x%x\n", header ? "container" : "plain image",
+                image_size, stages);
+    }
     if (dump) {
         g_file_set_contents(dump, (char *)image, image_size, NULL);
     }

@@ -25,11 +25,13 @@ import uuid
 import zipfile
 import zlib
 
+INPUT_MAGIC = b'QEMUFUZZ'      # a container; other inputs are images
 STAGE_ALL = 0xfff     # stages 0-7 in byte 0, 8-11 in bits 2-5 of byte 1
 INPUT_CHUNKED = 1
 INPUT_COMPRESS = 2
 BLOCK = 512
 MAX_SEED = 512 * 1024   # half of -max_len below
+MAX_PLAIN_SEED = 64 * 1024  # images as they are: every execution reads them
 
 # The libFuzzer options of every target (.options, read by OSS-Fuzz), the
 # same as the project's local runs use: inputs up to 1 MiB; a single
@@ -184,8 +186,9 @@ DICT = {
 
 
 def encode(image, stages, flags=0):
-    """The fuzzer's input: header, then chunks of the non-zero blocks"""
-    out = bytearray([stages & 0xff, INPUT_CHUNKED | flags | (stages >> 8) << 2])
+    """A container: magic, header, then chunks of the non-zero blocks"""
+    out = bytearray(INPUT_MAGIC)
+    out += bytes([stages & 0xff, INPUT_CHUNKED | flags | (stages >> 8) << 2])
     off = 0
     while off < len(image):
         if not any(image[off:off + BLOCK]):
@@ -383,14 +386,20 @@ def main():
             count = 0
             for i, (name, image) in enumerate(make_images(fmt, args, tmp)):
                 # Every image info-only, so that cheap runs dominate, and
-                # with every stage, half of them converted with compression
-                for stages in (0, STAGE_ALL):
-                    flags = INPUT_COMPRESS if stages and i % 2 else 0
-                    data = encode(image, stages, flags)
+                # with every stage, half of them converted with compression;
+                # small ones also as they are, read by the stages that
+                # only read an image
+                seeds = [('%s-s%d' % (name, stages),
+                          encode(image, stages,
+                                 INPUT_COMPRESS if stages and i % 2 else 0))
+                         for stages in (0, STAGE_ALL)]
+                if (len(image) <= MAX_PLAIN_SEED and
+                        not image.startswith(INPUT_MAGIC)):
+                    seeds.append((name + '-plain', image))
+                for seed_name, data in seeds:
                     if len(data) > MAX_SEED:
                         continue
-                    with open(os.path.join(d, '%s-s%d' % (name, stages)),
-                              'wb') as f:
+                    with open(os.path.join(d, seed_name), 'wb') as f:
                         f.write(data)
                     count += 1
             if count == 0:
