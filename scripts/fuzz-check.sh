@@ -45,7 +45,7 @@ for t in "${targets[@]}"; do
     if compgen -G "$regressions/$t/*" >/dev/null; then nrepro=$((nrepro + 1)); fi
 done
 n=0 failed=0
-echo "1..$((3 + nrepro + ${#targets[@]}))"
+echo "1..$((5 + nrepro + ${#targets[@]}))"
 report() {   # report STATUS DESCRIPTION LOG
     n=$((n + 1))
     if [ "$1" = 0 ]; then
@@ -116,6 +116,40 @@ for t in "${targets[@]}"; do
 done
 report "$rc" "unpack.py writes the image that the fuzzer reads, every reproducer" \
     "$unpack_log"
+
+# A multi-file image: the files that it names come from the input, and
+# unpack.py writes them where qemu-img finds them
+multi_log=$scratch/multi.log
+multi=$seeds/vmdk/vmdk-multi-2-s0
+mkdir -p "$scratch/multi"
+rc=0
+QEMU_FUZZ_IMAGE_STAGES=0x100 QEMU_FUZZ_IMAGE_VERBOSE=1 "$fuzzer" \
+    --fuzz-target=vmdk -runs=1 "$multi" >"$multi_log" 2>&1 || rc=1
+grep -q "^image-fuzz: file 'img-s001' of " "$multi_log" &&
+    grep -q '^image-fuzz: measure: required' "$multi_log" || rc=1
+python3 "$src/tests/image-fuzz/unpack.py" --format vmdk "$multi" \
+    "$scratch/multi/img" >>"$multi_log" 2>&1 &&
+    "$fuzz_build/qemu-img" check -f vmdk "$scratch/multi/img" >>"$multi_log" 2>&1 &&
+    "$fuzz_build/qemu-io" -f vmdk -c 'read -P 0x11 0 64k' \
+        "$scratch/multi/img" >>"$multi_log" 2>&1 || rc=1
+report "$rc" "a VMDK with an extent file: served from the input, unpacked for qemu-img" \
+    "$multi_log"
+
+# A qcow2 image that names an NBD export as its data file in json: syntax,
+# the way of CVE-2024-4467: the block layer must not parse the name (the
+# fuzzer aborts on any driver it does not serve), and qemu-img info must
+# not open the data file at all
+cve_log=$scratch/cve.log
+mkdir -p "$scratch/cve"
+rc=0
+nbd='json:{"driver":"nbd","server":{"type":"inet","host":"127.0.0.1","port":"1"},"export":"x"}'
+(cd "$scratch/cve" &&
+    "$fuzz_build/qemu-img" create -q -f qcow2 -o data_file=data img 1M &&
+    "$fuzz_build/qemu-img" amend -o "data_file=${nbd//,/,,}" img) >"$cve_log" 2>&1 || rc=1
+QEMU_FUZZ_IMAGE_VERBOSE=1 "$fuzzer" --fuzz-target=qcow2 -runs=1 \
+    "$scratch/cve/img" >>"$cve_log" 2>&1 || rc=1
+grep -q '^image-fuzz: input: plain image' "$cve_log" || rc=1
+report "$rc" "a json: data file name opens nothing (CVE-2024-4467)" "$cve_log"
 
 for t in "${targets[@]}"; do
     log=$scratch/$t.log

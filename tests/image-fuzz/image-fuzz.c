@@ -3,13 +3,14 @@
  *
  * One libFuzzer binary, one target per image format.  The input is an
  * image (see decode_input() for the encoding) that an in-memory protocol
- * driver serves to the format driver, so no file is involved; every
- * other block driver is disabled, so that an image cannot make QEMU open
- * a host file, a backing file or a network connection.  An input that is
- * an image as it is goes through the stages that only read it, as
- * "qemu-img info", "map", "check", "convert" and "measure" would; an input
- * in the fuzzer's container (see decode_input()) selects which of the
- * stages below run, so that the cheap "qemu-img info" executions dominate:
+ * driver serves to the format driver, so no file is involved; the files
+ * that a multi-file image names come from the input too, and an image
+ * that makes QEMU open anything else is a finding (fuzz_denied_open()).
+ * An input that is an image as it is goes through the stages that only
+ * read it, as "qemu-img info", "map", "check", "convert" and "measure"
+ * would; an input in the fuzzer's container (see decode_input()) selects
+ * which of the stages below run, so that the cheap "qemu-img info"
+ * executions dominate:
  *
  *   info (always)      open without I/O, image info, snapshots
  *   STAGE_MAP          block status map and bounded reads
@@ -48,6 +49,7 @@
 #include "qemu/option.h"
 #include "qapi/error.h"
 #include "qobject/qdict.h"
+#include "qobject/qjson.h"
 #include "qapi/qapi-types-block-core.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "block/dirty-bitmap.h"
@@ -99,7 +101,8 @@ enum {
                              STAGE_CONVERT_QCOW2 | STAGE_MEASURE)
 #define INPUT_CHUNKED       (1 << 0)
 #define INPUT_COMPRESS      (1 << 1)    /* STAGE_CONVERT_QCOW2 compresses */
-#define INPUT_FLAGS         (INPUT_CHUNKED | INPUT_COMPRESS)
+#define INPUT_FILES         (1 << 6)    /* other files before the image */
+#define INPUT_FLAGS         (INPUT_CHUNKED | INPUT_COMPRESS | INPUT_FILES)
 
 /*
  * Bounds per execution.  A legitimately huge virtual disk is fine: only
@@ -120,8 +123,9 @@ enum {
 #define MAX_COMMIT_BYTES    (16 * MiB)
 
 /*
- * The in-memory protocol: named buffers, "fuzz-mem:in" is the input,
- * the others are created by the convert stages.
+ * The in-memory protocol: named buffers, "fuzz-mem:in" is the input's
+ * image, the input's other files have their own names (INPUT_FILES), and
+ * the stages create the others (fuzz_mem_reserved()).
  */
 typedef struct FuzzMemBuffer {
     char *name;
@@ -132,6 +136,7 @@ typedef struct FuzzMemBuffer {
     int64_t max_size;
     bool read_only;
     bool borrowed;              /* data is not the buffer's to free */
+    bool extra;                 /* one of the input's other files */
     QLIST_ENTRY(FuzzMemBuffer) next;
 } FuzzMemBuffer;
 
@@ -150,6 +155,22 @@ static QLIST_HEAD(, FuzzMemBuffer) fuzz_mem_spares =
 typedef struct BDRVFuzzMemState {
     FuzzMemBuffer *buf;
 } BDRVFuzzMemState;
+
+/* The names of the buffers that the stages make */
+static bool fuzz_mem_reserved(const char *name)
+{
+    static const char *const names[] = {
+        "in", "rw", "check", "base", "out-raw", "out-qcow2",
+    };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(names); i++) {
+        if (!strcmp(name, names[i])) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static FuzzMemBuffer *fuzz_mem_find(const char *name)
 {
@@ -216,7 +237,8 @@ static void fuzz_mem_free_all(void)
         FuzzMemBuffer *spare;
 
         QLIST_REMOVE(buf, next);
-        if (!buf->read_only) {
+        /* The other files' names come from the input: no spares for them */
+        if (!buf->read_only && !buf->extra) {
             QLIST_FOREACH(spare, &fuzz_mem_spares, next) {
                 if (!strcmp(spare->name, buf->name)) {
                     break;
@@ -245,15 +267,39 @@ static void fuzz_mem_free_all(void)
     }
 }
 
+static const char *fuzz_format;         /* the target: an image format */
+
+/*
+ * While qemu-img info opens the image, the only file it may open (NULL:
+ * any).  Since CVE-2024-4467, info does not open the external data file
+ * of a qcow2 image, so that it can vet an image that names other files;
+ * only VMDK's extents are the image itself.
+ */
+static const char *fuzz_info_file;
+
+static void G_NORETURN fuzz_finding(const char *what, const char *name)
+{
+    fprintf(stderr, "image-fuzz: the %s image made QEMU open '%s' %s\n",
+            fuzz_format, name, what);
+    abort();
+}
+
 static int fuzz_mem_open(BlockDriverState *bs, QDict *options, int flags,
                          Error **errp)
 {
     BDRVFuzzMemState *s = bs->opaque;
     const char *filename = qdict_get_try_str(options, "filename");
+    const char *name;
 
     if (!filename) {
         error_setg(errp, "%s needs a filename", FUZZ_MEM_PROTOCOL);
         return -EINVAL;
+    }
+    if (!strstart(filename, FUZZ_MEM_PROTOCOL ":", &name)) {
+        name = filename;
+    }
+    if (fuzz_info_file && strcmp(name, fuzz_info_file)) {
+        fuzz_finding("during qemu-img info", filename);
     }
     s->buf = fuzz_mem_find(filename);
     if (!s->buf) {
@@ -489,17 +535,36 @@ static BlockDriver bdrv_fuzz_mem = {
 };
 
 /*
- * The whitelist: every driver but the target's format, the in-memory
- * protocol and qcow2 (the output of STAGE_CONVERT_QCOW2) refuses to open.
+ * The whitelist: the target's format, qcow2 (the output of
+ * STAGE_CONVERT_QCOW2), the in-memory protocol and the file protocol,
+ * which serves the input's files by name (fuzz_take_over_file()).  An
+ * image that gets any other driver to open, through a name that the block
+ * layer parses as a protocol or json: filename, would reach the host or
+ * the network: a finding.
  */
-static const char *fuzz_format;
-
 static int fuzz_denied_open(BlockDriverState *bs, QDict *options, int flags,
                             Error **errp)
 {
-    error_setg(errp, "driver '%s' is disabled in the image fuzzer",
-               bs->drv->format_name);
-    return -EPERM;
+    g_autoptr(GString) json = qobject_to_json(QOBJECT(options));
+    g_autofree char *what = g_strdup_printf("with the %s driver",
+                                            bs->drv->format_name);
+
+    fuzz_finding(what, json->str);
+}
+
+/*
+ * The file protocol serves the input's files from memory: the extents and
+ * data files that an image names, relative names resolved against its own
+ * name "in", are looked up among them and never on the host.
+ */
+static void fuzz_take_over_file(BlockDriver *drv)
+{
+    BlockDriver mem = bdrv_fuzz_mem;
+
+    mem.format_name = drv->format_name;
+    mem.protocol_name = drv->protocol_name;
+    mem.list = drv->list;
+    *drv = mem;
 }
 
 static void fuzz_restrict_drivers(void)
@@ -511,6 +576,10 @@ static void fuzz_restrict_drivers(void)
     for (drv = &bdrv_fuzz_mem; drv; drv = QLIST_NEXT(drv, list)) {
         if (drv == &bdrv_fuzz_mem || !strcmp(drv->format_name, fuzz_format) ||
             !strcmp(drv->format_name, "qcow2")) {
+            continue;
+        }
+        if (!strcmp(drv->format_name, "file")) {
+            fuzz_take_over_file(drv);
             continue;
         }
         drv->bdrv_open = fuzz_denied_open;
@@ -539,23 +608,12 @@ static uint64_t fuzz_rand(uint64_t *state)
  * costs more than the rest of an info-only execution.  So the buffer stays
  * zero but for the chunks of the last input, which are cleared first.
  */
-static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
-                             int64_t *image_size)
+/* The size of the image that a list of chunks makes */
+static int64_t chunks_length(const uint8_t *data, size_t size)
 {
-    static uint8_t *image;
-    static int64_t capacity;
-    static int64_t valid;       /* the last image's size; the rest poisoned */
-    static GArray *dirty;       /* Range of the chunks of the last input */
     const uint8_t *p = data, *end = data + size;
     int64_t len = 0;
-    guint i;
 
-    if (!(flags & INPUT_CHUNKED)) {
-        /* Read-only, like the input: fuzz_mem refuses writes to "in" */
-        *image_size = size;
-        return (uint8_t *)data;
-    }
-    /* First pass: the size */
     while (end - p >= 6) {
         uint32_t off = ldl_le_p(p);
         size_t n = MIN(lduw_le_p(p + 4), end - p - 6);
@@ -565,6 +623,48 @@ static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
         }
         p += 6 + n;
     }
+    return len;
+}
+
+/* Lay the chunks out in @image; their ranges go to @dirty, if not NULL */
+static void chunks_copy(uint8_t *image, const uint8_t *data, size_t size,
+                        GArray *dirty)
+{
+    const uint8_t *p = data, *end = data + size;
+
+    while (end - p >= 6) {
+        uint32_t off = ldl_le_p(p);
+        size_t n = MIN(lduw_le_p(p + 4), end - p - 6);
+
+        if (n && off + n <= MAX_IMAGE_SIZE) {
+            memcpy(image + off, p + 6, n);
+            if (dirty) {
+                Range r;
+
+                range_set_bounds(&r, off, off + n - 1);
+                g_array_append_val(dirty, r);
+            }
+        }
+        p += 6 + n;
+    }
+}
+
+static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
+                             int64_t *image_size)
+{
+    static uint8_t *image;
+    static int64_t capacity;
+    static int64_t valid;       /* the last image's size; the rest poisoned */
+    static GArray *dirty;       /* Range of the chunks of the last input */
+    int64_t len;
+    guint i;
+
+    if (!(flags & INPUT_CHUNKED)) {
+        /* Read-only, like the input: fuzz_mem refuses writes to "in" */
+        *image_size = size;
+        return (uint8_t *)data;
+    }
+    len = chunks_length(data, size);
     if (!dirty) {
         dirty = g_array_new(false, false, sizeof(Range));
     }
@@ -588,25 +688,87 @@ static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
         memset(image + range_lob(r), 0, range_size(r));
     }
     g_array_set_size(dirty, 0);
-    for (p = data; end - p >= 6;) {
-        uint32_t off = ldl_le_p(p);
-        size_t n = MIN(lduw_le_p(p + 4), end - p - 6);
-
-        if (n && off + n <= MAX_IMAGE_SIZE) {
-            Range r;
-
-            memcpy(image + off, p + 6, n);
-            range_set_bounds(&r, off, off + n - 1);
-            g_array_append_val(dirty, r);
-        }
-        p += 6 + n;
-    }
+    chunks_copy(image, data, size, dirty);
     if (len < valid) {
         ASAN_POISON_MEMORY_REGION(image + len, valid - len);
     }
     valid = len;
     *image_size = len;
     return image;
+}
+
+/*
+ * The input's other files (flag INPUT_FILES), before the image: a count
+ * byte, then for each file {u8 name length, name, le32 size, le32 length,
+ * data}: a file of size bytes (at most MAX_IMAGE_SIZE), whose first bytes
+ * are the length bytes of data, or with INPUT_CHUNKED the chunks in them,
+ * and the rest zeroes.  The chunked files of an input take at most
+ * MAX_IMAGE_SIZE bytes of memory together.  Returns the bytes they take.
+ */
+static size_t decode_files(const uint8_t *data, size_t size, int flags)
+{
+    const uint8_t *p = data, *end = data + size;
+    int64_t budget = MAX_IMAGE_SIZE;
+    unsigned count, i;
+
+    if (!size) {
+        return 0;
+    }
+    count = *p++;
+    for (i = 0; i < count && p < end; i++) {
+        size_t name_len = *p++;
+        g_autofree char *name = NULL;
+        uint32_t file_size, len;
+        FuzzMemBuffer *buf;
+
+        if (end - p < name_len + 8) {
+            return size;
+        }
+        name = g_strndup((const char *)p, name_len);
+        file_size = ldl_le_p(p + name_len);
+        len = MIN(ldl_le_p(p + name_len + 4), end - p - name_len - 8);
+        p += name_len + 8;
+        if (!*name || fuzz_mem_reserved(name) || fuzz_mem_find(name)) {
+            p += len;
+            continue;
+        }
+        if (flags & INPUT_CHUNKED) {
+            int64_t stored = chunks_length(p, len);
+
+            if (stored > budget) {
+                p += len;
+                continue;
+            }
+            budget -= stored;
+            buf = fuzz_mem_add(name, g_malloc0(stored), stored, true);
+            chunks_copy(buf->data, p, len, NULL);
+        } else {
+            buf = fuzz_mem_add(name, (uint8_t *)p, len, true);
+            buf->borrowed = true;
+        }
+        buf->extra = true;
+        buf->size = MIN(MAX(file_size, buf->filled), MAX_IMAGE_SIZE);
+        buf->max_size = buf->size;
+        p += len;
+    }
+    return p - data;
+}
+
+/* The write stages write to the other files too, as to the image's copy */
+static void fuzz_mem_files_writable(void)
+{
+    FuzzMemBuffer *buf;
+
+    QLIST_FOREACH(buf, &fuzz_mem_buffers, next) {
+        if (buf->extra && buf->read_only) {
+            if (buf->borrowed) {
+                buf->data = g_memdup2(buf->data, buf->filled);
+                buf->borrowed = false;
+            }
+            buf->read_only = false;
+            buf->max_size = MAX_OUTPUT_SIZE;
+        }
+    }
 }
 
 static BlockBackend *fuzz_open(const char *format, const char *name,
@@ -1235,11 +1397,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (env_stages && qemu_strtoi(env_stages, NULL, 0, &stages) == 0) {
         stages &= STAGE_ALL;
     }
+    if (flags & INPUT_FILES) {
+        header += decode_files(data + header, size - header, flags);
+    }
     image = decode_input(data + header, size - header, flags, &image_size);
     if (fuzz_verbose()) {
+        FuzzMemBuffer *buf;
+
         fprintf(stderr, "image-fuzz: input: %s, image of %" PRId64
                 " bytes, stages 0x%x\n", header ? "container" : "plain image",
                 image_size, stages);
+        QLIST_FOREACH(buf, &fuzz_mem_buffers, next) {
+            fprintf(stderr, "image-fuzz: file '%s' of %" PRId64 " bytes\n",
+                    buf->name, buf->size);
+        }
     }
     if (dump) {
         g_file_set_contents(dump, (char *)image, image_size, NULL);
@@ -1253,7 +1424,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_mem_add("in", image, image_size, true)->borrowed = true;
 
     /* qemu-img info */
+    fuzz_info_file = strcmp(fuzz_format, "vmdk") ? "in" : NULL;
     blk = fuzz_open(fuzz_format, "in", BDRV_O_NO_IO);
+    fuzz_info_file = NULL;
     opened = blk;
     if (blk) {
         stage_info(blk);
@@ -1284,6 +1457,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             blk_unref(blk);
         }
+    }
+    if (stages & (STAGE_WRITE | STAGE_COMMIT)) {
+        fuzz_mem_files_writable();
     }
     if (stages & STAGE_WRITE) {
         /* Resizing needs the permission, as in qemu-img resize */

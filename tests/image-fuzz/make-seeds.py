@@ -29,6 +29,7 @@ INPUT_MAGIC = b'QEMUFUZZ'      # a container; other inputs are images
 STAGE_ALL = 0xfff     # stages 0-7 in byte 0, 8-11 in bits 2-5 of byte 1
 INPUT_CHUNKED = 1
 INPUT_COMPRESS = 2
+INPUT_FILES = 0x40
 BLOCK = 512
 MAX_SEED = 512 * 1024   # half of -max_len below
 MAX_PLAIN_SEED = 64 * 1024  # images as they are: every execution reads them
@@ -94,6 +95,14 @@ VARIANTS = {
     'dmg': None,
     'cloop': None,
     'bochs': None,
+}
+
+# Images of more than one file: the image, and the files it names with
+# names relative to its own, which the fuzzer serves from the input
+MULTI_FILE = {
+    'vmdk': ['subformat=monolithicFlat', 'subformat=twoGbMaxExtentSparse',
+             'subformat=twoGbMaxExtentFlat'],
+    'qcow2': ['data_file=data.raw', 'data_file=data.raw,data_file_raw=on'],
 }
 
 SAMPLES = {
@@ -185,10 +194,10 @@ DICT = {
 }
 
 
-def encode(image, stages, flags=0):
-    """A container: magic, header, then chunks of the non-zero blocks"""
-    out = bytearray(INPUT_MAGIC)
-    out += bytes([stages & 0xff, INPUT_CHUNKED | flags | (stages >> 8) << 2])
+def chunks(image):
+    """The non-zero blocks of an image as chunks (le32 offset, le16 length,
+    data)"""
+    out = bytearray()
     off = 0
     while off < len(image):
         if not any(image[off:off + BLOCK]):
@@ -204,9 +213,52 @@ def encode(image, stages, flags=0):
     return bytes(out)
 
 
-def run(*args):
+def encode(image, stages, flags=0, files=()):
+    """A container: magic, header, the other files (name, size, chunks),
+    then the image's chunks"""
+    out = bytearray(INPUT_MAGIC)
+    if files:
+        flags |= INPUT_FILES
+    out += bytes([stages & 0xff, INPUT_CHUNKED | flags | (stages >> 8) << 2])
+    if files:
+        out.append(len(files))
+        for name, data in files:
+            c = chunks(data)
+            out += bytes([len(name)]) + name.encode()
+            out += struct.pack('<II', len(data), len(c)) + c
+    return bytes(out + chunks(image))
+
+
+def run(*args, cwd=None):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
+                   stderr=subprocess.PIPE, cwd=cwd)
+
+
+def make_multi_file(fmt, args, tmp):
+    """Yield (name, image, [(file name, bytes)]) of the images of one format
+    that name other files"""
+    for n, opts in enumerate(MULTI_FILE.get(fmt, []), 1):
+        d = os.path.join(tmp, 'multi-%s-%d' % (fmt, n))
+        os.makedirs(d)
+        ios = []
+        for w in WRITES:
+            ios += ['-c', w]
+        try:
+            # Relative names, as the image refers to them
+            run(args.qemu_img, 'create', '-f', fmt, '-o', opts, 'img', '4M',
+                cwd=d)
+            run(args.qemu_io, '-f', fmt, *ios, 'img', cwd=d)
+        except subprocess.CalledProcessError as e:
+            print('make-seeds: %s %s: %s' % (fmt, opts, e.stderr.decode()),
+                  file=sys.stderr)
+            continue
+        files = []
+        for f in sorted(os.listdir(d)):
+            if f != 'img':
+                with open(os.path.join(d, f), 'rb') as fd:
+                    files.append((f, fd.read()))
+        with open(os.path.join(d, 'img'), 'rb') as fd:
+            yield '%s-multi-%d' % (fmt, n), fd.read(), files
 
 
 def dmg_image(chunk_types):
@@ -400,6 +452,15 @@ def main():
                     if len(data) > MAX_SEED:
                         continue
                     with open(os.path.join(d, seed_name), 'wb') as f:
+                        f.write(data)
+                    count += 1
+            for name, image, files in make_multi_file(fmt, args, tmp):
+                for stages in (0, STAGE_ALL):
+                    data = encode(image, stages, 0, files)
+                    if len(data) > MAX_SEED:
+                        continue
+                    with open(os.path.join(d, '%s-s%d' % (name, stages)),
+                              'wb') as f:
                         f.write(data)
                     count += 1
             if count == 0:

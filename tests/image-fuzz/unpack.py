@@ -12,20 +12,25 @@ fuzzer did with it, as qemu-img and qemu-io commands.
 An input that does not start with b'QEMUFUZZ' is an image as it is: it
 is copied, and the fuzzer ran the stages that only read an image on it.
 Otherwise it is the fuzzer's container (docs/devel/testing/image-fuzzing.rst):
-the magic, two bytes of stages and flags, then the image, as it is or,
-with flag 1, as chunks (little endian 32-bit offset, 16-bit length, data)
-laid out in an image of zeroes.  This decodes the image the way
-tests/image-fuzz/image-fuzz.c does (QEMU_FUZZ_IMAGE_DUMP writes the same
-bytes).
+the magic, two bytes of stages and flags, with flag 0x40 the other files
+of the image (the extents or data file that it names), then the image;
+with flag 1, the image and the other files are chunks (little endian
+32-bit offset, 16-bit length, data) laid out in zeroes.  This decodes them
+the way tests/image-fuzz/image-fuzz.c does (QEMU_FUZZ_IMAGE_DUMP writes
+the same image), and writes the other files next to IMAGE under their
+names, where qemu-img finds them.
 """
 import argparse
+import os
 import shlex
 import struct
 import sys
 
 MAGIC = b'QEMUFUZZ'
-CHUNKED, COMPRESS = 1, 2
+CHUNKED, COMPRESS, FILES = 1, 2, 0x40
 MAX_IMAGE_SIZE = 16 * 1024 * 1024
+# The names of the fuzzer's own in-memory files
+RESERVED = ('in', 'rw', 'check', 'base', 'out-raw', 'out-qcow2')
 STAGES_PLAIN = 0x01 | 0x02 | 0x04 | 0x08 | 0x100
 
 # What each stage does, with {f} the format, {i} the image and {c} a copy
@@ -52,16 +57,8 @@ STAGES = [
 ]
 
 
-def decode(data):
-    """Return (image, stages, flags, container) of an input"""
-    if len(data) < len(MAGIC) + 2 or not data.startswith(MAGIC):
-        return data, STAGES_PLAIN, 0, False
-    b0, b1 = data[len(MAGIC)], data[len(MAGIC) + 1]
-    stages = (b0 | (b1 & ~(CHUNKED | COMPRESS)) << 6) & 0xfff
-    flags = b1 & (CHUNKED | COMPRESS)
-    payload = data[len(MAGIC) + 2:]
-    if not flags & CHUNKED:
-        return payload, stages, flags, True
+def unchunk(payload):
+    """The bytes that a list of chunks makes"""
     chunks, size, p = [], 0, 0
     while len(payload) - p >= 6:
         off, n = struct.unpack_from('<IH', payload, p)
@@ -73,7 +70,54 @@ def decode(data):
     image = bytearray(size)
     for off, chunk in chunks:
         image[off:off + len(chunk)] = chunk
-    return bytes(image), stages, flags, True
+    return bytes(image)
+
+
+def decode_files(data, flags):
+    """Return ([(name, bytes)], the bytes after the files); the fuzzer
+    ignores a file without a name, a name it uses itself or a repeated
+    name, and chunked files past MAX_IMAGE_SIZE bytes in all"""
+    files, p, budget = [], 1, MAX_IMAGE_SIZE
+    count = data[0] if data else 0
+    for _ in range(count):
+        if p >= len(data):
+            break
+        n = data[p]
+        p += 1
+        if len(data) - p < n + 8:
+            return files, b''
+        name = data[p:p + n].split(b'\0')[0].decode('latin-1')
+        size, length = struct.unpack_from('<II', data, p + n)
+        p += n + 8
+        stored = data[p:p + length]
+        p += len(stored)
+        if (not name or name in RESERVED or
+                name in [f for f, _ in files]):
+            continue
+        if flags & CHUNKED:
+            stored = unchunk(stored)
+            if len(stored) > budget:
+                continue
+            budget -= len(stored)
+        size = min(max(size, len(stored)), MAX_IMAGE_SIZE)
+        files.append((name, stored + bytes(size - len(stored))))
+    return files, data[p:]
+
+
+def decode(data):
+    """Return (image, stages, flags, container, files) of an input"""
+    if len(data) < len(MAGIC) + 2 or not data.startswith(MAGIC):
+        return data, STAGES_PLAIN, 0, False, []
+    b0, b1 = data[len(MAGIC)], data[len(MAGIC) + 1]
+    stages = (b0 | (b1 & ~(CHUNKED | COMPRESS | FILES)) << 6) & 0xfff
+    flags = b1 & (CHUNKED | COMPRESS | FILES)
+    payload = data[len(MAGIC) + 2:]
+    files = []
+    if flags & FILES:
+        files, payload = decode_files(payload, flags)
+    if flags & CHUNKED:
+        payload = unchunk(payload)
+    return payload, stages, flags, True, files
 
 
 def main():
@@ -85,9 +129,18 @@ def main():
     args = p.parse_args()
 
     with open(args.input, 'rb') as f:
-        image, stages, flags, container = decode(f.read())
+        image, stages, flags, container, files = decode(f.read())
     with open(args.image, 'wb') as f:
         f.write(image)
+    for name, data in files:
+        # The block layer resolves the image's names against its own
+        path = os.path.join(os.path.dirname(args.image), name)
+        if '/' in name or name in ('.', '..'):
+            print('# not written: a file named %r' % name)
+            continue
+        with open(path, 'wb') as f:
+            f.write(data)
+        print('# %s: %d bytes, named by the image' % (path, len(data)))
     q = {'f': shlex.quote(args.format), 'i': shlex.quote(args.image),
          'c': shlex.quote(args.image + '.rw'),
          'z': ' -c' if flags & COMPRESS else ''}
