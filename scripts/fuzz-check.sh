@@ -45,7 +45,7 @@ for t in "${targets[@]}"; do
     if compgen -G "$regressions/$t/*" >/dev/null; then nrepro=$((nrepro + 1)); fi
 done
 n=0 failed=0
-echo "1..$((5 + nrepro + ${#targets[@]}))"
+echo "1..$((6 + nrepro + ${#targets[@]}))"
 report() {   # report STATUS DESCRIPTION LOG
     n=$((n + 1))
     if [ "$1" = 0 ]; then
@@ -150,6 +150,19 @@ QEMU_FUZZ_IMAGE_VERBOSE=1 "$fuzzer" --fuzz-target=qcow2 -runs=1 \
     "$scratch/cve/img" >>"$cve_log" 2>&1 || rc=1
 grep -q '^image-fuzz: input: plain image' "$cve_log" || rc=1
 report "$rc" "a json: data file name opens nothing (CVE-2024-4467)" "$cve_log"
+
+# A LUKS header whose master key digest takes 2^32 - 16 PBKDF2 iterations
+# (hours): the fuzzer refuses the key derivation by count, no timeout
+luks_log=$scratch/luks.log
+rc=0
+"$fuzz_build/qemu-img" create -q --object secret,id=sec0,data=fuzz -f luks \
+    -o key-secret=sec0,iter-time=1 "$scratch/iter.luks" 1M >"$luks_log" 2>&1 &&
+    printf '\xff\xff\xff\xf0' | dd of="$scratch/iter.luks" bs=1 seek=164 \
+        conv=notrunc status=none || rc=1
+"$fuzzer" --fuzz-target=luks -runs=1 -timeout=20 "$scratch/iter.luks" \
+    >>"$luks_log" 2>&1 || rc=1
+report "$rc" "a LUKS header asking for 2^32 PBKDF2 iterations: refused, no timeout" \
+    "$luks_log"
 
 for t in "${targets[@]}"; do
     log=$scratch/$t.log

@@ -55,6 +55,8 @@
 #include "block/dirty-bitmap.h"
 #include "block/snapshot.h"
 #include "crypto/init.h"
+#include "crypto/pbkdf.h"
+#include "crypto/secret.h"
 #include "block/block_int.h"
 #include "block/qapi.h"
 #include "qapi/qapi-commands-block-core.h"
@@ -771,6 +773,47 @@ static void fuzz_mem_files_writable(void)
     }
 }
 
+/*
+ * The passphrase of the encrypted seeds (make-seeds.py), a secret object
+ * that every open of an encrypted image names, as a user's --object would
+ */
+#define FUZZ_SECRET_ID      "fuzz-secret"
+#define FUZZ_SECRET         "fuzz"
+
+/*
+ * A LUKS header says how many PBKDF2 iterations its key slots and master
+ * key digest take, up to 2^32 each: hours that a real image's owner pays
+ * knowingly.  The fuzzer bounds its work per execution by count instead,
+ * and refuses more (the link wraps qcrypto_pbkdf2(), see meson.build).
+ */
+#define MAX_PBKDF_ITERATIONS 100000
+
+int __wrap_qcrypto_pbkdf2(QCryptoHashAlgo hash, const uint8_t *key,
+                          size_t nkey, const uint8_t *salt, size_t nsalt,
+                          uint64_t iterations, uint8_t *out, size_t nout,
+                          Error **errp)
+{
+    if (iterations > MAX_PBKDF_ITERATIONS) {
+        error_setg(errp, "%" PRIu64 " PBKDF2 iterations, more than the "
+                   "image fuzzer's %d", iterations, MAX_PBKDF_ITERATIONS);
+        return -1;
+    }
+    return __real_qcrypto_pbkdf2(hash, key, nkey, salt, nsalt, iterations,
+                                 out, nout, errp);
+}
+
+/* The header's encryption method of a qcow or qcow2 image, 0 if none */
+static uint32_t fuzz_qcow_crypt_method(const char *name)
+{
+    FuzzMemBuffer *buf = fuzz_mem_find(name);
+
+    if (!buf || buf->filled < 40 || memcmp(buf->data, "QFI\xfb", 4)) {
+        return 0;
+    }
+    /* qcow (version 1) has it after the cluster and L2 bits */
+    return ldl_be_p(buf->data + (ldl_be_p(buf->data + 4) == 1 ? 36 : 32));
+}
+
 static BlockBackend *fuzz_open(const char *format, const char *name,
                                int flags)
 {
@@ -781,6 +824,12 @@ static BlockBackend *fuzz_open(const char *format, const char *name,
     qdict_put_str(opts, "driver", format);
     qdict_put_str(opts, "file.driver", FUZZ_MEM_PROTOCOL);
     qdict_put_str(opts, "file.filename", name);
+    if (!strcmp(format, "luks")) {
+        qdict_put_str(opts, "key-secret", FUZZ_SECRET_ID);
+    } else if ((!strcmp(format, "qcow2") || !strcmp(format, "qcow")) &&
+               fuzz_qcow_crypt_method(name)) {
+        qdict_put_str(opts, "encrypt.key-secret", FUZZ_SECRET_ID);
+    }
     blk = blk_new_open(NULL, NULL, opts, flags | BDRV_O_NO_BACKING,
                        &local_err);
     error_free(local_err);
@@ -1540,6 +1589,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv, char ***envp)
     qcrypto_init(&error_fatal);
     module_call_init(MODULE_INIT_QOM);
     bdrv_init();
+    object_new_with_props(TYPE_QCRYPTO_SECRET, object_get_objects_root(),
+                          FUZZ_SECRET_ID, &error_fatal,
+                          "data", FUZZ_SECRET, NULL);
     if (!bdrv_find_format(fuzz_format)) {
         fprintf(stderr, "Unknown image format '%s'\n", fuzz_format);
         exit(1);

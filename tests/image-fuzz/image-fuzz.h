@@ -1,5 +1,5 @@
 /*
- * The libFuzzer entry points of the disk image fuzzer
+ * The entry points of the disk image fuzzer
  *
  * Copyright (c) 2026 QEMU Storage Series
  *
@@ -9,7 +9,19 @@
 #ifndef TESTS_IMAGE_FUZZ_H
 #define TESTS_IMAGE_FUZZ_H
 
+#include "crypto/pbkdf.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv, char ***envp);
+
+/* The link wraps qcrypto_pbkdf2() (meson.build) */
+int __real_qcrypto_pbkdf2(QCryptoHashAlgo hash, const uint8_t *key,
+                          size_t nkey, const uint8_t *salt, size_t nsalt,
+                          uint64_t iterations, uint8_t *out, size_t nout,
+                          Error **errp);
+int __wrap_qcrypto_pbkdf2(QCryptoHashAlgo hash, const uint8_t *key,
+                          size_t nkey, const uint8_t *salt, size_t nsalt,
+                          uint64_t iterations, uint8_t *out, size_t nout,
+                          Error **errp);
 
 #endif

@@ -71,6 +71,8 @@ VARIANTS = {
         'zone.mode=host-managed,zone.size=1M,zone.capacity=768k,'
         'zone.conventional_zones=1,zone.max_open_zones=4,'
         'zone.max_active_zones=6',
+        # LUKS encryption; the fuzzer has the passphrase (SECRET)
+        'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=1',
     ],
     'vmdk': [
         'subformat=monolithicSparse',
@@ -89,13 +91,22 @@ VARIANTS = {
     'vpc': ['subformat=dynamic', 'subformat=fixed',
             'subformat=dynamic,force_size=on'],
     'parallels': ['cluster_size=1048576', 'cluster_size=65536'],
-    'qcow': [''],
+    'qcow': ['', 'encrypt.format=aes,encrypt.key-secret=sec0'],
     'qed': ['cluster_size=65536', 'cluster_size=4096,table_size=2',
             'cluster_size=4096,table_size=1'],
     'dmg': None,
     'cloop': None,
     'bochs': None,
+    'luks': [
+        'key-secret=sec0,iter-time=1',
+        'key-secret=sec0,iter-time=1,cipher-alg=aes-128,cipher-mode=cbc,'
+        'ivgen-alg=essiv,ivgen-hash-alg=sha256',
+        'key-secret=sec0,iter-time=1,hash-alg=sha1,ivgen-alg=plain',
+    ],
 }
+
+# The passphrase of the encrypted seeds: the fuzzer opens them with it
+SECRET = 'secret,id=sec0,data=fuzz'
 
 # Images of more than one file: the image, and the files it names with
 # names relative to its own, which the fuzzer serves from the input
@@ -191,6 +202,12 @@ DICT = {
               b'#V2.0 Format'],
     'bochs': [b'Bochs Virtual HD Image', b'Redolog', b'Growing',
               b'Undoable', b'Volatile', le32(0x00020000), le32(0x00010000)],
+    # The header's magic and version, cipher, mode and hash names, and an
+    # active key slot
+    'luks': [b'LUKS\xba\xbe\x00\x01', b'aes', b'twofish', b'serpent',
+             b'cast5', b'sm4', b'xts-plain64', b'cbc-essiv:sha256',
+             b'cbc-plain', b'ecb', b'sha1', b'sha256', b'sha512', b'ripemd160',
+             be32(0x00ac71f3), be32(4000)],
 }
 
 
@@ -347,11 +364,21 @@ def make_images(fmt, args, tmp):
         for content in ('empty', 'data', 'extra'):
             n += 1
             img = os.path.join(tmp, '%s-%d' % (fmt, n))
-            size = '4M' if 'fixed' in opts or 'static=on' in opts else '64M'
+            size = ('4M' if 'fixed' in opts or 'static=on' in opts or
+                    fmt == 'luks' else '64M')
             cmd = [args.qemu_img, 'create', '-f', fmt]
             target = ['-f', fmt, img]
             if opts:
                 cmd += ['-o', opts]
+            if 'key-secret' in opts:
+                # Encrypted: no snapshot or compressed copy without the key
+                if content == 'extra':
+                    continue
+                key = 'key-secret' if fmt == 'luks' else 'encrypt.key-secret'
+                cmd[2:2] = ['--object', SECRET]
+                target = ['--object', SECRET, '--image-opts',
+                          'driver=%s,%s=sec0,file.filename=%s' %
+                          (fmt, key, img)]
             if 'backing_file' in opts:
                 # The backing file does not exist: neither create nor
                 # qemu-io opens it
