@@ -254,6 +254,8 @@ def run(*args, cwd=None):
 def make_multi_file(fmt, args, tmp):
     """Yield (name, image, [(file name, bytes)]) of the images of one format
     that name other files"""
+    if fmt == 'vmdk':
+        yield ('crafted-sesparse',) + sesparse_image()
     for n, opts in enumerate(MULTI_FILE.get(fmt, []), 1):
         d = os.path.join(tmp, 'multi-%s-%d' % (fmt, n))
         os.makedirs(d)
@@ -334,6 +336,35 @@ def cowd_image():
         img[off:off + granularity * BLOCK] = bytes([0x61 + i]) * (
             granularity * BLOCK)
     return bytes(img)
+
+
+def sesparse_image():
+    """A VMDK descriptor with an ESXi seSparse extent, which qemu-img cannot
+    create: 4 MiB of 4 KiB grains, one grain table, grains 0 and 1
+    allocated, 2 zeroed, 3 unmapped.  Returns the descriptor and the
+    extent file."""
+    gd_sector, gt_sector, grains_sector = 4, 8, 72
+    desc = (b'# Disk DescriptorFile\nversion=1\nCID=1234abcd\n'
+            b'parentCID=ffffffff\ncreateType="seSparse"\n\n'
+            b'RW 8192 SESPARSE "img-sesparse.vmdk"\n\n'
+            b'ddb.virtualHWVersion = "14"\n')
+    ext = bytearray((grains_sector + 2 * 8) * BLOCK)
+    # The constant header: magic, version, capacity, grain size, grain
+    # table size, flags, four reserved, then (offset, size) in sectors of
+    # the volatile header, journal header, journal, grain directory, grain
+    # tables, free bitmap, backmap and grains
+    struct.pack_into('<26Q', ext, 0, 0xcafebabe, 0x200000001, 8192, 8, 64,
+                     0, 0, 0, 0, 0, 1, 1, 2, 1, 3, 1, gd_sector, 1,
+                     gt_sector, 64, 0, 0, 0, 0, grains_sector, 16)
+    struct.pack_into('<Q', ext, BLOCK, 0xcafecafe)
+    struct.pack_into('<Q', ext, gd_sector * BLOCK, 0x1000000000000000)
+    struct.pack_into('<4Q', ext, gt_sector * BLOCK, 0x3000000000000000,
+                     0x3001000000000000, 0x2000000000000000,
+                     0x1000000000000000)
+    for i in range(2):
+        off = (grains_sector + i * 8) * BLOCK
+        ext[off:off + 8 * BLOCK] = bytes([0x61 + i]) * (8 * BLOCK)
+    return desc, [('img-sesparse.vmdk', bytes(ext))]
 
 
 def qcow2_with_features(image, bits):
