@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The image fuzzer's measure, bitmap, rebase and commit stages do what
-# qemu-img measure, bitmap, rebase -u and commit do.  qcow2 images made by
+# The image fuzzer's measure, bitmap, rebase, commit and check stages do
+# what qemu-img measure, bitmap, rebase -u, commit and check do.  qcow2
+# images made by
 # this build's qemu-img go through the fuzzer's qcow2 target with one stage
 # forced (QEMU_FUZZ_IMAGE_STAGES); QEMU_FUZZ_IMAGE_VERBOSE prints what each
 # stage did and QEMU_FUZZ_IMAGE_RESULT saves the written image (and the
@@ -11,7 +12,12 @@
 #    removed, and the image checks clean;
 # 3. rebase -u gives an image without a backing file one, and takes it from
 #    an image that has one;
-# 4. commit moves the data into the new backing image and empties the image.
+# 4. commit moves the data into the new backing image and empties the image;
+# 5. with the dirty bit set, check, then check -r all on a copy;
+# 6. without a refcount table (refcount_table_clusters 0), which a plain
+#    open refuses and qcow2's BDRV_O_CHECK open accepts, the check runs and
+#    finds corruptions, and check -r all repairs them (the fuzzer used to
+#    stop at the plain open and never reached either).
 # Prints TAP.
 set -euo pipefail
 
@@ -21,9 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 fuzz_build=${BUILD_DIR:-$build_dir/fuzz}
 qemu_img=$qemu_build/qemu-img
 qemu_io=$qemu_build/qemu-io
-echo "1..5"
+echo "1..7"
 if ! "$here/build-fuzz.sh" tests/image-fuzz/qemu-fuzz-image >&2; then
-    for i in 1 2 3 4 5; do echo "not ok $i - build the image fuzzer"; done
+    for i in 1 2 3 4 5 6 7; do echo "not ok $i - build the image fuzzer"; done
     exit 1
 fi
 fuzzer=$fuzz_build/tests/image-fuzz/qemu-fuzz-image
@@ -108,3 +114,32 @@ echo "# map of the committed image: $map"
         -c "read -P 0 64k 960k" "$scratch/data.result.base" |
         grep -c '^read' | grep -qx 3
 result $? "commit: the data in the new backing image, the image emptied"
+
+# poke FILE OFFSET HEXBYTES
+poke() {
+    printf "$(echo "$3" | sed 's/../\\x&/g')" |
+        dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# image NAME: a 1 MiB qcow2 (v3) with some data
+image() {
+    "$qemu_img" create -q -f qcow2 -o compat=1.1 "$scratch/$1" 1M
+    "$qemu_io" -c "write -P 0x55 0 128k" "$scratch/$1" >/dev/null
+}
+
+# STAGE_CHECK 0x2
+image dirty
+poke "$scratch/dirty" 79 01
+out=$(run dirty 0x2)
+echo "$out" | sed 's/^/# /'
+echo "$out" | grep -q '^image-fuzz: check: 0,' &&
+    echo "$out" | grep -q '^image-fuzz: check -r all: 0,'
+result $? "check, dirty bit: check, then check -r all"
+
+image norefcount
+poke "$scratch/norefcount" 56 00000000
+out=$(run norefcount 0x2)
+echo "$out" | sed 's/^/# /'
+echo "$out" | grep -qE '^image-fuzz: check: [-0-9]+, [1-9][0-9]* corruptions' &&
+    echo "$out" | grep -qE '^image-fuzz: check -r all: 0, .* [1-9][0-9]* corruptions and [0-9]+ leaks fixed'
+result $? "check, no refcount table: the relaxed open, corruptions found and repaired"
