@@ -184,30 +184,34 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
     fuzz_reset_pci(s, n->dev);
 }
 
-static GString *nvme_zns_args(FuzzTarget *t)
+/* The machine, the zoned drive and the controller of both targets */
+static GString *nvme_fuzz_cmdline(const char *objects, const char *zones,
+                                  const char *ctrl)
 {
-    return g_string_new(TARGET_NAME " -display none -machine q35,accel=qtest "
-        "-nodefaults -m 64 "
+    GString *cmdline = g_string_new(NULL);
+
+    g_string_printf(cmdline, TARGET_NAME " -display none "
+        "-machine q35,accel=qtest -nodefaults -m 64 %s"
         "-blockdev driver=null-co,node-name=z0,size=67108864,"
         "zoned=host-managed,zone-size=4194304,zone-capacity=3145728,"
         "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
-        "read-only-zones.0=5,offline-zones.0=6,"
-        "memory-backed=on,memory-max=16777216 "
-        "-device nvme,id=n0,serial=fuzz "
-        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on");
+        "%smemory-backed=on,memory-max=16777216 "
+        "-device nvme,id=n0,serial=fuzz%s "
+        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on",
+        objects, zones, ctrl);
+    return cmdline;
+}
+
+static GString *nvme_zns_args(FuzzTarget *t)
+{
+    /* A read-only and an offline zone for the commands' zone checks */
+    return nvme_fuzz_cmdline("", "read-only-zones.0=5,offline-zones.0=6,", "");
 }
 
 static GString *nvme_iothread_args(FuzzTarget *t)
 {
-    return g_string_new(TARGET_NAME " -display none -machine q35,accel=qtest "
-        "-nodefaults -m 64 "
-        "-object iothread,id=t0,poll-max-ns=32768 "
-        "-blockdev driver=null-co,node-name=z0,size=67108864,"
-        "zoned=host-managed,zone-size=4194304,zone-capacity=3145728,"
-        "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
-        "memory-backed=on,memory-max=16777216 "
-        "-device nvme,id=n0,serial=fuzz,ioeventfd=on,iothread=t0 "
-        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on");
+    return nvme_fuzz_cmdline("-object iothread,id=t0,poll-max-ns=32768 ", "",
+                             ",ioeventfd=on,iothread=t0");
 }
 
 static void register_nvme_fuzz_targets(void)
