@@ -135,9 +135,12 @@ def main():
     for name, data in files:
         # The block layer resolves the image's names against its own
         path = os.path.join(os.path.dirname(args.image), name)
-        if '/' in name or name in ('.', '..'):
-            print('# not written: a file named %r' % name)
+        parts = name.split('/')
+        if name.startswith('/') or '..' in parts or not parts[-1]:
+            print('# not written: a file named %r, outside the image\'s '
+                  'directory' % name)
             continue
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, 'wb') as f:
             f.write(data)
         print('# %s: %d bytes, named by the image' % (path, len(data)))
