@@ -601,15 +601,6 @@ static uint64_t fuzz_rand(uint64_t *state)
     return *state;
 }
 
-/*
- * The image: either the bytes after the header as they are, or (flag
- * INPUT_CHUNKED) a list of chunks {le32 offset, le16 length, data} laid
- * out in an image of zeroes, for formats whose structures are megabytes
- * apart.  The result is the input itself or a buffer that the next call
- * reuses: a new allocation of megabytes each time, or zeroing all of it,
- * costs more than the rest of an info-only execution.  So the buffer stays
- * zero but for the chunks of the last input, which are cleared first.
- */
 /* The size of the image that a list of chunks makes */
 static int64_t chunks_length(const uint8_t *data, size_t size)
 {
@@ -651,6 +642,15 @@ static void chunks_copy(uint8_t *image, const uint8_t *data, size_t size,
     }
 }
 
+/*
+ * The image: either the bytes after the header as they are, or (flag
+ * INPUT_CHUNKED) a list of chunks {le32 offset, le16 length, data} laid
+ * out in an image of zeroes, for formats whose structures are megabytes
+ * apart.  The result is the input itself or a buffer that the next call
+ * reuses: a new allocation of megabytes each time, or zeroing all of it,
+ * costs more than the rest of an info-only execution.  So the buffer stays
+ * zero but for the chunks of the last input, which are cleared first.
+ */
 static uint8_t *decode_input(const uint8_t *data, size_t size, int flags,
                              int64_t *image_size)
 {
