@@ -190,9 +190,9 @@ for t in "${targets[@]}"; do
     if [ "$rc" != 0 ]; then
         # Keep the reproducer where people can find it
         mkdir -p "$fuzz_build/fuzz-artifacts"
-        cp "$scratch/$t"-* "$fuzz_build/fuzz-artifacts/" 2>/dev/null || true
         for a in "$scratch/$t"-*; do
             [ -f "$a" ] || continue
+            cp "$a" "$fuzz_build/fuzz-artifacts/"
             echo "# as qemu-img commands: $src/tests/image-fuzz/unpack.py" \
                 "--format $t $fuzz_build/fuzz-artifacts/${a##*/} IMAGE" >>"$log"
         done

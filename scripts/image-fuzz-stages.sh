@@ -127,18 +127,21 @@ image() {
     "$qemu_io" -c "write -P 0x55 0 128k" "$scratch/$1" >/dev/null
 }
 
-# STAGE_CHECK 0x2
-image dirty
-poke "$scratch/dirty" 79 01
-out=$(run dirty 0x2)
+# check_poked NAME OFFSET HEXBYTES: an image with the bytes poked through
+# the check stage (STAGE_CHECK 0x2); prints the stage's lines
+check_poked() {
+    image "$1"
+    poke "$scratch/$1" "$2" "$3"
+    run "$1" 0x2
+}
+
+out=$(check_poked dirty 79 01)
 echo "$out" | sed 's/^/# /'
 echo "$out" | grep -q '^image-fuzz: check: 0,' &&
     echo "$out" | grep -q '^image-fuzz: check -r all: 0,'
 result $? "check, dirty bit: check, then check -r all"
 
-image norefcount
-poke "$scratch/norefcount" 56 00000000
-out=$(run norefcount 0x2)
+out=$(check_poked norefcount 56 00000000)
 echo "$out" | sed 's/^/# /'
 echo "$out" | grep -qE '^image-fuzz: check: [-0-9]+, [1-9][0-9]* corruptions' &&
     echo "$out" | grep -qE '^image-fuzz: check -r all: 0, .* [1-9][0-9]* corruptions and [0-9]+ leaks fixed'
