@@ -11,28 +11,9 @@
 #include "io/channel-buffer.h"
 #include "qemu/timer.h"
 #include "qom/object.h"
+#include "system/snapfuzz-engine.h"
 
 OBJECT_DECLARE_SIMPLE_TYPE(SnapfuzzState, SNAPFUZZ)
-
-/*
- * An engine: where inputs come from and where their results go.  AFL++'s
- * fork server (afl.c, Linux hosts) and QEMU's libFuzzer target (inproc.c)
- * are the two; without one the device makes its own inputs.
- */
-typedef struct SnapfuzzEngine {
-    const char *name;
-    /* Set up; the engine's coverage map goes to s->cov, s->cov_len. */
-    bool (*init)(SnapfuzzState *s, Error **errp);
-    /* The next input into the window; false: none yet, the device waits. */
-    bool (*next_input)(SnapfuzzState *s);
-    /* How the input ended: a SNAPFUZZ_RESULT_*. */
-    void (*report)(SnapfuzzState *s, uint32_t result);
-    /* Also after a failed init. */
-    void (*free)(SnapfuzzState *s);
-} SnapfuzzEngine;
-
-extern const SnapfuzzEngine snapfuzz_engine_afl;
-extern const SnapfuzzEngine snapfuzz_engine_inproc;
 
 /* One RAM block of the snapshot. */
 typedef struct SnapfuzzRAM {
@@ -126,10 +107,13 @@ struct SnapfuzzState {
     uint32_t depth;         /* levels in use */
 
     Error *migration_blocker;
-    const SnapfuzzEngine *engine;   /* afl=on or libfuzzer=on, else NULL */
-    void *engine_data;      /* the engine's */
-    bool wait_input;        /* libfuzzer=on: waiting for the next input */
-    bool held;              /* ... with the vCPUs paused since the command */
+    /*
+     * afl=on or libfuzzer=on, else NULL (the device makes its own inputs);
+     * port.waiting: the engine had no input yet, the guest waits for it
+     */
+    const SnapfuzzEngine *engine;
+    SnapfuzzPort port;
+    bool held;              /* waiting, the vCPUs paused since the command */
 };
 
 /* snapshot.c */
@@ -143,7 +127,5 @@ void snapfuzz_input_written(SnapfuzzState *s);
 
 /* snapfuzz.c */
 bool snapfuzz_add_blocker(SnapfuzzState *s, Error **errp);
-void snapfuzz_input_arrived(SnapfuzzState *s);
-void snapfuzz_end_input_timeout(SnapfuzzState *s);
 
 #endif

@@ -35,6 +35,14 @@
 #define SNAPFUZZ_CMD_TIMEOUT    0x100   /* the timer fired */
 #define SNAPFUZZ_CMD_GUEST_END  0x101   /* snapfuzz_guest_end() */
 
+/* libfuzzer=on's engine: see snapfuzz_set_libfuzzer_engine() */
+static const SnapfuzzEngine *snapfuzz_libfuzzer_engine;
+
+void snapfuzz_set_libfuzzer_engine(const SnapfuzzEngine *engine)
+{
+    snapfuzz_libfuzzer_engine = engine;
+}
+
 static void snapfuzz_log_msg(SnapfuzzState *s, const char *what, uint32_t len)
 {
     g_autofree char *text = g_strndup((const char *)s->msg, len);
@@ -76,11 +84,14 @@ static void snapfuzz_deliver(SnapfuzzState *s)
         return;
     }
     if (s->engine) {
-        if (!s->engine->next_input(s)) {
+        size_t len;
+
+        if (!s->engine->next_input(&s->port, &len)) {
             /* Stay BUSY until the engine has an input. */
-            s->wait_input = true;
+            s->port.waiting = true;
             return;
         }
+        s->input_len = len;
     } else {
         snapfuzz_random_input(s);
     }
@@ -150,7 +161,7 @@ static void snapfuzz_finish_input(SnapfuzzState *s, uint32_t result,
         s->timeouts++;
     }
     if (s->engine) {
-        s->engine->report(s, result);
+        s->engine->report(&s->port, result);
     }
     snapfuzz_restore(s);
 }
@@ -219,7 +230,7 @@ static bool snapfuzz_guest_end(ShutdownCause cause, void *opaque)
 {
     SnapfuzzState *s = opaque;
 
-    if (s->state != SNAPFUZZ_STATE_INPUT || s->wait_input) {
+    if (s->state != SNAPFUZZ_STATE_INPUT || s->port.waiting) {
         return false;
     }
     if (s->status == SNAPFUZZ_ST_BUSY &&
@@ -261,8 +272,8 @@ static void snapfuzz_bh(void *opaque)
         cpu_disable_ticks();
     }
     snapfuzz_run(s, cmd);
-    if (s->wait_input) {
-        /* Paused until the input arrives: see snapfuzz_input_arrived(). */
+    if (s->port.waiting) {
+        /* Paused until the input arrives: snapfuzz_port_input_ready(). */
         s->held = running;
         return;
     }
@@ -273,15 +284,17 @@ static void snapfuzz_bh(void *opaque)
 }
 
 /*
- * libfuzzer=on: the fuzz target has an input for the guest that waits in
- * NEXT_INPUT (or in the restore that ended the previous input).
+ * The engine has an input for the guest that waits in NEXT_INPUT (or in
+ * the restore that ended the previous input).
  */
-void snapfuzz_input_arrived(SnapfuzzState *s)
+void snapfuzz_port_input_ready(SnapfuzzPort *port)
 {
-    if (!s->wait_input) {
+    SnapfuzzState *s = container_of(port, SnapfuzzState, port);
+
+    if (!s->port.waiting) {
         return;
     }
-    s->wait_input = false;
+    s->port.waiting = false;
     snapfuzz_deliver(s);
     if (s->held) {
         s->held = false;
@@ -292,7 +305,7 @@ void snapfuzz_input_arrived(SnapfuzzState *s)
 
 
 /* End the running input as a timeout (unless it is ending anyway). */
-void snapfuzz_end_input_timeout(SnapfuzzState *s)
+static void snapfuzz_end_input_timeout(SnapfuzzState *s)
 {
     if (s->state != SNAPFUZZ_STATE_INPUT) {
         return;
@@ -315,6 +328,11 @@ void snapfuzz_end_input_timeout(SnapfuzzState *s)
 static void snapfuzz_timer(void *opaque)
 {
     snapfuzz_end_input_timeout(opaque);
+}
+
+void snapfuzz_port_timed_out(SnapfuzzPort *port)
+{
+    snapfuzz_end_input_timeout(container_of(port, SnapfuzzState, port));
 }
 
 /* Check a command against the state; run it or schedule it. */
@@ -617,13 +635,24 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
     pci_register_bar(pdev, 1, PCI_BASE_ADDRESS_SPACE_MEMORY |
                      PCI_BASE_ADDRESS_MEM_PREFETCH, &s->input_bar);
 
+    if (s->libfuzzer && !snapfuzz_libfuzzer_engine) {
+        error_setg(errp, "snapfuzz: libfuzzer=on works only in QEMU's "
+                   "libFuzzer target (qemu-fuzz-x86_64 "
+                   "--fuzz-target=snapfuzz)");
+        goto fail;
+    }
     s->engine = s->afl ? &snapfuzz_engine_afl :
-                s->libfuzzer ? &snapfuzz_engine_inproc : NULL;
+                s->libfuzzer ? snapfuzz_libfuzzer_engine : NULL;
     if (s->engine) {
+        s->port.input = s->input;
+        s->port.input_size = s->input_size;
+        s->port.timeout_ms = s->timeout_ms;
         /* The engine's coverage map: AFL++'s shared memory, libFuzzer's. */
-        if (!s->engine->init(s, errp)) {
+        if (!s->engine->init(&s->port, errp)) {
             goto fail;
         }
+        s->cov = s->port.cov;
+        s->cov_len = s->port.cov_len;
         memory_region_init_ram_ptr(&s->cov_ram, OBJECT(s), "snapfuzz-cov",
                                    s->cov_len, s->cov);
     } else {
@@ -653,7 +682,7 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
 
 fail:
     if (s->engine) {
-        s->engine->free(s);
+        s->engine->free(&s->port);
         s->engine = NULL;
     }
     migrate_del_blocker(&s->migration_blocker);
@@ -681,11 +710,11 @@ static void snapfuzz_reset_hold(Object *obj, ResetType type)
 
     /* A command still BUSY is dropped: see snapfuzz_bh(). */
     timer_del(s->timer);
-    if (s->state == SNAPFUZZ_STATE_INPUT && !s->wait_input) {
+    if (s->state == SNAPFUZZ_STATE_INPUT && !s->port.waiting) {
         warn_report("snapfuzz: the VM was reset while input %u ran",
                     s->input_seq);
         if (s->engine) {
-            s->engine->report(s, SNAPFUZZ_RESULT_CRASH);
+            s->engine->report(&s->port, SNAPFUZZ_RESULT_CRASH);
         }
     }
     if (s->held) {
@@ -710,7 +739,7 @@ static void snapfuzz_reset_hold(Object *obj, ResetType type)
     s->pending_cmd = 0;
     s->timed_out = false;
     s->snap_cmd = 0;
-    s->wait_input = false;
+    s->port.waiting = false;
     s->held = false;
     s->guest_end = 0;
     s->cmd_arg = 0;
@@ -731,7 +760,7 @@ static void snapfuzz_exit(PCIDevice *pdev)
     }
     snapfuzz_drop_snapshots(s);
     if (s->engine) {
-        s->engine->free(s);
+        s->engine->free(&s->port);
         s->engine = NULL;
     }
     migrate_del_blocker(&s->migration_blocker);

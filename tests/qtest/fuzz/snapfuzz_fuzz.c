@@ -29,9 +29,10 @@
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
 #include "qemu/units.h"
-#include "hw/misc/snapfuzz.h"
-#include "hw/misc/snapfuzz-fuzz.h"
+#include "qapi/error.h"
+#include "system/snapfuzz-engine.h"
 #include "fuzz.h"
+#include "sancov.h"
 
 /* The size of AFL++'s map: what the example's instrumentation indexes. */
 #define SNAPFUZZ_FUZZ_COV_SIZE  (64 * KiB)
@@ -47,6 +48,76 @@ static uint8_t snapfuzz_counters[SNAPFUZZ_FUZZ_COV_SIZE]
                    used));
 
 /*
+ * The engine of libfuzzer=on.  When the guest asks for an input and there
+ * is none yet, the device leaves the command BUSY and the vCPUs paused
+ * until snapfuzz_fuzz() starts one: libFuzzer's own work between inputs
+ * costs no guest time and no spinning vCPU.  The coverage map is
+ * snapfuzz_counters.
+ */
+static struct {
+    SnapfuzzPort *port;
+    const uint8_t *data;    /* the input to deliver, valid until delivered */
+    size_t size;
+    bool have_input;
+    bool ended;
+    uint32_t result;
+} inproc;
+
+static bool snapfuzz_inproc_init(SnapfuzzPort *port, Error **errp)
+{
+    if (inproc.port) {
+        error_setg(errp, "snapfuzz: libfuzzer=on is already in use by "
+                   "another snapfuzz device");
+        return false;
+    }
+    inproc.port = port;
+    port->cov = snapfuzz_counters;
+    port->cov_len = sizeof(snapfuzz_counters);
+    return true;
+}
+
+static void snapfuzz_inproc_free(SnapfuzzPort *port)
+{
+    if (inproc.port == port) {
+        inproc.port = NULL;
+        port->cov = NULL;
+    }
+}
+
+/* Take the pending input into the window, if snapfuzz_fuzz() has one. */
+static bool snapfuzz_inproc_next_input(SnapfuzzPort *port, size_t *len)
+{
+    if (!inproc.have_input) {
+        return false;
+    }
+    *len = MIN(inproc.size, port->input_size);
+    memcpy(port->input, inproc.data, *len);
+    inproc.have_input = false;
+    inproc.data = NULL;
+    return true;
+}
+
+static void snapfuzz_inproc_report(SnapfuzzPort *port, uint32_t result)
+{
+    inproc.ended = true;
+    inproc.result = result;
+}
+
+static const SnapfuzzEngine snapfuzz_engine_inproc = {
+    .name = "libFuzzer",
+    .init = snapfuzz_inproc_init,
+    .next_input = snapfuzz_inproc_next_input,
+    .report = snapfuzz_inproc_report,
+    .free = snapfuzz_inproc_free,
+};
+
+/* The device exists and its guest waits for an input, vCPUs paused. */
+static bool snapfuzz_fuzz_waiting(void)
+{
+    return inproc.port && inproc.port->waiting;
+}
+
+/*
  * QEMU's own inline 8-bit counters.  A fuzzing build instruments the device
  * models and the block layer (scripts/oss-fuzz/instrumentation-filter-
  * template) for generic-fuzz and the image fuzzer; while the guest runs an
@@ -54,8 +125,7 @@ static uint8_t snapfuzz_counters[SNAPFUZZ_FUZZ_COV_SIZE]
  * guest) run a number of times that depends on the host, and as features
  * they would fill the corpus with noise.  They are cleared when an input
  * ends, so the only features libFuzzer sees are the guest's (and the fixed
- * path through fuzz.c).  The section's bounds are declared in
- * hw/misc/snapfuzz-fuzz.h.
+ * path through fuzz.c).  The section's bounds are declared in sancov.h.
  */
 static void snapfuzz_fuzz_drop_host_coverage(void)
 {
@@ -96,7 +166,7 @@ static GString *snapfuzz_fuzz_cmdline(FuzzTarget *t)
 
 static void snapfuzz_fuzz_pre_vm_init(void)
 {
-    snapfuzz_fuzz_set_coverage(snapfuzz_counters, sizeof(snapfuzz_counters));
+    snapfuzz_set_libfuzzer_engine(&snapfuzz_engine_inproc);
 }
 
 /* Boot the guest until its harness waits for the first input. */
@@ -165,7 +235,7 @@ static void snapfuzz_fuzz_hang(const unsigned char *data, size_t size)
                  : g_strdup_printf("%stimeout-%s", prefix ? prefix : "", sha1);
     fprintf(stderr, "==%d== ERROR: libFuzzer: timeout: the input ran "
             "past the snapfuzz device's timeout of %u ms\n", getpid(),
-            snapfuzz_fuzz_timeout_ms());
+            inproc.port ? inproc.port->timeout_ms : 0);
     if (!g_file_set_contents(path, (const char *)data, size, &err)) {
         fprintf(stderr, "snapfuzz: cannot write %s: %s\n", path,
                 err->message);
@@ -189,10 +259,15 @@ static void snapfuzz_fuzz(QTestState *qts, const unsigned char *data,
                 "input (a failed restore?)\n");
         exit(1);
     }
-    snapfuzz_fuzz_start(data, size);
-    while (!snapfuzz_fuzz_ended(&result)) {
+    inproc.data = data;
+    inproc.size = size;
+    inproc.have_input = true;
+    inproc.ended = false;
+    snapfuzz_port_input_ready(inproc.port);
+    while (!inproc.ended) {
         main_loop_wait(false);
     }
+    result = inproc.result;
     snapfuzz_fuzz_drop_host_coverage();
     switch (result) {
     case SNAPFUZZ_RESULT_CRASH:

@@ -1,24 +1,24 @@
 /*
  * snapfuzz: hosts without the AFL++ fork server
  *
- * The fork server (afl.c) forks, attaches System V shared memory and asks
- * Linux to end its helper with QEMU (prctl): it is built for Linux hosts
- * only.  Elsewhere afl=on fails at realize.
+ * The fork server (snapfuzz-afl.c) forks, attaches System V shared memory
+ * and asks Linux to end its helper with QEMU (prctl): it is built for
+ * Linux hosts only.  Elsewhere afl=on fails at realize.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "snapfuzz-internal.h"
+#include "system/snapfuzz-engine.h"
 
-static bool snapfuzz_afl_init(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_afl_init(SnapfuzzPort *port, Error **errp)
 {
     error_setg(errp, "snapfuzz: afl=on needs a Linux host");
     return false;
 }
 
-static void snapfuzz_afl_free(SnapfuzzState *s)
+static void snapfuzz_afl_free(SnapfuzzPort *port)
 {
 }
 

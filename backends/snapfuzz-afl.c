@@ -47,7 +47,7 @@
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
 #include "qemu/units.h"
-#include "snapfuzz-internal.h"
+#include "system/snapfuzz-engine.h"
 
 #define AFL_CTL_FD      198
 #define AFL_ST_FD       199
@@ -60,7 +60,7 @@
 #define AFL_TESTCASE_HDR        4
 
 typedef struct SnapfuzzAFL {
-    SnapfuzzState *s;
+    SnapfuzzPort *port;
     bool hello_sent;
     bool go_read;           /* the handshake read the first input's go */
     uint8_t *tc;            /* __AFL_SHM_FUZZ_ID's segment, or NULL */
@@ -175,7 +175,7 @@ static bool afl_map_size(size_t seg, size_t *size, Error **errp)
     return true;
 }
 
-static bool snapfuzz_afl_init(SnapfuzzState *s, Error **errp)
+static bool snapfuzz_afl_init(SnapfuzzPort *port, Error **errp)
 {
     SnapfuzzAFL *afl;
     size_t seg, len;
@@ -195,12 +195,12 @@ static bool snapfuzz_afl_init(SnapfuzzState *s, Error **errp)
         shmdt(map);
         return false;
     }
-    s->cov = map;
-    s->cov_len = len;
+    port->cov = map;
+    port->cov_len = len;
     afl = g_new0(SnapfuzzAFL, 1);
-    afl->s = s;
+    afl->port = port;
     afl->helper_fd = -1;
-    s->engine_data = afl;
+    port->opaque = afl;
 
     /*
      * The test case memory afl-fuzz offers (it sets the variable when it
@@ -280,7 +280,7 @@ static void afl_helper_eof(void *opaque)
     qemu_set_fd_handler(afl->helper_fd, NULL, NULL, NULL);
     afl->helper_dead = true;
     /* afl-fuzz timed the input out. */
-    snapfuzz_end_input_timeout(afl->s);
+    snapfuzz_port_timed_out(afl->port);
 }
 
 static void afl_helper_spawn(SnapfuzzAFL *afl)
@@ -348,22 +348,22 @@ static int afl_helper_wait_killed(SnapfuzzAFL *afl)
     return afl_helper_reap(afl);
 }
 
-static void snapfuzz_afl_free(SnapfuzzState *s)
+static void snapfuzz_afl_free(SnapfuzzPort *port)
 {
-    SnapfuzzAFL *afl = s->engine_data;
+    SnapfuzzAFL *afl = port->opaque;
 
     if (afl) {
         afl_helper_reap(afl);
     }
-    if (afl && s->cov) {
-        shmdt(s->cov);
-        s->cov = NULL;
+    if (afl && port->cov) {
+        shmdt(port->cov);
+        port->cov = NULL;
     }
     if (afl && afl->tc) {
         shmdt(afl->tc);
     }
     g_free(afl);
-    s->engine_data = NULL;
+    port->opaque = NULL;
 }
 
 /*
@@ -385,7 +385,7 @@ static void afl_handshake(SnapfuzzAFL *afl)
     if (reply == (AFL_HELLO ^ 0xffffffff)) {
         afl->tc_used = afl->tc != NULL;
         msg[0] = AFL_OPT_MAPSIZE | (afl->tc_used ? AFL_OPT_SHMEM_TESTCASE : 0);
-        msg[1] = afl->s->cov_len;
+        msg[1] = afl->port->cov_len;
         msg[2] = AFL_HELLO;
         if (qemu_write_full(AFL_ST_FD, msg, sizeof(msg)) != sizeof(msg)) {
             afl_fatal("cannot write the options to the status pipe");
@@ -404,9 +404,9 @@ static void afl_handshake(SnapfuzzAFL *afl)
 }
 
 /* Wait for afl-fuzz's go, then take its test case into the window. */
-static bool snapfuzz_afl_next_input(SnapfuzzState *s)
+static bool snapfuzz_afl_next_input(SnapfuzzPort *port, size_t *input_len)
 {
-    SnapfuzzAFL *afl = s->engine_data;
+    SnapfuzzAFL *afl = port->opaque;
     uint64_t len = 0;
     struct stat st;
 
@@ -428,26 +428,26 @@ static bool snapfuzz_afl_next_input(SnapfuzzState *s)
         /* afl-fuzz wrote it before the go, in its (this host's) order. */
         memcpy(&tc_len, afl->tc, sizeof(tc_len));
         len = MIN(tc_len, afl->tc_size - AFL_TESTCASE_HDR);
-        len = MIN(len, s->input_size);
-        memcpy(s->input, afl->tc + AFL_TESTCASE_HDR, len);
+        len = MIN(len, port->input_size);
+        memcpy(port->input, afl->tc + AFL_TESTCASE_HDR, len);
     } else {
         if (fstat(0, &st) == 0) {
-            len = MIN((uint64_t)st.st_size, s->input_size);
+            len = MIN((uint64_t)st.st_size, port->input_size);
         }
         if (len) {
-            ssize_t n = pread(0, s->input, len, 0);
+            ssize_t n = pread(0, port->input, len, 0);
 
             len = n > 0 ? n : 0;
         }
     }
-    s->input_len = len;
+    *input_len = len;
     return true;
 }
 
 /* Tell afl-fuzz how the input ended. */
-static void snapfuzz_afl_report(SnapfuzzState *s, uint32_t result)
+static void snapfuzz_afl_report(SnapfuzzPort *port, uint32_t result)
 {
-    SnapfuzzAFL *afl = s->engine_data;
+    SnapfuzzAFL *afl = port->opaque;
     uint32_t status = 0;
 
     /* waitpid() status: killed by SIGSEGV for a crash, exit 0 for DONE. */
