@@ -17,7 +17,17 @@
 # 6. without a refcount table (refcount_table_clusters 0), which a plain
 #    open refuses and qcow2's BDRV_O_CHECK open accepts, the check runs and
 #    finds corruptions, and check -r all repairs them (the fuzzer used to
-#    stop at the plain open and never reached either).
+#    stop at the plain open and never reached either);
+# 7. the write stage (STAGE_WRITE 0x10) leaves an image of each format
+#    whose driver writes as qemu-io leaves a copy of it with the commands
+#    the stage prints (Parallels' allocating writes used to fail in the
+#    fuzzer: the driver preallocates 128 MiB, more than a file in memory
+#    may grow);
+# 8. convert into the target's own format (STAGE_CONVERT_SELF 0x2000): for
+#    each format whose driver creates images, an image of it made by
+#    qemu-img goes through that format's target; the stage reports the
+#    creation options it picked, and the image it made (saved as
+#    RESULT.FORMAT) holds what the input holds (qemu-img compare).
 # Prints TAP.
 set -euo pipefail
 
@@ -27,9 +37,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 fuzz_build=${BUILD_DIR:-$build_dir/fuzz}
 qemu_img=$qemu_build/qemu-img
 qemu_io=$qemu_build/qemu-io
-echo "1..7"
+echo "1..9"
 if ! "$here/build-fuzz.sh" tests/image-fuzz/qemu-fuzz-image >&2; then
-    for i in 1 2 3 4 5 6 7; do echo "not ok $i - build the image fuzzer"; done
+    for i in 1 2 3 4 5 6 7 8 9; do echo "not ok $i - build the image fuzzer"; done
     exit 1
 fi
 fuzzer=$fuzz_build/tests/image-fuzz/qemu-fuzz-image
@@ -38,12 +48,13 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/image-fuzz-stages.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 
-# run NAME STAGES: the image as an input (stages forced); prints the stages'
-# lines; the written image is left in NAME.result
+# run NAME STAGES [FORMAT]: the image as an input of FORMAT's target
+# (default qcow2), stages forced; prints the stages' lines; the written
+# image is left in NAME.result
 run() {
     QEMU_FUZZ_IMAGE_STAGES=$2 QEMU_FUZZ_IMAGE_VERBOSE=1 \
         QEMU_FUZZ_IMAGE_RESULT="$scratch/$1.result" \
-        "$fuzzer" --fuzz-target=qcow2 "$scratch/$1" 2>&1 |
+        "$fuzzer" --fuzz-target="${3:-qcow2}" "$scratch/$1" 2>&1 |
         tee "$scratch/$1.log" | grep '^image-fuzz: ' |
         grep -v '^image-fuzz: input: ' | sort -u || true
 }
@@ -146,3 +157,56 @@ echo "$out" | sed 's/^/# /'
 echo "$out" | grep -qE '^image-fuzz: check: [-0-9]+, [1-9][0-9]* corruptions' &&
     echo "$out" | grep -qE '^image-fuzz: check -r all: 0, .* [1-9][0-9]* corruptions and [0-9]+ leaks fixed'
 result $? "check, no refcount table: the relaxed open, corruptions found and repaired"
+
+# fmt_image NAME FORMAT [SIZE [OPTIONS]]: an image (2 MiB) with some data
+fmt_image() {
+    "$qemu_img" create -q -f "$2" ${4:+-o "$4"} "$scratch/$1" "${3:-2M}"
+    "$qemu_io" -f "$2" -c "write -P 0x5a 0 64k" -c "write -P 0xa5 1M 4k" \
+        "$scratch/$1" >/dev/null
+}
+
+# STAGE_WRITE 0x10, against qemu-io with the stage's commands
+status=0
+for fmt in qcow2 vmdk vhdx vpc vdi qed parallels qcow; do
+    # The requests land across 64 MiB, mostly where nothing is allocated.
+    # VHDX blocks of 1 MiB: four requests that each allocate one of the
+    # default 8 MiB would need more than a file in memory may hold.
+    fmt_image write.$fmt $fmt 64M "$([ $fmt = vhdx ] && echo block_size=1M)"
+    cp "$scratch/write.$fmt" "$scratch/write.$fmt.qemu-io"
+    run write.$fmt 0x10 $fmt >/dev/null
+    cmds=()
+    while read -r cmd; do
+        cmds+=(-c "$cmd")
+    done < <(awk '/^image-fuzz: input: / && n++ { exit }
+                  sub(/^image-fuzz: write: /, "")' "$scratch/write.$fmt.log")
+    echo "# $fmt: ${#cmds[@]} arguments of qemu-io: ${cmds[*]}"
+    if [ ${#cmds[@]} = 0 ]; then
+        echo "# $fmt: the stage printed no request"
+        status=1
+        continue
+    fi
+    "$qemu_io" -f $fmt "${cmds[@]}" "$scratch/write.$fmt.qemu-io" >/dev/null
+    if ! "$qemu_img" compare -q -f $fmt -F $fmt "$scratch/write.$fmt.qemu-io" \
+            "$scratch/write.$fmt.result"; then
+        echo "# $fmt: the fuzzer's image differs from qemu-io's"
+        status=1
+    fi
+done
+result $status "write stage: each format's image written as qemu-io writes it"
+
+# STAGE_CONVERT_SELF 0x2000, in every format whose driver creates images
+status=0
+for fmt in qcow2 vmdk vhdx vpc vdi qed parallels qcow; do
+    fmt_image self.$fmt $fmt
+    out=$(run self.$fmt 0x2000 $fmt)
+    echo "$out" | sed "s/^/# $fmt: /"
+    if ! echo "$out" | grep -qE "^image-fuzz: convert -O $fmt -o [^ ]* of [0-9]+ bytes: create ok"; then
+        echo "# $fmt: the stage did not create an image"
+        status=1
+    elif ! "$qemu_img" compare -q -f $fmt -F $fmt "$scratch/self.$fmt" \
+            "$scratch/self.$fmt.result.$fmt"; then
+        echo "# $fmt: the converted image differs from the input"
+        status=1
+    fi
+done
+result $status "convert into the own format: created with the options picked, same data"

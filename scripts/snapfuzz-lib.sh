@@ -2,16 +2,22 @@
 # after lib.sh, never run.
 # shellcheck shell=bash
 
-# snapfuzz_build_afl_initrd OUT: builds contrib/snapfuzz's example with
+# snapfuzz_build_afl_initrd OUT [INIT]: builds contrib/snapfuzz's example with
 # afl-clang-fast as the /init of an initramfs, OUT/initrd.  SNAPFUZZ_SRC
-# overrides the source tree.
+# overrides the source tree.  INIT, a static binary built elsewhere (another
+# harness), is the /init instead of the example.
 snapfuzz_build_afl_initrd() {
-    local out=$1
+    local out=$1 init=${2:-}
     local src=${SNAPFUZZ_SRC:-$src_dir}/contrib/snapfuzz
 
-    command -v afl-clang-fast >/dev/null || die "afl-clang-fast is missing: apt-get install afl++"
     rm -rf "$out/initramfs"
     mkdir -p "$out/initramfs"/{sys,proc,dev}
+    if [ -n "$init" ]; then
+        install -m 0755 "$init" "$out/initramfs/init"
+        (cd "$out/initramfs" && find . | cpio -o -H newc --quiet) >"$out/initrd"
+        return 0
+    fi
+    command -v afl-clang-fast >/dev/null || die "afl-clang-fast is missing: apt-get install afl++"
     # CLASSIC instrumentation: the default (PCGUARD) of AFL++ 4.04c
     # instruments some selects with a guard index one past its guard array,
     # and the counter it then increments lies outside the map (the example's
@@ -35,7 +41,9 @@ snapfuzz_build_afl_initrd() {
 # afl_kernel_args more of the guest kernel's command line ("reboot=t"),
 # afl_seeds a directory of seeds (default one, "AAAA"); afl_out an output
 # directory shared with other instances (default OUT/out) and afl_role
-# their role ("-M main", "-S second").
+# their role ("-M main", "-S second"); afl_init a static binary to boot as
+# the guest's /init instead of the example, and afl_no_det=1 leaves out
+# -D (afl-fuzz's deterministic stage, which the example needs).
 snapfuzz_afl_run() {
     local out=$1 limit=$2
     shift 2
@@ -51,7 +59,7 @@ snapfuzz_afl_run() {
 
     rm -rf "$out"
     mkdir -p "$out/in"
-    snapfuzz_build_afl_initrd "$out"
+    snapfuzz_build_afl_initrd "$out" "${afl_init:-}"
     if [ -n "${afl_seeds:-}" ]; then
         cp "$afl_seeds"/* "$out/in/"
     else
@@ -70,10 +78,12 @@ snapfuzz_afl_run() {
                AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 "$@"
         # -D: deterministic mutations, whose 8-bit arithmetic reaches each
         # byte of the planted "BUG!" from the seed's 'A'.
-        # shellcheck disable=SC2086 # afl_role is two words
+        local det=-D
+        [ "${afl_no_det:-}" != 1 ] || det=
+        # shellcheck disable=SC2086 # afl_role is two words, det none or one
         timeout -k 10 $((limit + 120)) "$afl_fuzz" -i "$out/in" \
             -o "${afl_out:-$out/out}" ${afl_role:-} \
-            -t "${afl_t:-5000}" -V "$limit" -D -- \
+            -t "${afl_t:-5000}" -V "$limit" $det -- \
             "$qemu" -machine q35 -accel tcg -cpu max -m 256 \
             -L "$qdir/pc-bios/optionrom" -L "$qemu_build/pc-bios/optionrom" \
             -L /usr/share/seabios -L "$qdir/pc-bios" -nodefaults \

@@ -33,6 +33,8 @@
  *                      of each bitmap of the image
  *   STAGE_REBASE       with STAGE_WRITE: qemu-img rebase -u
  *   STAGE_COMMIT       qemu-img commit into a new qcow2 backing image
+ *   STAGE_CONVERT_SELF convert into a new image of the target's own format
+ *                      (qemu-img convert -O FORMAT -o ...), then check it
  *
  * Copyright (c) 2026 QEMU Storage Series
  *
@@ -85,7 +87,9 @@ enum {
     STAGE_BITMAPS       = 1 << 9,
     STAGE_REBASE        = 1 << 10,
     STAGE_COMMIT        = 1 << 11,
-    STAGE_ALL           = (1 << 12) - 1,
+    /* 1 << 12 would be INPUT_FILES of the header's second byte */
+    STAGE_CONVERT_SELF  = 1 << 13,
+    STAGE_ALL           = ((1 << 12) - 1) | STAGE_CONVERT_SELF,
 };
 
 /*
@@ -829,6 +833,14 @@ static BlockBackend *fuzz_open(const char *format, const char *name,
     } else if ((!strcmp(format, "qcow2") || !strcmp(format, "qcow")) &&
                fuzz_qcow_crypt_method(name)) {
         qdict_put_str(opts, "encrypt.key-secret", FUZZ_SECRET_ID);
+    } else if (!strcmp(format, "parallels")) {
+        /*
+         * By default Parallels preallocates 128 MiB past the end of the
+         * file whenever it allocates a cluster there, more than a file in
+         * memory may grow (MAX_OUTPUT_SIZE): no allocating write would
+         * succeed.  Preallocate as little as the driver can, one cluster.
+         */
+        qdict_put_str(opts, "prealloc-size", "0");
     }
     blk = blk_new_open(NULL, NULL, opts, flags | BDRV_O_NO_BACKING,
                        &local_err);
@@ -1325,6 +1337,94 @@ static void stage_rebase(BlockBackend *blk)
  * its backing file (the image's own backing file is never opened), which
  * empties the image when its driver can
  */
+/*
+ * Creation options of each format whose driver creates images, one of
+ * which STAGE_CONVERT_SELF picks for each input: the sub-formats, and the
+ * options that change the layout of what is written
+ */
+static const struct {
+    const char *format;
+    const char *opts[4];
+} fuzz_self_opts[] = {
+    { "qcow2", { "cluster_size=4096,refcount_bits=1",
+                 "extended_l2=on,compression_type=zstd",
+                 "compat=0.10,cluster_size=512",
+                 "lazy_refcounts=on,refcount_bits=64,cluster_size=2097152" } },
+    { "vmdk", { "subformat=monolithicSparse", "subformat=streamOptimized",
+                "subformat=monolithicSparse,zeroed_grain=on",
+                "subformat=monolithicSparse,hwversion=6,adapter_type=ide" } },
+    { "vhdx", { "subformat=dynamic", "subformat=fixed",
+                "block_size=1048576,block_state_zero=off",
+                "log_size=1048576,block_size=4194304" } },
+    { "vpc", { "subformat=dynamic", "subformat=fixed",
+               "subformat=dynamic,force_size=on",
+               "subformat=fixed,force_size=on" } },
+    { "vdi", { "static=off", "static=on" } },
+    { "qed", { "cluster_size=4096,table_size=1",
+               "cluster_size=65536,table_size=16" } },
+    { "parallels", { "cluster_size=4096", "cluster_size=1048576" } },
+    { "qcow", { "" } },
+};
+
+/*
+ * What qemu-img convert -O FORMAT does with the target's own format: a new
+ * image with creation options picked by the input, the first bytes copied
+ * into it, then what qemu-img check would say of it.  The input shapes the
+ * virtual size and the data, which the driver lays out in a fresh image.
+ */
+static void stage_convert_self(BlockBackend *src, uint64_t seed)
+{
+    int64_t len = MIN(blk_getlength(src), MAX_CONVERT_BYTES);
+    BlockDriver *drv = bdrv_find_format(fuzz_format);
+    const char *const *variants = NULL;
+    const char *opt_str;
+    QemuOpts *opts;
+    Error *local_err = NULL;
+    BlockBackend *dst;
+    size_t i, n = 0;
+    int ret;
+
+    for (i = 0; i < ARRAY_SIZE(fuzz_self_opts); i++) {
+        if (!strcmp(fuzz_self_opts[i].format, fuzz_format)) {
+            variants = fuzz_self_opts[i].opts;
+        }
+    }
+    if (!variants || !drv->create_opts || len <= 0) {
+        return;
+    }
+    len = QEMU_ALIGN_DOWN(len, BDRV_SECTOR_SIZE);
+    while (n < ARRAY_SIZE(fuzz_self_opts[0].opts) && variants[n]) {
+        n++;
+    }
+    opt_str = variants[fuzz_rand(&seed) % n];
+
+    opts = qemu_opts_create(drv->create_opts, NULL, 0, &error_abort);
+    qemu_opt_set_number(opts, BLOCK_OPT_SIZE, len, &error_abort);
+    if (!qemu_opts_do_parse(opts, opt_str, NULL, &local_err)) {
+        /* The table is ours: an option the driver does not know is a bug */
+        error_report_err(local_err);
+        abort();
+    }
+    ret = bdrv_create(drv, FUZZ_MEM_PROTOCOL ":out-self", opts, &local_err);
+    qemu_opts_del(opts);
+    if (fuzz_verbose()) {
+        fprintf(stderr, "image-fuzz: convert -O %s -o %s of %" PRId64
+                " bytes: create %s\n", fuzz_format, opt_str, len,
+                ret < 0 ? error_get_pretty(local_err) : "ok");
+    }
+    error_free(local_err);
+    if (ret < 0) {
+        return;
+    }
+    dst = fuzz_open(fuzz_format, "out-self", BDRV_O_RDWR);
+    if (!dst) {
+        return;
+    }
+    fuzz_copy(src, dst, len);
+    stage_check(dst, 0);
+    blk_unref(dst);
+}
+
 static void stage_commit(void)
 {
     BlockBackend *blk;
@@ -1489,7 +1589,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         goto out;
     }
     if (stages & (STAGE_MAP | STAGE_CONVERT_RAW | STAGE_CONVERT_QCOW2 |
-                  STAGE_MEASURE)) {
+                  STAGE_MEASURE | STAGE_CONVERT_SELF)) {
         blk = fuzz_open(fuzz_format, "in", 0);
         if (blk) {
             if (stages & STAGE_MAP) {
@@ -1503,6 +1603,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (stages & STAGE_MEASURE) {
                 stage_measure(blk);
+            }
+            if (stages & STAGE_CONVERT_SELF) {
+                stage_convert_self(blk, seed);
             }
             blk_unref(blk);
         }
@@ -1533,9 +1636,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
     if (result) {
         g_autofree char *base = g_strdup_printf("%s.base", result);
+        g_autofree char *self = g_strdup_printf("%s.%s", result, fuzz_format);
 
         fuzz_mem_save("rw", result);
         fuzz_mem_save("base", base);
+        fuzz_mem_save("out-self", self);
     }
     fuzz_mem_free_all();
     return 0;
@@ -1549,7 +1654,8 @@ static void usage(const char *argv0)
            "QEMU_FUZZ_IMAGE_STAGES=N forces the stages of every input,\n"
            "QEMU_FUZZ_IMAGE_DUMP=FILE writes the decoded image to FILE,\n"
            "QEMU_FUZZ_IMAGE_RESULT=FILE the written image to FILE (and\n"
-           "the backing image of the commit stage to FILE.base),\n"
+           "the backing image of the commit stage to FILE.base, the\n"
+           "image of the convert into the own format to FILE.FORMAT),\n"
            "QEMU_FUZZ_IMAGE_VERBOSE=1 prints what the stages did.\n",
            argv0);
     exit(0);

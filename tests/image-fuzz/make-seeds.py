@@ -26,7 +26,9 @@ import zipfile
 import zlib
 
 INPUT_MAGIC = b'QEMUFUZZ'      # a container; other inputs are images
-STAGE_ALL = 0xfff     # stages 0-7 in byte 0, 8-11 in bits 2-5 of byte 1
+# Stages 0-7 in byte 0, 8-11 in bits 2-5 of byte 1 and 13 in its bit 7
+# (bit 6 is INPUT_FILES)
+STAGE_ALL = 0xfff | 0x2000
 INPUT_CHUNKED = 1
 INPUT_COMPRESS = 2
 INPUT_FILES = 0x40

@@ -30,8 +30,10 @@ MAGIC = b'QEMUFUZZ'
 CHUNKED, COMPRESS, FILES = 1, 2, 0x40
 MAX_IMAGE_SIZE = 16 * 1024 * 1024
 # The names of the fuzzer's own in-memory files
-RESERVED = ('in', 'rw', 'check', 'base', 'out-raw', 'out-qcow2')
+RESERVED = ('in', 'rw', 'check', 'base', 'out-raw', 'out-qcow2', 'out-self')
 STAGES_PLAIN = 0x01 | 0x02 | 0x04 | 0x08 | 0x100
+# Bit 12 would be FILES of the header's second byte
+STAGE_ALL = 0xfff | 0x2000
 
 # What each stage does, with {f} the format, {i} the image and {c} a copy
 # of it that the write stages change; commands in parentheses are
@@ -54,6 +56,8 @@ STAGES = [
     (0x80, '(qemu-img amend -o compat=...,lazy_refcounts=... {c})'),
     (0x20, 'qemu-img check -f {f} {c}'),
     (0x800, '(qemu-img commit -f {f} {c} into a new qcow2 backing image)'),
+    (0x2000, '(qemu-img convert -f {f} -O {f} -o ... {i} {i}.{f}); '
+             'qemu-img check -f {f} {i}.{f}'),
 ]
 
 
@@ -109,7 +113,7 @@ def decode(data):
     if len(data) < len(MAGIC) + 2 or not data.startswith(MAGIC):
         return data, STAGES_PLAIN, 0, False, []
     b0, b1 = data[len(MAGIC)], data[len(MAGIC) + 1]
-    stages = (b0 | (b1 & ~(CHUNKED | COMPRESS | FILES)) << 6) & 0xfff
+    stages = (b0 | (b1 & ~(CHUNKED | COMPRESS | FILES)) << 6) & STAGE_ALL
     flags = b1 & (CHUNKED | COMPRESS | FILES)
     payload = data[len(MAGIC) + 2:]
     files = []
