@@ -19,7 +19,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # (llvm-cov, llvm-profdata), afl++; libc++ and unzip for the OSS-Fuzz build
 # (make oss-fuzz compiles C++ with -stdlib=libc++, as OSS-Fuzz does).
 # Export: git, perl (checkpatch), git-email (git send-email --dry-run of each
-# series).  Benchmarks: gnuplot-nox.
+# series) and libmailtools-perl, its Mail::Address, which Debian's git-email
+# only recommends: without it git send-email dies at once.  Benchmarks:
+# gnuplot-nox.
 packages=(
   build-essential gcc-multilib git python3 python3-venv python3-setuptools
   ninja-build pkg-config flex bison bzip2 ccache
@@ -29,7 +31,7 @@ packages=(
   busybox-static cpio kmod xz-utils zstd
   fio util-linux nvme-cli sg3-utils
   clang libclang-rt-dev llvm afl++ libc++-dev libc++abi-dev unzip
-  perl gnuplot-nox sudo git-email
+  perl gnuplot-nox sudo git-email libmailtools-perl
 )
 bpo_packages=(meson python3-pycotap)
 
