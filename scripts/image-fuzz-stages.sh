@@ -165,6 +165,14 @@ fmt_image() {
         "$scratch/$1" >/dev/null
 }
 
+# same_data FORMAT A B WHAT: qemu-img compare of two images of FORMAT in
+# the scratch directory; when they differ, says WHAT and sets status=1
+same_data() {
+    "$qemu_img" compare -q -f "$1" -F "$1" "$scratch/$2" "$scratch/$3" && return
+    echo "# $1: $4"
+    status=1
+}
+
 # STAGE_WRITE 0x10, against qemu-io with the stage's commands
 status=0
 for fmt in qcow2 vmdk vhdx vpc vdi qed parallels qcow; do
@@ -186,11 +194,8 @@ for fmt in qcow2 vmdk vhdx vpc vdi qed parallels qcow; do
         continue
     fi
     "$qemu_io" -f $fmt "${cmds[@]}" "$scratch/write.$fmt.qemu-io" >/dev/null
-    if ! "$qemu_img" compare -q -f $fmt -F $fmt "$scratch/write.$fmt.qemu-io" \
-            "$scratch/write.$fmt.result"; then
-        echo "# $fmt: the fuzzer's image differs from qemu-io's"
-        status=1
-    fi
+    same_data $fmt write.$fmt.qemu-io write.$fmt.result \
+        "the fuzzer's image differs from qemu-io's"
 done
 result $status "write stage: each format's image written as qemu-io writes it"
 
@@ -203,10 +208,9 @@ for fmt in qcow2 vmdk vhdx vpc vdi qed parallels qcow; do
     if ! echo "$out" | grep -qE "^image-fuzz: convert -O $fmt -o [^ ]* of [0-9]+ bytes: create ok"; then
         echo "# $fmt: the stage did not create an image"
         status=1
-    elif ! "$qemu_img" compare -q -f $fmt -F $fmt "$scratch/self.$fmt" \
-            "$scratch/self.$fmt.result.$fmt"; then
-        echo "# $fmt: the converted image differs from the input"
-        status=1
+    else
+        same_data $fmt self.$fmt self.$fmt.result.$fmt \
+            "the converted image differs from the input"
     fi
 done
 result $status "convert into the own format: created with the options picked, same data"
