@@ -13,6 +13,7 @@
 #   hw/scsi, scsi-zbc-test      qos virtio-scsi (ZBC)
 #   hw/misc/snapfuzz*           snapfuzz-test
 #   migration, system/physmem   migration-tcg-ram-blocks-test
+#   vmstate, QEMUFile, savevm   the unit test test-vmstate
 #   block-backend, zone-emu     the unit tests test-block-backend and
 #                               test-zone-emu-iothreads
 #   block layer, qemu-io/img    the iotests of meson.build's groups whose
@@ -73,6 +74,8 @@ tests_for() {
     has '^hw/misc/snapfuzz|^tests/qtest/snapfuzz' && echo "qtest tests/qtest/snapfuzz-test"
     has '^migration/|^system/physmem' &&
         echo "qtest tests/qtest/migration-tcg-ram-blocks-test"
+    has '^migration/(vmstate|qemu-file|savevm)|^tests/unit/test-vmstate' &&
+        echo "qtest tests/unit/test-vmstate"
     has '^block/block-backend\.c$|^tests/unit/test-block-backend' &&
         echo "qtest tests/unit/test-block-backend"
     has '^block/(zone-emu|null)\.c$|^tests/unit/test-zone-emu' &&

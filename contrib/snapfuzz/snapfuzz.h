@@ -36,10 +36,15 @@
 #define SF_REG_VERIFY_ERRORS    0x3c
 #define SF_REG_RESTORES         0x40
 #define SF_REG_DIRTY_PAGES      0x44
+#define SF_REG_T_SYNC           0x48
+#define SF_REG_T_COPY           0x4c
+#define SF_REG_T_DEVICE         0x50
+#define SF_REG_DEV_SECTIONS     0x54
 #define SF_REG_T_TOTAL          0x58
 #define SF_REG_TIMEOUT_MS       0x5c
 #define SF_REG_MAX_INPUTS       0x60
 #define SF_REG_DEPTH            0x64
+#define SF_REG_T_TURNAROUND     0x68
 #define SF_REG_MSG              0x100
 #define SF_MSG_SIZE             0x100
 

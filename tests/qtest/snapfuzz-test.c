@@ -243,6 +243,113 @@ static void test_restore(void)
     sf_stop(&sf);
 }
 
+#define CMOS_INDEX  0x70
+#define CMOS_DATA   0x71
+#define CMOS_SCRATCH 0x38       /* a byte of CMOS RAM past the clock's */
+
+static uint8_t cmos_read(Snapfuzz *sf, uint8_t index)
+{
+    qtest_outb(sf->qts, CMOS_INDEX, index);
+    return qtest_inb(sf->qts, CMOS_DATA);
+}
+
+static void cmos_write(Snapfuzz *sf, uint8_t index, uint8_t val)
+{
+    qtest_outb(sf->qts, CMOS_INDEX, index);
+    qtest_outb(sf->qts, CMOS_DATA, val);
+}
+
+/*
+ * Device state: a restore takes a device's state back (here the RTC's CMOS
+ * RAM), and loads only the state of devices that changed since the
+ * snapshot.  The RTC follows the virtual clock, which stands still under
+ * qtest: the RTC's state changes only when written.
+ */
+static void test_device_state(void)
+{
+    Snapfuzz sf;
+    uint32_t base;
+
+    sf_start_args(&sf, "verify=on", "-rtc clock=vm");
+    cmos_write(&sf, CMOS_SCRATCH, 0x5a);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==, SNAPFUZZ_ST_OK);
+
+    /* Nothing changed: whatever changes at every restore */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    base = rd(&sf, SNAPFUZZ_REG_DEV_SECTIONS);
+
+    /* One more device changed: one more section loaded */
+    cmos_write(&sf, CMOS_SCRATCH, 0xa5);
+    g_assert_cmphex(cmos_read(&sf, CMOS_SCRATCH), ==, 0xa5);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEV_SECTIONS), ==, base + 1);
+    g_assert_cmphex(cmos_read(&sf, CMOS_SCRATCH), ==, 0x5a);
+
+    /* The index register cmos_read() left is the snapshot's: unchanged */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEV_SECTIONS), ==, base);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_RESTORES), ==, 3);
+    sf_stop(&sf);
+}
+
+/*
+ * A device that can use guest RAM may keep what it read there without
+ * migrating it (virtio's shadow of a ring's available index): its state is
+ * loaded by every restore, changed or not.
+ */
+static void test_device_state_dma(void)
+{
+    Snapfuzz sf;
+    QPCIDevice *rng;
+    uint32_t base;
+
+    sf_start_args(&sf, NULL, "-rtc clock=vm -device virtio-rng-pci,addr=05.0");
+    rng = qpci_device_find(sf.bus, QPCI_DEVFN(5, 0));
+    g_assert(rng);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    base = rd(&sf, SNAPFUZZ_REG_DEV_SECTIONS);
+
+    /* Bus mastering on: a new snapshot, then restores load virtio-rng too */
+    qpci_device_enable(rng);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==, SNAPFUZZ_ST_OK);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==,
+                         SNAPFUZZ_ST_OK);
+        g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEV_SECTIONS), >, base);
+    }
+    g_free(rng);
+    sf_stop(&sf);
+}
+
+/* The trace events say what a snapshot and a restore did. */
+static void test_trace(void)
+{
+    g_autofree char *log = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *args = NULL;
+    Snapfuzz sf;
+    int fd;
+
+    fd = g_file_open_tmp("snapfuzz-trace-XXXXXX", &log, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    args = g_strdup_printf("-trace snapfuzz_* -D %s", log);
+    sf_start_args(&sf, NULL, args);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_SNAPSHOT, 0), ==, SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_A, 3, 1);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_RESTORE, 0), ==, SNAPFUZZ_ST_OK);
+    sf_stop(&sf);
+
+    g_assert_true(g_file_get_contents(log, &text, NULL, NULL));
+    g_assert_nonnull(strstr(text, "snapfuzz_command command 1 "));
+    g_assert_nonnull(strstr(text, "snapfuzz_snapshot depth 0: "));
+    g_assert_nonnull(strstr(text, "snapfuzz_command command 2 "));
+    g_assert_nonnull(strstr(text, "snapfuzz_restore to depth 0: "));
+    unlink(log);
+}
+
 static void test_inputs(void)
 {
     Snapfuzz sf;
@@ -279,6 +386,9 @@ static void test_inputs(void)
     g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_LAST_ARG), ==, 42);
     qpci_memread(sf.dev, sf.input, 0, in2, sizeof(in2));
     g_assert_true(memcmp(in1, in2, sizeof(in1)) != 0);
+    /* DONE to the STATUS read that saw the next input: the restore and more */
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_T_TURNAROUND), >=,
+                     rd(&sf, SNAPFUZZ_REG_T_TOTAL));
 
     /* CRASH with a message. */
     qpci_memwrite(sf.dev, sf.regs, SNAPFUZZ_REG_MSG, "boom", 4);
@@ -856,6 +966,9 @@ int main(int argc, char **argv)
     qtest_add_func("/snapfuzz/command-errors", test_command_errors);
     qtest_add_func("/snapfuzz/restore", test_restore);
     qtest_add_func("/snapfuzz/inputs", test_inputs);
+    qtest_add_func("/snapfuzz/device-state", test_device_state);
+    qtest_add_func("/snapfuzz/device-state-dma", test_device_state_dma);
+    qtest_add_func("/snapfuzz/trace", test_trace);
     qtest_add_func("/snapfuzz/timeout", test_timeout);
     qtest_add_func("/snapfuzz/libfuzzer-config", test_libfuzzer_config);
     qtest_add_func("/snapfuzz/incremental", test_incremental);

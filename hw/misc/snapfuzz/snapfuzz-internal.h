@@ -32,19 +32,33 @@ typedef struct SnapfuzzKept {
 } SnapfuzzKept;
 
 /*
+ * Device and CPU vmstate as qemu_save_device_state_marked() wrote it, and
+ * where each of its sections starts: section i is buf[mark[i]..mark[i + 1]),
+ * empty for a device that had nothing to save.
+ */
+typedef struct SnapfuzzDevState {
+    uint8_t *buf;
+    size_t len;
+    uint64_t *mark;
+    unsigned nr_mark;       /* sections + 1 */
+    unsigned long *always;  /* sections that restores load all the same */
+} SnapfuzzDevState;
+
+/*
  * A snapshot pushed above the root: the pages that differed from the
  * snapshot below it when it was taken, per RAM block, and its device
  * state.
  */
 typedef struct SnapfuzzLevel {
     SnapfuzzKept *kept;     /* one per RAM block */
-    uint8_t *devstate;
-    size_t devstate_len;
+    SnapfuzzDevState dev;
 } SnapfuzzLevel;
 
 typedef struct SnapfuzzStats {
     uint64_t pages;
     uint64_t sync_ns, copy_ns, device_ns, total_ns;
+    uint32_t sections;      /* device state sections loaded */
+    uint64_t turnaround_ns; /* DONE or CRASH to the next input's start */
 } SnapfuzzStats;
 
 struct SnapfuzzState {
@@ -90,6 +104,7 @@ struct SnapfuzzState {
     QEMUBH *bh;
     uint32_t pending_cmd;
     uint32_t cmd_arg;       /* ARG when the pending command was written */
+    int64_t turnaround_t0;  /* when DONE or CRASH was written, or 0 */
     bool timed_out;
     uint32_t guest_end;     /* SNAPFUZZ_CRASH_GUEST_*, for GUEST_END */
     QEMUTimer *timer;
@@ -101,8 +116,9 @@ struct SnapfuzzState {
     uint32_t ram_version;
     SnapfuzzRAM *ram;
     unsigned nr_ram;
-    uint8_t *devstate;      /* device and CPU vmstate */
-    size_t devstate_len;
+    SnapfuzzDevState dev;   /* device and CPU vmstate */
+    SnapfuzzDevState dev_now;   /* the state a restore compares with it */
+    GByteArray *dev_load;   /* what a restore loads of it */
     SnapfuzzLevel levels[SNAPFUZZ_MAX_DEPTH];
     uint32_t depth;         /* levels in use */
 

@@ -30,6 +30,7 @@
 #include "system/runstate.h"
 #include "system/tcg.h"
 #include "snapfuzz-internal.h"
+#include "trace.h"
 
 /* Commands of the device's own, never written by the guest */
 #define SNAPFUZZ_CMD_TIMEOUT    0x100   /* the timer fired */
@@ -88,6 +89,7 @@ static void snapfuzz_deliver(SnapfuzzState *s)
 
         if (!s->engine->next_input(&s->port, &len)) {
             /* Stay BUSY until the engine has an input. */
+            trace_snapfuzz_engine_wait(s->input_seq);
             s->port.waiting = true;
             return;
         }
@@ -97,6 +99,7 @@ static void snapfuzz_deliver(SnapfuzzState *s)
     }
     snapfuzz_input_written(s);
     s->input_seq++;
+    trace_snapfuzz_input_start(s->input_seq, s->input_len);
     s->state = SNAPFUZZ_STATE_INPUT;
     s->timed_out = false;
     if (s->timeout_ms) {
@@ -153,6 +156,7 @@ static void snapfuzz_finish_input(SnapfuzzState *s, uint32_t result,
                                   uint32_t arg)
 {
     timer_del(s->timer);
+    trace_snapfuzz_input_end(s->input_seq, result, arg);
     s->last_result = result;
     s->last_arg = arg;
     if (result == SNAPFUZZ_RESULT_CRASH) {
@@ -340,6 +344,7 @@ static void snapfuzz_command(SnapfuzzState *s, uint32_t cmd)
 {
     uint32_t st = SNAPFUZZ_ST_OK;
 
+    trace_snapfuzz_command(cmd, s->arg, s->state);
     switch (cmd) {
     case SNAPFUZZ_CMD_SNAPSHOT:
         if (s->state == SNAPFUZZ_STATE_INPUT) {
@@ -405,6 +410,7 @@ static void snapfuzz_command(SnapfuzzState *s, uint32_t cmd)
     }
     if (cmd == SNAPFUZZ_CMD_DONE || cmd == SNAPFUZZ_CMD_CRASH) {
         timer_del(s->timer);
+        s->turnaround_t0 = get_clock();
     }
     s->status = SNAPFUZZ_ST_BUSY;
     s->pending_cmd = cmd;
@@ -455,6 +461,11 @@ static uint64_t snapfuzz_read(void *opaque, hwaddr addr, unsigned size)
                (s->engine == &snapfuzz_engine_afl ? SNAPFUZZ_CAP_AFL : 0) |
                (tcg_enabled() ? SNAPFUZZ_CAP_TCG : 0);
     case SNAPFUZZ_REG_STATUS:
+        if (s->turnaround_t0 && s->status != SNAPFUZZ_ST_BUSY) {
+            /* The guest learns that the next input started. */
+            s->stats.turnaround_ns = get_clock() - s->turnaround_t0;
+            s->turnaround_t0 = 0;
+        }
         return s->status;
     case SNAPFUZZ_REG_STATE:
         return s->state;
@@ -490,6 +501,10 @@ static uint64_t snapfuzz_read(void *opaque, hwaddr addr, unsigned size)
         return snapfuzz_sat32(s->stats.device_ns);
     case SNAPFUZZ_REG_T_TOTAL:
         return snapfuzz_sat32(s->stats.total_ns);
+    case SNAPFUZZ_REG_DEV_SECTIONS:
+        return s->stats.sections;
+    case SNAPFUZZ_REG_T_TURNAROUND:
+        return snapfuzz_sat32(s->stats.turnaround_ns);
     case SNAPFUZZ_REG_TIMEOUT_MS:
         return s->timeout_ms;
     case SNAPFUZZ_REG_MAX_INPUTS:
@@ -736,6 +751,7 @@ static void snapfuzz_reset_hold(Object *obj, ResetType type)
     s->restores = 0;
     memset(s->msg, 0, sizeof(s->msg));
     memset(&s->stats, 0, sizeof(s->stats));
+    s->turnaround_t0 = 0;
     s->pending_cmd = 0;
     s->timed_out = false;
     s->snap_cmd = 0;

@@ -46,12 +46,22 @@
 #include "migration/savevm.h"
 #include "system/block-backend.h"
 #include "system/iothread.h"
+#include "hw/pci/pci.h"
 #include "snapfuzz-internal.h"
 #include "snapfuzz-overlay.h"
+#include "trace.h"
 
 static bool snapfuzz_own_block(SnapfuzzState *s, RAMBlock *rb)
 {
     return rb->mr == &s->input_ram || rb->mr == &s->cov_ram;
+}
+
+static void snapfuzz_devstate_free(SnapfuzzDevState *d)
+{
+    g_free(d->buf);
+    g_free(d->mark);
+    g_free(d->always);
+    memset(d, 0, sizeof(*d));
 }
 
 static void snapfuzz_level_free(SnapfuzzState *s, SnapfuzzLevel *l)
@@ -64,9 +74,7 @@ static void snapfuzz_level_free(SnapfuzzState *s, SnapfuzzLevel *l)
     }
     g_free(l->kept);
     l->kept = NULL;
-    g_free(l->devstate);
-    l->devstate = NULL;
-    l->devstate_len = 0;
+    snapfuzz_devstate_free(&l->dev);
 }
 
 void snapfuzz_snapshot_free(SnapfuzzState *s)
@@ -81,9 +89,12 @@ void snapfuzz_snapshot_free(SnapfuzzState *s)
     g_free(s->ram);
     s->ram = NULL;
     s->nr_ram = 0;
-    g_free(s->devstate);
-    s->devstate = NULL;
-    s->devstate_len = 0;
+    snapfuzz_devstate_free(&s->dev);
+    snapfuzz_devstate_free(&s->dev_now);
+    if (s->dev_load) {
+        g_byte_array_unref(s->dev_load);
+        s->dev_load = NULL;
+    }
     s->have_snapshot = false;
 }
 
@@ -108,33 +119,62 @@ static uint64_t snapfuzz_sync_dirty(SnapfuzzState *s)
     return pages;
 }
 
+typedef struct SnapfuzzMarks {
+    GArray *pos;
+    uint64_t base;
+    const unsigned long *skip;  /* sections to leave out, or NULL */
+    unsigned nr_skip;           /* bits in skip */
+} SnapfuzzMarks;
+
+static bool snapfuzz_mark(void *opaque, uint64_t pos)
+{
+    SnapfuzzMarks *m = opaque;
+    uint64_t off = pos - m->base;
+    unsigned i = m->pos->len;   /* the section that comes next */
+
+    g_array_append_val(m->pos, off);
+    return !m->skip || i >= m->nr_skip || !test_bit(i, m->skip);
+}
+
 /*
  * The vmstate goes through a QIOChannelBuffer whose data the device owns:
- * closing the QEMUFile closes the channel, which would free it.
+ * closing the QEMUFile closes the channel, which would free it.  The
+ * sections set in @skip (@nr_skip bits) are left out.
  */
-static bool snapfuzz_save_devices(uint8_t **buf, size_t *len, Error **errp)
+static bool snapfuzz_save_devices(SnapfuzzDevState *d,
+                                  const unsigned long *skip, unsigned nr_skip,
+                                  Error **errp)
 {
+    SnapfuzzMarks m = { .skip = skip, .nr_skip = nr_skip };
     QIOChannelBuffer *bioc;
     QEMUFile *f;
     int ret;
 
-    bioc = qio_channel_buffer_new(*len ? *len : 65536);
+    bioc = qio_channel_buffer_new(d->len ? d->len : 65536);
     qio_channel_set_name(QIO_CHANNEL(bioc), "snapfuzz-save");
     f = qemu_file_new_output(QIO_CHANNEL(bioc));
+    m.pos = g_array_sized_new(false, false, sizeof(uint64_t),
+                              d->nr_mark ? d->nr_mark : 64);
+    m.base = qemu_file_transferred(f);
     /* Its post_load wants a run state; migration stores it the same way. */
     global_state_store();
-    ret = qemu_save_device_state(f);
+    ret = qemu_save_device_state_marked(f, snapfuzz_mark, &m);
     qemu_fflush(f);
     if (ret >= 0) {
         ret = qemu_file_get_error(f);
     }
-    g_free(*buf);
-    *buf = bioc->data;
-    *len = bioc->usage;
+    snapfuzz_devstate_free(d);
+    d->buf = bioc->data;
+    d->len = bioc->usage;
+    d->nr_mark = m.pos->len;
+    d->mark = (uint64_t *)g_array_free(m.pos, false);
     bioc->data = NULL;
     bioc->capacity = bioc->usage = bioc->offset = 0;
     qemu_fclose(f);
     object_unref(OBJECT(bioc));
+    if (ret >= 0 && (!d->nr_mark || d->mark[d->nr_mark - 1] >= d->len)) {
+        ret = -EINVAL;
+    }
     if (ret < 0) {
         error_setg(errp, "saving the device state failed (%d)", ret);
         return false;
@@ -142,7 +182,8 @@ static bool snapfuzz_save_devices(uint8_t **buf, size_t *len, Error **errp)
     return true;
 }
 
-static bool snapfuzz_load_devices(uint8_t *buf, size_t len, Error **errp)
+static bool snapfuzz_load_devices(const uint8_t *buf, size_t len,
+                                  Error **errp)
 {
     QIOChannelBuffer *bioc;
     QEMUFile *f;
@@ -151,7 +192,8 @@ static bool snapfuzz_load_devices(uint8_t *buf, size_t len, Error **errp)
     bioc = qio_channel_buffer_new(0);
     qio_channel_set_name(QIO_CHANNEL(bioc), "snapfuzz-load");
     g_free(bioc->data);
-    bioc->data = buf;
+    /* Only read: the channel does not free or change it (see below). */
+    bioc->data = (uint8_t *)buf;
     bioc->capacity = bioc->usage = len;
     f = qemu_file_new_input(QIO_CHANNEL(bioc));
     if (qemu_get_be32(f) != QEMU_VM_FILE_MAGIC ||
@@ -167,10 +209,131 @@ static bool snapfuzz_load_devices(uint8_t *buf, size_t len, Error **errp)
     return ret >= 0;
 }
 
+static bool snapfuzz_section_equal(SnapfuzzDevState *a, SnapfuzzDevState *b,
+                                   unsigned i)
+{
+    uint64_t len = a->mark[i + 1] - a->mark[i];
+
+    return len == b->mark[i + 1] - b->mark[i] &&
+           !memcmp(a->buf + a->mark[i], b->buf + b->mark[i], len);
+}
+
+/*
+ * Section i of @d names its device: QEMU_VM_SECTION_FULL, the section id,
+ * then the idstr with its length byte first.
+ */
+static char *snapfuzz_section_name(SnapfuzzDevState *d, unsigned i)
+{
+    uint64_t off = d->mark[i] + 5, end = d->mark[i + 1];
+
+    if (off >= end || off + 1 + d->buf[off] > end) {
+        return g_strdup("?");
+    }
+    return g_strndup((const char *)d->buf + off + 1, d->buf[off]);
+}
+
+static int snapfuzz_find_dma(Object *obj, void *opaque)
+{
+    PCIDevice *pd = (PCIDevice *)object_dynamic_cast(obj, TYPE_PCI_DEVICE);
+    g_autofree char *path = NULL;
+
+    if (pd && pci_get_word(pd->config + PCI_COMMAND) & PCI_COMMAND_MASTER) {
+        path = qdev_get_dev_path(DEVICE(pd));
+        if (path) {
+            g_ptr_array_add(opaque, g_strdup_printf("%s/", path));
+        }
+    }
+    return 0;
+}
+
+/*
+ * The sections of snapshot @d that every restore loads: those of devices
+ * that use guest RAM (PCI devices with bus mastering on, and the virtio
+ * devices behind them).  Some keep what they read there without migrating
+ * it: virtio's index of a ring's last available entry, which only a load
+ * reads again from the restored RAM.  Their sections would compare equal
+ * with a stale copy.  Their idstr starts with the PCI device's path.
+ */
+static void snapfuzz_find_always(SnapfuzzDevState *d)
+{
+    g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+    unsigned n = d->nr_mark - 1;
+
+    object_child_foreach_recursive(object_get_root(), snapfuzz_find_dma,
+                                   paths);
+    g_free(d->always);
+    d->always = bitmap_new(n);
+    for (unsigned i = 0; i < n; i++) {
+        g_autofree char *name = snapfuzz_section_name(d, i);
+
+        for (unsigned k = 0; k < paths->len; k++) {
+            if (g_str_has_prefix(name, g_ptr_array_index(paths, k))) {
+                set_bit(i, d->always);
+                break;
+            }
+        }
+    }
+}
+
+/*
+ * Load the device state of snapshot @snap, but only the sections that
+ * differ from the devices' current state: loading a device whose state the
+ * input did not change (most of them) runs its post_load for nothing, and
+ * some of those are the dearest part of a restore (memory region updates,
+ * kvmvapic rewriting guest memory).  A device that saves the same bytes is
+ * in the same state as far as migration goes, which is all a full load
+ * would give it back.  The saved sections come in the handlers' order, so
+ * section i is the same device in both, unless devices were added or
+ * removed since the snapshot: then everything is loaded.
+ */
+static bool snapfuzz_load_changed(SnapfuzzState *s, SnapfuzzDevState *snap,
+                                  Error **errp)
+{
+    SnapfuzzDevState *now = &s->dev_now;
+    static const uint8_t eof = QEMU_VM_EOF;
+    unsigned n = snap->nr_mark - 1, loaded = 0;
+
+    /* Those that are loaded anyway need no comparison. */
+    if (!snapfuzz_save_devices(now, snap->always, n, errp)) {
+        return false;
+    }
+    if (now->nr_mark != snap->nr_mark || now->mark[0] != snap->mark[0]) {
+        s->stats.sections = n;
+        return snapfuzz_load_devices(snap->buf, snap->len, errp);
+    }
+    if (!s->dev_load) {
+        s->dev_load = g_byte_array_sized_new(snap->len);
+    }
+    g_byte_array_set_size(s->dev_load, 0);
+    /* The file's header */
+    g_byte_array_append(s->dev_load, snap->buf, snap->mark[0]);
+    for (unsigned i = 0; i < n; i++) {
+        if (test_bit(i, snap->always) ||
+            !snapfuzz_section_equal(snap, now, i)) {
+            g_byte_array_append(s->dev_load, snap->buf + snap->mark[i],
+                                snap->mark[i + 1] - snap->mark[i]);
+            loaded++;
+        }
+    }
+    s->stats.sections = loaded;
+    if (!loaded) {
+        return true;
+    }
+    g_byte_array_append(s->dev_load, &eof, 1);
+    return snapfuzz_load_devices(s->dev_load->data, s->dev_load->len, errp);
+}
+
+/* The snapshot that restores go back to: the top one. */
+static SnapfuzzDevState *snapfuzz_top_devstate(SnapfuzzState *s)
+{
+    return s->depth ? &s->levels[s->depth - 1].dev : &s->dev;
+}
+
 static bool snapfuzz_take_vm(SnapfuzzState *s, Error **errp)
 {
     size_t page_size = qemu_target_page_size();
     unsigned n = 0, i = 0;
+    uint64_t copied = 0;
     RAMBlock *rb;
 
     if (!s->dirty_log_on) {
@@ -222,13 +385,16 @@ static bool snapfuzz_take_vm(SnapfuzzState *s, Error **errp)
 
         bitmap_zero(r->dirty, DIV_ROUND_UP(r->len, page_size));
         memcpy(r->copy, r->host, r->len);
+        copied += r->len;
     }
 
-    if (!snapfuzz_save_devices(&s->devstate, &s->devstate_len, errp)) {
+    if (!snapfuzz_save_devices(&s->dev, NULL, 0, errp)) {
         snapfuzz_snapshot_free(s);
         return false;
     }
+    snapfuzz_find_always(&s->dev);
     s->have_snapshot = true;
+    trace_snapfuzz_snapshot(0, copied, s->dev.len);
     return true;
 }
 
@@ -325,13 +491,7 @@ static bool snapfuzz_restore_vm(SnapfuzzState *s, Error **errp)
         snapfuzz_copy_back(s, i);
     }
     t2 = get_clock();
-    if (s->depth) {
-        SnapfuzzLevel *l = &s->levels[s->depth - 1];
-
-        if (!snapfuzz_load_devices(l->devstate, l->devstate_len, errp)) {
-            return false;
-        }
-    } else if (!snapfuzz_load_devices(s->devstate, s->devstate_len, errp)) {
+    if (!snapfuzz_load_changed(s, snapfuzz_top_devstate(s), errp)) {
         return false;
     }
     t3 = get_clock();
@@ -341,6 +501,8 @@ static bool snapfuzz_restore_vm(SnapfuzzState *s, Error **errp)
     s->stats.copy_ns = t2 - t1;
     s->stats.device_ns = t3 - t2;
     s->stats.total_ns = t3 - t0;
+    trace_snapfuzz_restore(s->depth, pages, s->stats.sections, t1 - t0,
+                           t2 - t1, t3 - t2);
     return true;
 }
 
@@ -355,6 +517,7 @@ static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
 {
     size_t page_size = qemu_target_page_size();
     SnapfuzzLevel *l = &s->levels[s->depth];
+    uint64_t kept = 0;
 
     if (!snapfuzz_ram_unchanged(s, errp)) {
         return false;
@@ -402,14 +565,17 @@ static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
                    r->host + (uint64_t)p * page_size, page_size);
             k->n++;
         }
+        kept += k->n;
     }
-    if (!snapfuzz_save_devices(&l->devstate, &l->devstate_len, errp)) {
+    if (!snapfuzz_save_devices(&l->dev, NULL, 0, errp)) {
         /* The kept pages still differ from the snapshot below. */
         s->depth++;
         snapfuzz_pop_vm(s);
         return false;
     }
+    snapfuzz_find_always(&l->dev);
     s->depth++;
+    trace_snapfuzz_snapshot(s->depth, kept * page_size, l->dev.len);
     return true;
 }
 

@@ -39,17 +39,18 @@
 #define SNAPFUZZ_REG_T_SYNC         0x48  /* RO ns: dirty bitmap sync */
 #define SNAPFUZZ_REG_T_COPY         0x4c  /* RO ns: page copy */
 #define SNAPFUZZ_REG_T_DEVICE       0x50  /* RO ns: device and CPU vmstate */
-/* 0x54 reserved, reads 0 */
+#define SNAPFUZZ_REG_DEV_SECTIONS   0x54  /* RO vmstate sections loaded */
 #define SNAPFUZZ_REG_T_TOTAL        0x58  /* RO ns: whole restore */
 #define SNAPFUZZ_REG_TIMEOUT_MS     0x5c  /* RO per-input timeout, 0: none */
 #define SNAPFUZZ_REG_MAX_INPUTS     0x60  /* RO input budget, 0: unlimited */
 #define SNAPFUZZ_REG_DEPTH          0x64  /* RO snapshots pushed on the root */
+#define SNAPFUZZ_REG_T_TURNAROUND   0x68  /* RO ns: DONE to next input */
 #define SNAPFUZZ_REG_MSG            0x100 /* RW 256-byte message buffer */
 #define SNAPFUZZ_MSG_SIZE           0x100
 #define SNAPFUZZ_BAR0_SIZE          0x1000
 
 #define SNAPFUZZ_MAGIC              0x7a666e73  /* "snfz", little endian */
-#define SNAPFUZZ_VERSION            2
+#define SNAPFUZZ_VERSION            3
 #define SNAPFUZZ_MAX_DEPTH          8   /* snapshots above the root */
 
 /* SNAPFUZZ_REG_CAPS */
