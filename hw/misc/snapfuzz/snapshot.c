@@ -30,9 +30,11 @@
 #include "qobject/qdict.h"
 #include "qemu/bitmap.h"
 #include "qemu/bitops.h"
+#include "exec/cputlb.h"
 #include "exec/ramlist.h"
 #include "exec/target_page.h"
 #include "exec/translation-block.h"
+#include "hw/core/cpu.h"
 #include "system/memory.h"
 #include "system/physmem.h"
 #include "system/ramblock.h"
@@ -100,22 +102,42 @@ void snapfuzz_snapshot_free(SnapfuzzState *s)
 
 /*
  * Collect (and clear) what was dirtied since the last call; TCG notes the
- * next write to each of these pages again.
+ * next write to each of these pages again.  With @flush, by flushing the
+ * TLB of every vCPU (they are paused): a restore, after which they would
+ * miss most of their entries anyway, spares the walk through all TLBs that
+ * re-arms TCG's tracking of the pages one RAM block at a time.
  */
-static uint64_t snapfuzz_sync_dirty(SnapfuzzState *s)
+static uint64_t snapfuzz_sync_dirty(SnapfuzzState *s, bool flush)
 {
     uint64_t pages = 0;
 
     if (!tcg_enabled()) {
         /* TCG marks pages itself; others keep a log of their own. */
         memory_global_dirty_log_sync(false);
+        flush = false;
     }
-    RCU_READ_LOCK_GUARD();
-    for (unsigned i = 0; i < s->nr_ram; i++) {
-        pages += physical_memory_sync_dirty_bitmap(s->ram[i].rb, 0,
-                                                   s->ram[i].len,
-                                                   s->ram[i].dirty);
+    WITH_RCU_READ_LOCK_GUARD() {
+        for (unsigned i = 0; i < s->nr_ram; i++) {
+            if (flush) {
+                pages += physical_memory_sync_dirty_bitmap_norearm(
+                    s->ram[i].rb, 0, s->ram[i].len, s->ram[i].dirty);
+            } else {
+                pages += physical_memory_sync_dirty_bitmap(s->ram[i].rb, 0,
+                                                           s->ram[i].len,
+                                                           s->ram[i].dirty);
+            }
+        }
     }
+#ifdef CONFIG_TCG
+    if (flush) {
+        CPUState *cpu;
+
+        /* Queued: each vCPU flushes before it runs guest code again. */
+        CPU_FOREACH(cpu) {
+            tlb_flush(cpu);
+        }
+    }
+#endif
     return pages;
 }
 
@@ -379,7 +401,7 @@ static bool snapfuzz_take_vm(SnapfuzzState *s, Error **errp)
     }
 
     /* From now on, writes are new; then the copy. */
-    snapfuzz_sync_dirty(s);
+    snapfuzz_sync_dirty(s, false);
     for (i = 0; i < s->nr_ram; i++) {
         SnapfuzzRAM *r = &s->ram[i];
 
@@ -485,7 +507,7 @@ static bool snapfuzz_restore_vm(SnapfuzzState *s, Error **errp)
     }
 
     t0 = get_clock();
-    pages = snapfuzz_sync_dirty(s);
+    pages = snapfuzz_sync_dirty(s, true);
     t1 = get_clock();
     for (unsigned i = 0; i < s->nr_ram; i++) {
         snapfuzz_copy_back(s, i);
@@ -522,7 +544,7 @@ static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
     if (!snapfuzz_ram_unchanged(s, errp)) {
         return false;
     }
-    snapfuzz_sync_dirty(s);
+    snapfuzz_sync_dirty(s, false);
 
     /*
      * The guest decides how many pages there are to keep: allocate for all
@@ -584,7 +606,7 @@ static void snapfuzz_pop_vm(SnapfuzzState *s)
 {
     SnapfuzzLevel *l = &s->levels[s->depth - 1];
 
-    snapfuzz_sync_dirty(s);
+    snapfuzz_sync_dirty(s, false);
     for (unsigned i = 0; i < s->nr_ram; i++) {
         SnapfuzzKept *k = &l->kept[i];
 
