@@ -103,9 +103,10 @@ void snapfuzz_snapshot_free(SnapfuzzState *s)
 /*
  * Collect (and clear) what was dirtied since the last call; TCG notes the
  * next write to each of these pages again.  With @flush, by flushing the
- * TLB of every vCPU (they are paused): a restore, after which they would
- * miss most of their entries anyway, spares the walk through all TLBs that
- * re-arms TCG's tracking of the pages one RAM block at a time.
+ * TLB of every vCPU (they are paused, as during a migration's load, whose
+ * CPU post_load flushes them the same way): a restore, after which they
+ * would miss most of their entries anyway, spares the walk through all
+ * TLBs that re-arms TCG's tracking of the pages one RAM block at a time.
  */
 static uint64_t snapfuzz_sync_dirty(SnapfuzzState *s, bool flush)
 {
@@ -132,7 +133,6 @@ static uint64_t snapfuzz_sync_dirty(SnapfuzzState *s, bool flush)
     if (flush) {
         CPUState *cpu;
 
-        /* Queued: each vCPU flushes before it runs guest code again. */
         CPU_FOREACH(cpu) {
             tlb_flush(cpu);
         }
