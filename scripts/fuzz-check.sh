@@ -45,7 +45,7 @@ for t in "${targets[@]}"; do
     if compgen -G "$regressions/$t/*" >/dev/null; then nrepro=$((nrepro + 1)); fi
 done
 n=0 failed=0
-echo "1..$((6 + nrepro + ${#targets[@]}))"
+echo "1..$((7 + nrepro + ${#targets[@]}))"
 report() {   # report STATUS DESCRIPTION LOG
     n=$((n + 1))
     if [ "$1" = 0 ]; then
@@ -163,6 +163,19 @@ rc=0
     >>"$luks_log" 2>&1 || rc=1
 report "$rc" "a LUKS header asking for 2^32 PBKDF2 iterations: refused, no timeout" \
     "$luks_log"
+
+# The write stage on a zoned qcow2 image goes through its zones: zone
+# operations run (eight an execution), and some of them succeed
+zone_log=$scratch/zones.log
+rc=0
+"$fuzz_build/qemu-img" create -q -f qcow2 \
+    -o zone.mode=host-managed,zone.size=64k,zone.conventional_zones=1 \
+    "$scratch/zoned.qcow2" 1M >"$zone_log" 2>&1 || rc=1
+QEMU_FUZZ_IMAGE_STAGES=0x10 QEMU_FUZZ_IMAGE_VERBOSE=1 "$fuzzer" \
+    --fuzz-target=qcow2 -runs=1 "$scratch/zoned.qcow2" >>"$zone_log" 2>&1 || rc=1
+[ "$(grep -c '^image-fuzz: zones: ' "$zone_log")" -ge 8 ] &&
+    grep -q '^image-fuzz: zones: .*: 0$' "$zone_log" || rc=1
+report "$rc" "a zoned qcow2 image: the write stage runs zone operations" "$zone_log"
 
 for t in "${targets[@]}"; do
     log=$scratch/$t.log

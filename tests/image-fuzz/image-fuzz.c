@@ -12,7 +12,8 @@
  * which of the stages below run, so that the cheap "qemu-img info"
  * executions dominate:
  *
- *   info (always)      open without I/O, image info, snapshots
+ *   info (always)      probe the format, open without I/O, image info,
+ *                      snapshots
  *   STAGE_MAP          block status map and bounded reads
  *   STAGE_CHECK        qemu-img check: open with BDRV_O_CHECK, check; then
  *                      check -r all on a writable copy when the check
@@ -21,8 +22,10 @@
  *                      corrupt bits, qed's need-check feature)
  *   STAGE_CONVERT_RAW  convert to raw in memory
  *   STAGE_CONVERT_QCOW2 convert to qcow2 in memory
- *   STAGE_WRITE        read-write open, writes derived from the input,
- *                      repair
+ *   STAGE_WRITE        read-write open with discards on, writes
+ *                      derived from the input (compressed ones when the
+ *                      driver compresses; zone operations first on a
+ *                      zoned image), repair
  *   STAGE_REOPEN       after the writes, open the result again and check
  *   STAGE_SNAPSHOT     with STAGE_WRITE: a persistent bitmap, create,
  *                      apply and delete snapshots, resize
@@ -121,6 +124,8 @@ enum {
 #define MAX_CONVERT_BYTES   (4 * MiB)   /* virtual bytes converted */
 #define MAX_COPY_REQUESTS   1024        /* block status calls of a convert */
 #define MAX_WRITES          4
+#define MAX_ZONE_OPS        8           /* zone operations of STAGE_WRITE */
+#define MAX_ZONE_REPORT     16          /* zones in one report */
 /*
  * Virtual disk sizes up to which measure and commit run: both walk the
  * block status of the whole disk, as qemu-img does
@@ -867,6 +872,24 @@ static bool fuzz_verbose(void)
     return getenv("QEMU_FUZZ_IMAGE_VERBOSE");
 }
 
+/*
+ * What qemu-img info without -f does first: the first bytes of the file,
+ * zero-filled past its end as a read of a short file is, go to every
+ * driver's probe (of the drivers that fuzz_restrict_drivers() keeps)
+ */
+static void stage_probe(const uint8_t *image, int64_t image_size)
+{
+    uint8_t buf[BLOCK_PROBE_BUF_SIZE] = {};
+    BlockDriver *drv;
+
+    memcpy(buf, image, MIN(image_size, sizeof(buf)));
+    drv = bdrv_probe_all(buf, sizeof(buf), FUZZ_MEM_PROTOCOL ":in");
+    if (fuzz_verbose()) {
+        fprintf(stderr, "image-fuzz: probe: %s\n",
+                drv ? drv->format_name : "none");
+    }
+}
+
 /* What qemu-img info does */
 static void stage_info(BlockBackend *blk)
 {
@@ -1197,6 +1220,11 @@ static void stage_amend(BlockBackend *blk, uint64_t *seed)
         "compat=0.10", "compat=1.1", "lazy_refcounts=on",
         "lazy_refcounts=off", "refcount_bits=1", "refcount_bits=4",
         "refcount_bits=16", "refcount_bits=64",
+        /* The zones of a qcow2 image, which only an empty one changes */
+        "zone.mode=host-managed,zone.size=65536,zone.capacity=49152,"
+        "zone.conventional_zones=1,zone.max_open_zones=2",
+        "zone.mode=host-aware,zone.size=131072,zone.max_active_zones=3",
+        "zone.mode=none",
     };
     BlockDriverState *bs = blk_bs(blk);
     QEMUSnapshotInfo *list = NULL;
@@ -1344,12 +1372,17 @@ static void stage_rebase(BlockBackend *blk)
  */
 static const struct {
     const char *format;
-    const char *opts[4];
+    const char *opts[6];
 } fuzz_self_opts[] = {
     { "qcow2", { "cluster_size=4096,refcount_bits=1",
                  "extended_l2=on,compression_type=zstd",
                  "compat=0.10,cluster_size=512",
-                 "lazy_refcounts=on,refcount_bits=64,cluster_size=2097152" } },
+                 "lazy_refcounts=on,refcount_bits=64,cluster_size=2097152",
+                 "zone.mode=host-managed,zone.size=65536,"
+                 "zone.capacity=61440,zone.conventional_zones=1,"
+                 "zone.max_open_zones=2,zone.max_active_zones=3",
+                 "zone.mode=host-aware,zone.size=1048576,"
+                 "cluster_size=4096" } },
     { "vmdk", { "subformat=monolithicSparse", "subformat=streamOptimized",
                 "subformat=monolithicSparse,zeroed_grain=on",
                 "subformat=monolithicSparse,hwversion=6,adapter_type=ide" } },
@@ -1461,12 +1494,129 @@ static void stage_commit(void)
     blk_unref(blk);
 }
 
+/*
+ * What qemu-io's zone commands do on a zoned image (qcow2's zoned images):
+ * reports, open, close, finish and reset of one zone or of all of them,
+ * appends, and writes at a write pointer, which the random writes below
+ * rarely hit.  Offsets are mostly zone starts and write pointers, so that
+ * the zones change state; some are not, as a guest's may not be.
+ */
+static void stage_zones(BlockBackend *blk, uint64_t *seed)
+{
+    static const char *const op_names[] = {
+        "zone_report", "zone_open", "zone_close", "zone_finish",
+        "zone_reset", "zone_append", "write at the write pointer",
+        "zone_reset of all zones",
+    };
+    static const BlockZoneOp mgmt_ops[] = {
+        BLK_ZO_OPEN, BLK_ZO_CLOSE, BLK_ZO_FINISH, BLK_ZO_RESET,
+    };
+    BlockDriverState *bs = blk_bs(blk);
+    BlockZoneDescriptor zones[MAX_ZONE_REPORT];
+    uint64_t zone_size = bs->bl.zone_size;
+    uint32_t nr_zones = bs->bl.nr_zones;
+    int64_t len = blk_getlength(blk);
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
+    int i;
+
+    if (bs->bl.zoned == BLK_Z_NONE || !zone_size || !nr_zones || len <= 0) {
+        return;
+    }
+    memset(buf, 0x5a, 64 * KiB);
+    for (i = 0; i < MAX_ZONE_OPS; i++) {
+        uint64_t r = fuzz_rand(seed);
+        int op = r & 7;
+        int64_t offset = ((r >> 16) % nr_zones) * zone_size;
+        int64_t bytes = ((r >> 8) & 0x7f) * BDRV_SECTOR_SIZE + BDRV_SECTOR_SIZE;
+        unsigned int n = (r >> 3) % MAX_ZONE_REPORT + 1;
+        int ret = 0;
+
+        if (r & (1ULL << 15)) {
+            /* Off a zone start: the request must fail, not misbehave */
+            offset += (r >> 48) % zone_size & ~(BDRV_SECTOR_SIZE - 1);
+        }
+        switch (op) {
+        case 0:
+            ret = blk_zone_report(blk, offset, &n, zones);
+            break;
+        case 1 ... 4:
+            ret = blk_zone_mgmt(blk, mgmt_ops[op - 1], offset, zone_size);
+            break;
+        case 5: {
+            QEMUIOVector qiov;
+
+            qemu_iovec_init_buf(&qiov, buf, bytes);
+            ret = blk_zone_append(blk, &offset, &qiov, 0);
+            break;
+        }
+        case 6:
+            n = 1;
+            ret = blk_zone_report(blk, offset, &n, zones);
+            if (ret == 0 && n == 1 && zones[0].wp < len) {
+                offset = zones[0].wp;
+                ret = blk_pwrite(blk, offset, MIN(bytes, len - offset), buf,
+                                 0);
+            }
+            break;
+        case 7:
+            ret = blk_zone_mgmt(blk, BLK_ZO_RESET, 0, len);
+            break;
+        }
+        if (fuzz_verbose()) {
+            fprintf(stderr, "image-fuzz: zones: %s at %" PRId64 ": %d\n",
+                    op_names[op], offset, ret);
+        }
+    }
+}
+
+/*
+ * A compressed write of the cluster at @offset, as qemu-io's write -c and
+ * qemu-img convert -n -c into an existing image do: whole clusters, the
+ * last one of the disk maybe shorter, of data that compresses or not
+ */
+static void fuzz_write_compressed(BlockBackend *blk, int64_t offset,
+                                  uint64_t r)
+{
+    BlockDriverState *bs = blk_bs(blk);
+    int64_t len = blk_getlength(blk);
+    BlockDriverInfo bdi = {};
+    g_autofree uint8_t *buf = NULL;
+    uint64_t state = r;
+    int64_t bytes, i;
+    int ret;
+
+    bdrv_graph_rdlock_main_loop();
+    ret = bdrv_get_info(bs, &bdi);
+    bdrv_graph_rdunlock_main_loop();
+    if (ret < 0 || bdi.cluster_size <= 0 || bdi.cluster_size > 2 * MiB) {
+        return;
+    }
+    offset = QEMU_ALIGN_DOWN(offset, bdi.cluster_size);
+    bytes = MIN(bdi.cluster_size, len - offset);
+    buf = g_malloc(bytes);
+    if (r & (1 << 11)) {
+        for (i = 0; i + 8 <= bytes; i += 8) {
+            stq_le_p(buf + i, fuzz_rand(&state));
+        }
+        memset(buf + i, 0x5a, bytes - i);
+    } else {
+        memset(buf, 0xa5, bytes);
+    }
+    ret = blk_pwrite_compressed(blk, offset, bytes, buf);
+    if (fuzz_verbose()) {
+        fprintf(stderr, "image-fuzz: write: write -c %" PRId64 " %" PRId64
+                ": %d\n", offset, bytes, ret);
+    }
+}
+
 static void stage_write(BlockBackend *blk, uint64_t seed, int stages)
 {
     /* The qemu-io commands of the requests below */
     static const char *const op_names[] = {
         "write -P 0xa5", "write -P 0xa5", "write -z -u", "discard",
     };
+    BlockDriver *drv = blk_bs(blk)->drv;
+    bool can_compress = drv && block_driver_can_compress(drv);
     int64_t len = blk_getlength(blk);
     g_autofree uint8_t *buf = g_malloc(64 * KiB);
     int i;
@@ -1484,18 +1634,24 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int stages)
             return;
         }
     }
+    stage_zones(blk, &seed);
     memset(buf, 0xa5, 64 * KiB);
     for (i = 0; i < MAX_WRITES; i++) {
         uint64_t r = fuzz_rand(&seed);
         int64_t offset = QEMU_ALIGN_DOWN((r >> 16) % len, BDRV_SECTOR_SIZE);
         int64_t bytes = MIN(((r & 0x7f) + 1) * BDRV_SECTOR_SIZE,
                             len - offset);
+        int op = (r >> 8) & 3;
 
+        if (op < 2 && can_compress && (r & (1 << 10))) {
+            fuzz_write_compressed(blk, offset, r);
+            continue;
+        }
         if (fuzz_verbose()) {
             fprintf(stderr, "image-fuzz: write: %s %" PRId64 " %" PRId64 "\n",
-                    op_names[(r >> 8) & 3], offset, bytes);
+                    op_names[op], offset, bytes);
         }
-        switch ((r >> 8) & 3) {
+        switch (op) {
         case 0:
         case 1:
             blk_pwrite(blk, offset, bytes, buf, 0);
@@ -1573,6 +1729,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_mem_add("in", image, image_size, true)->borrowed = true;
 
     /* qemu-img info */
+    stage_probe(image, image_size);
     fuzz_info_file = strcmp(fuzz_format, "vmdk") ? "in" : NULL;
     blk = fuzz_open(fuzz_format, "in", BDRV_O_NO_IO);
     fuzz_info_file = NULL;
@@ -1614,8 +1771,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_mem_files_writable();
     }
     if (stages & STAGE_WRITE) {
-        /* Resizing needs the permission, as in qemu-img resize */
-        blk = fuzz_open(fuzz_format, "rw", BDRV_O_RDWR |
+        /*
+         * Resizing needs the permission, as in qemu-img resize; discards
+         * reach the image, as with qemu-io -d unmap and a guest's
+         * discard=unmap
+         */
+        blk = fuzz_open(fuzz_format, "rw", BDRV_O_RDWR | BDRV_O_UNMAP |
                         (stages & STAGE_SNAPSHOT ? BDRV_O_RESIZE : 0));
         if (blk) {
             stage_write(blk, seed, stages);
