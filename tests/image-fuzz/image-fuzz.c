@@ -22,7 +22,8 @@
  *                      corrupt bits, qed's need-check feature)
  *   STAGE_CONVERT_RAW  convert to raw in memory
  *   STAGE_CONVERT_QCOW2 convert to qcow2 in memory
- *   STAGE_WRITE        read-write open with discards on, writes
+ *   STAGE_WRITE        read-write open with discards on and runtime
+ *                      options that the input picks (qcow2), writes
  *                      derived from the input (compressed ones when the
  *                      driver compresses; zone operations first on a
  *                      zoned image), repair
@@ -823,12 +824,33 @@ static uint32_t fuzz_qcow_crypt_method(const char *name)
     return ldl_be_p(buf->data + (ldl_be_p(buf->data + 4) == 1 ? 36 : 32));
 }
 
-static BlockBackend *fuzz_open(const char *format, const char *name,
-                               int flags)
+static bool fuzz_verbose(void)
+{
+    return getenv("QEMU_FUZZ_IMAGE_VERBOSE");
+}
+
+/*
+ * Open @name as @format, with the runtime options @opt_str
+ * ("key=value,..." as --image-opts takes them, or NULL)
+ */
+static BlockBackend *fuzz_open_opts(const char *format, const char *name,
+                                    int flags, const char *opt_str)
 {
     QDict *opts = qdict_new();
     Error *local_err = NULL;
     BlockBackend *blk;
+
+    if (opt_str && *opt_str) {
+        g_auto(GStrv) pairs = g_strsplit(opt_str, ",", -1);
+        char **p;
+
+        for (p = pairs; *p; p++) {
+            g_auto(GStrv) kv = g_strsplit(*p, "=", 2);
+
+            assert(kv[0] && kv[1]);
+            qdict_put_str(opts, kv[0], kv[1]);
+        }
+    }
 
     qdict_put_str(opts, "driver", format);
     qdict_put_str(opts, "file.driver", FUZZ_MEM_PROTOCOL);
@@ -849,8 +871,53 @@ static BlockBackend *fuzz_open(const char *format, const char *name,
     }
     blk = blk_new_open(NULL, NULL, opts, flags | BDRV_O_NO_BACKING,
                        &local_err);
+    if (fuzz_verbose() && opt_str && *opt_str) {
+        fprintf(stderr, "image-fuzz: open with %s: %s\n", opt_str,
+                blk ? "ok" : error_get_pretty(local_err));
+    }
     error_free(local_err);
     return blk;
+}
+
+static BlockBackend *fuzz_open(const char *format, const char *name,
+                               int flags)
+{
+    return fuzz_open_opts(format, name, flags, NULL);
+}
+
+/*
+ * Runtime options of the write stage's open, one of which the input picks:
+ * what users give qemu-io and -blockdev to tune a driver, which changes
+ * how it walks the image's tables (a cache of a few entries evicts at
+ * every request, for one)
+ */
+static const struct {
+    const char *format;
+    const char *opts[8];
+} fuzz_rw_opts[] = {
+    { "qcow2", { "", "",
+                 "l2-cache-size=1024,l2-cache-entry-size=512",
+                 "refcount-cache-size=2048,overlap-check=all",
+                 "cache-size=65536,cache-clean-interval=0",
+                 "overlap-check=none,lazy-refcounts=on",
+                 "pass-discard-request=off,pass-discard-other=on,"
+                 "discard-no-unref=on",
+                 "overlap-check.template=cached,"
+                 "overlap-check.inactive-l2=on,pass-discard-snapshot=off" } },
+};
+
+static const char *fuzz_rw_opts_pick(uint64_t seed)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(fuzz_rw_opts); i++) {
+        if (!strcmp(fuzz_rw_opts[i].format, fuzz_format)) {
+            seed ^= 0x5bd1e995;
+            return fuzz_rw_opts[i].opts[fuzz_rand(&seed) %
+                                        ARRAY_SIZE(fuzz_rw_opts[i].opts)];
+        }
+    }
+    return NULL;
 }
 
 /* A writable copy of the image, which may grow as an output does */
@@ -865,11 +932,6 @@ static void fuzz_mem_add_copy(const char *name, const uint8_t *image,
         fuzz_mem_fill(buf, 0, image_size);
         memcpy(buf->data, image, image_size);
     }
-}
-
-static bool fuzz_verbose(void)
-{
-    return getenv("QEMU_FUZZ_IMAGE_VERBOSE");
 }
 
 /*
@@ -1776,8 +1838,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * reach the image, as with qemu-io -d unmap and a guest's
          * discard=unmap
          */
-        blk = fuzz_open(fuzz_format, "rw", BDRV_O_RDWR | BDRV_O_UNMAP |
-                        (stages & STAGE_SNAPSHOT ? BDRV_O_RESIZE : 0));
+        blk = fuzz_open_opts(fuzz_format, "rw", BDRV_O_RDWR | BDRV_O_UNMAP |
+                             (stages & STAGE_SNAPSHOT ? BDRV_O_RESIZE : 0),
+                             fuzz_rw_opts_pick(seed));
         if (blk) {
             stage_write(blk, seed, stages);
             blk_unref(blk);
