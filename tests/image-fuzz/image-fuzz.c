@@ -21,7 +21,9 @@
  *                      header says it needs a check (qcow2's dirty and
  *                      corrupt bits, qed's need-check feature)
  *   STAGE_CONVERT_RAW  convert to raw in memory
- *   STAGE_CONVERT_QCOW2 convert to qcow2 in memory
+ *   STAGE_CONVERT_QCOW2 convert to qcow2 in memory (compressed, or
+ *                      offloaded to the protocol as with -C, as the
+ *                      input picks)
  *   STAGE_WRITE        read-write open with discards on and runtime
  *                      options that the input picks (qcow2), writes
  *                      derived from the input (compressed ones when the
@@ -443,6 +445,49 @@ static int coroutine_fn fuzz_mem_co_pwrite_zeroes(BlockDriverState *bs,
     return 0;
 }
 
+/*
+ * Copy offloading between in-memory files, as file-posix does it between
+ * files with copy_file_range(): the source's driver hands the request to
+ * the destination's
+ */
+static int coroutine_fn GRAPH_RDLOCK
+fuzz_mem_co_copy_range_from(BlockDriverState *bs, BdrvChild *src,
+                            int64_t src_offset, BdrvChild *dst,
+                            int64_t dst_offset, int64_t bytes,
+                            BdrvRequestFlags read_flags,
+                            BdrvRequestFlags write_flags)
+{
+    return bdrv_co_copy_range_to(src, src_offset, dst, dst_offset, bytes,
+                                 read_flags, write_flags);
+}
+
+static int coroutine_fn GRAPH_RDLOCK
+fuzz_mem_co_copy_range_to(BlockDriverState *bs, BdrvChild *src,
+                          int64_t src_offset, BdrvChild *dst,
+                          int64_t dst_offset, int64_t bytes,
+                          BdrvRequestFlags read_flags,
+                          BdrvRequestFlags write_flags)
+{
+    g_autofree uint8_t *buf = NULL;
+    QEMUIOVector qiov;
+    int ret;
+
+    if (write_flags & BDRV_REQ_ZERO_WRITE) {
+        return fuzz_mem_co_pwrite_zeroes(bs, dst_offset, bytes, write_flags);
+    }
+    /* Requests of a cluster or less: the convert copies 64 KiB at a time */
+    if (src->bs->drv != bs->drv || bytes > 2 * MiB) {
+        return -ENOTSUP;
+    }
+    buf = g_malloc(bytes);
+    qemu_iovec_init_buf(&qiov, buf, bytes);
+    ret = fuzz_mem_co_preadv(src->bs, src_offset, bytes, &qiov, 0);
+    if (ret == 0) {
+        ret = fuzz_mem_co_pwritev(bs, dst_offset, bytes, &qiov, 0);
+    }
+    return ret;
+}
+
 static int coroutine_fn fuzz_mem_co_pdiscard(BlockDriverState *bs,
                                              int64_t offset, int64_t bytes)
 {
@@ -538,6 +583,8 @@ static BlockDriver bdrv_fuzz_mem = {
     .bdrv_co_pwritev        = fuzz_mem_co_pwritev,
     .bdrv_co_pwrite_zeroes  = fuzz_mem_co_pwrite_zeroes,
     .bdrv_co_pdiscard       = fuzz_mem_co_pdiscard,
+    .bdrv_co_copy_range_from = fuzz_mem_co_copy_range_from,
+    .bdrv_co_copy_range_to  = fuzz_mem_co_copy_range_to,
     .bdrv_co_flush_to_disk  = fuzz_mem_co_flush,
     .bdrv_co_getlength      = fuzz_mem_co_getlength,
     .bdrv_co_truncate       = fuzz_mem_co_truncate,
@@ -1097,6 +1144,64 @@ static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len)
     blk_flush(dst);
 }
 
+typedef struct FuzzCopyRange {
+    BlockBackend *src, *dst;
+    int64_t offset, bytes;
+    int ret;
+    bool done;
+} FuzzCopyRange;
+
+static void coroutine_fn fuzz_copy_range_co(void *opaque)
+{
+    FuzzCopyRange *c = opaque;
+
+    c->ret = blk_co_copy_range(c->src, c->offset, c->dst, c->offset,
+                               c->bytes, 0, 0);
+    c->done = true;
+    aio_wait_kick();
+}
+
+/*
+ * Copy the first bytes of src to dst as qemu-img convert -C does: zeroes
+ * as zeroes, data offloaded to the protocol, through both drivers'
+ * copy_range callbacks
+ */
+static void fuzz_copy_offload(BlockBackend *src, BlockBackend *dst,
+                              int64_t len)
+{
+    BlockDriverState *bs = blk_bs(src);
+    int64_t offset = 0;
+    int i;
+
+    for (i = 0; i < MAX_COPY_REQUESTS && offset < len; i++) {
+        FuzzCopyRange c = { .src = src, .dst = dst, .offset = offset };
+        int64_t pnum = 0;
+        int ret;
+
+        bdrv_graph_rdlock_main_loop();
+        ret = bdrv_block_status_above(bs, NULL, offset, len - offset, &pnum,
+                                      NULL, NULL);
+        bdrv_graph_rdunlock_main_loop();
+        if (ret < 0 || pnum <= 0) {
+            break;
+        }
+        if (ret & BDRV_BLOCK_ZERO) {
+            ret = blk_pwrite_zeroes(dst, offset, pnum, BDRV_REQ_MAY_UNMAP);
+        } else {
+            c.bytes = pnum = MIN(pnum, 64 * KiB);
+            qemu_coroutine_enter(qemu_coroutine_create(fuzz_copy_range_co,
+                                                       &c));
+            AIO_WAIT_WHILE_UNLOCKED(NULL, !c.done);
+            ret = c.ret;
+        }
+        if (ret < 0) {
+            break;
+        }
+        offset += pnum;
+    }
+    blk_flush(dst);
+}
+
 /* Copy the first bytes of src to dst as qemu-img convert -c does */
 static void fuzz_copy_compressed(BlockBackend *src, BlockBackend *dst,
                                  int64_t len)
@@ -1165,7 +1270,7 @@ static void fuzz_create_qcow2(const char *name, int64_t len)
 }
 
 static void stage_convert(BlockBackend *src, const char *out_format,
-                          bool compress)
+                          bool compress, bool offload)
 {
     int64_t len = MIN(blk_getlength(src), MAX_CONVERT_BYTES);
     const char *name = out_format ? "out-qcow2" : "out-raw";
@@ -1193,6 +1298,8 @@ static void stage_convert(BlockBackend *src, const char *out_format,
     }
     if (compress) {
         fuzz_copy_compressed(src, dst, len);
+    } else if (offload) {
+        fuzz_copy_offload(src, dst, len);
     } else {
         fuzz_copy(src, dst, len);
     }
@@ -1815,10 +1922,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 stage_map(blk);
             }
             if (stages & STAGE_CONVERT_RAW) {
-                stage_convert(blk, NULL, false);
+                stage_convert(blk, NULL, false, false);
             }
             if (stages & STAGE_CONVERT_QCOW2) {
-                stage_convert(blk, "qcow2", flags & INPUT_COMPRESS);
+                /* One uncompressed convert in two offloads the copy */
+                stage_convert(blk, "qcow2", flags & INPUT_COMPRESS,
+                              seed & (1 << 20));
             }
             if (stages & STAGE_MEASURE) {
                 stage_measure(blk);
