@@ -207,6 +207,10 @@ upstream_cov() {
     for f in "$d/up-prof/"*.profraw; do
         llvm-profdata-14 show "$f" >/dev/null 2>&1 || rm -f "$f"
     done
+    if ! compgen -G "$d/up-prof/*.profraw" >/dev/null; then
+        echo "upstream: no readable profile in $d/up-prof" >>"$d/upstream.log"
+        return
+    fi
     llvm-profdata-14 merge -sparse "$d/up-prof/"*.profraw -o "$d/upstream.profdata"
     cov=$(lines_covered "$d/upstream.profdata" "$(driver_files qcow2)" \
           "$cov_build/qemu-img" "$cov_build/qemu-io")
@@ -257,10 +261,12 @@ cov_one() {   # cov_one TARGET: fuzz, replay, count; writes the row to DIR/row
         >"$d/fuzz-report.txt" 2>&1 || true
     rm -rf "$d/prof"
 
-    up_cov=- up_runs=-
+    up_cov=- up_pct= up_runs=-
     if [ -n "$up_pid" ]; then
         wait "$up_pid" || true
-        read -r up_cov up_pct up_runs <"$d/upstream.result" || true
+        # No result when none of upstream's profiles could be read
+        read -r up_cov up_pct up_runs <"$d/upstream.result" 2>/dev/null ||
+            up_cov=- up_pct= up_runs=-
         up_cov="$up_cov $up_pct"
     fi
     printf '%-10s %-20s %22s %8s %22s %7s\n' "$t" "$(driver_name "$t")" \
