@@ -56,7 +56,8 @@ run() {
         QEMU_FUZZ_IMAGE_RESULT="$scratch/$1.result" \
         "$fuzzer" --fuzz-target="${3:-qcow2}" "$scratch/$1" 2>&1 |
         tee "$scratch/$1.log" | grep '^image-fuzz: ' |
-        grep -v '^image-fuzz: input: ' | sort -u || true
+        grep -v -e '^image-fuzz: input: ' -e '^image-fuzz: probe: ' |
+        sort -u || true
 }
 
 n=0
@@ -193,7 +194,8 @@ for fmt in qcow2 vmdk vhdx vpc vdi qed parallels qcow; do
         status=1
         continue
     fi
-    "$qemu_io" -f $fmt "${cmds[@]}" "$scratch/write.$fmt.qemu-io" >/dev/null
+    # The stage opens with discards on, as qemu-io -d unmap does
+    "$qemu_io" -d unmap -f $fmt "${cmds[@]}" "$scratch/write.$fmt.qemu-io" >/dev/null
     same_data $fmt write.$fmt.qemu-io write.$fmt.result \
         "the fuzzer's image differs from qemu-io's"
 done

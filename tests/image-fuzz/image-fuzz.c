@@ -1298,7 +1298,8 @@ static void stage_convert(BlockBackend *src, const char *out_format,
     }
     if (compress) {
         fuzz_copy_compressed(src, dst, len);
-    } else if (offload) {
+    } else if (offload && blk_bs(src)->drv->bdrv_co_copy_range_from) {
+        /* convert -C fails at once on a format that cannot offload */
         fuzz_copy_offload(src, dst, len);
     } else {
         fuzz_copy(src, dst, len);
@@ -1741,17 +1742,15 @@ static void stage_zones(BlockBackend *blk, uint64_t *seed)
 /*
  * A compressed write of the cluster at @offset, as qemu-io's write -c and
  * qemu-img convert -n -c into an existing image do: whole clusters, the
- * last one of the disk maybe shorter, of data that compresses or not
+ * last one of the disk maybe shorter
  */
-static void fuzz_write_compressed(BlockBackend *blk, int64_t offset,
-                                  uint64_t r)
+static void fuzz_write_compressed(BlockBackend *blk, int64_t offset)
 {
     BlockDriverState *bs = blk_bs(blk);
     int64_t len = blk_getlength(blk);
     BlockDriverInfo bdi = {};
     g_autofree uint8_t *buf = NULL;
-    uint64_t state = r;
-    int64_t bytes, i;
+    int64_t bytes;
     int ret;
 
     bdrv_graph_rdlock_main_loop();
@@ -1762,20 +1761,13 @@ static void fuzz_write_compressed(BlockBackend *blk, int64_t offset,
     }
     offset = QEMU_ALIGN_DOWN(offset, bdi.cluster_size);
     bytes = MIN(bdi.cluster_size, len - offset);
-    buf = g_malloc(bytes);
-    if (r & (1 << 11)) {
-        for (i = 0; i + 8 <= bytes; i += 8) {
-            stq_le_p(buf + i, fuzz_rand(&state));
-        }
-        memset(buf + i, 0x5a, bytes - i);
-    } else {
-        memset(buf, 0xa5, bytes);
-    }
-    ret = blk_pwrite_compressed(blk, offset, bytes, buf);
     if (fuzz_verbose()) {
-        fprintf(stderr, "image-fuzz: write: write -c %" PRId64 " %" PRId64
-                ": %d\n", offset, bytes, ret);
+        fprintf(stderr, "image-fuzz: write: write -c -P 0xa5 %" PRId64 " %"
+                PRId64 "\n", offset, bytes);
     }
+    buf = g_malloc(bytes);
+    memset(buf, 0xa5, bytes);
+    blk_pwrite_compressed(blk, offset, bytes, buf);
 }
 
 static void stage_write(BlockBackend *blk, uint64_t seed, int stages)
@@ -1813,7 +1805,7 @@ static void stage_write(BlockBackend *blk, uint64_t seed, int stages)
         int op = (r >> 8) & 3;
 
         if (op < 2 && can_compress && (r & (1 << 10))) {
-            fuzz_write_compressed(blk, offset, r);
+            fuzz_write_compressed(blk, offset);
             continue;
         }
         if (fuzz_verbose()) {
