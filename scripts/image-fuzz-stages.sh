@@ -121,7 +121,7 @@ echo "$out" | sed 's/^/# /'
 map=$("$qemu_img" map --output=json -f qcow2 "$scratch/data.result")
 echo "# map of the committed image: $map"
 [ "$out" = "image-fuzz: commit: 0" ] &&
-    ! echo "$map" | grep -q '"data": true' &&
+    ! grep -q '"data": true' <<<"$map" &&
     "$qemu_io" -f qcow2 -c "read -P 0x55 0 64k" -c "read -P 0x66 1M 4k" \
         -c "read -P 0 64k 960k" "$scratch/data.result.base" |
         grep -c '^read' | grep -qx 3
@@ -149,14 +149,14 @@ check_poked() {
 
 out=$(check_poked dirty 79 01)
 echo "$out" | sed 's/^/# /'
-echo "$out" | grep -q '^image-fuzz: check: 0,' &&
-    echo "$out" | grep -q '^image-fuzz: check -r all: 0,'
+grep -q '^image-fuzz: check: 0,' <<<"$out" &&
+    grep -q '^image-fuzz: check -r all: 0,' <<<"$out"
 result $? "check, dirty bit: check, then check -r all"
 
 out=$(check_poked norefcount 56 00000000)
 echo "$out" | sed 's/^/# /'
-echo "$out" | grep -qE '^image-fuzz: check: [-0-9]+, [1-9][0-9]* corruptions' &&
-    echo "$out" | grep -qE '^image-fuzz: check -r all: 0, .* [1-9][0-9]* corruptions and [0-9]+ leaks fixed'
+grep -qE '^image-fuzz: check: [-0-9]+, [1-9][0-9]* corruptions' <<<"$out" &&
+    grep -qE '^image-fuzz: check -r all: 0, .* [1-9][0-9]* corruptions and [0-9]+ leaks fixed' <<<"$out"
 result $? "check, no refcount table: the relaxed open, corruptions found and repaired"
 
 # fmt_image NAME FORMAT [SIZE [OPTIONS]]: an image (2 MiB) with some data
@@ -207,7 +207,7 @@ for fmt in qcow2 vmdk vhdx vpc vdi qed parallels qcow; do
     fmt_image self.$fmt $fmt
     out=$(run self.$fmt 0x2000 $fmt)
     echo "$out" | sed "s/^/# $fmt: /"
-    if ! echo "$out" | grep -qE "^image-fuzz: convert -O $fmt -o [^ ]* of [0-9]+ bytes: create ok"; then
+    if ! grep -qE "^image-fuzz: convert -O $fmt -o [^ ]* of [0-9]+ bytes: create ok" <<<"$out"; then
         echo "# $fmt: the stage did not create an image"
         status=1
     else
