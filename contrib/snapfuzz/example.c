@@ -24,7 +24,7 @@
  *                      "disk-mismatches N": N inputs saw what an earlier one
  *                      wrote, which the restore was to take back.
  *   example smp-arg    needs two vCPUs: a second thread writes a bogus ARG
- *                      whenever it sees a command running, and every input
+ *                      whenever it sees DONE running, and every input
  *                      ends with DONE and its own number as ARG; the next
  *                      input checks LAST_ARG.  Prints "arg-mismatches N".
  *   example fuzz-exec  an input "\xb8 IMM32 \xc3" (mov $IMM32, %eax; ret)
@@ -80,10 +80,19 @@ struct scratch {
 };
 
 /* Writes ARG while a command runs: the device must use the one before. */
+/*
+ * Set by the input right before its DONE, and 0 again after the restore:
+ * the meddler only writes while DONE runs.  A BUSY it saw during
+ * NEXT_INPUT could otherwise land its write after the new input's ARG
+ * and before its CMD, when the host is slow to run this vCPU on, which
+ * no device can tell from a harness's own ARG.
+ */
+static volatile int arg_armed;
+
 static void *arg_meddler(void *opaque)
 {
     for (;;) {
-        if (sf.regs[SF_REG_STATUS / 4] == SF_ST_BUSY) {
+        if (arg_armed && sf.regs[SF_REG_STATUS / 4] == SF_ST_BUSY) {
             sf.regs[SF_REG_ARG / 4] = 0xbad;
         }
     }
@@ -328,6 +337,7 @@ int main(int argc, char **argv)
             if (seq > 1 && sf_reg(&sf, SF_REG_LAST_ARG) != seq - 1) {
                 sc->arg_mismatches++;
             }
+            arg_armed = 1;
             st = sf_done(&sf, seq);
             fprintf(stderr, "example: DONE failed with status %u\n", st);
             return 1;

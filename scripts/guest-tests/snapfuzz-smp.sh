@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # snapfuzz with two vCPUs: the example harness's smp-arg mode ends each of
 # 300 inputs with DONE and the input's number as ARG while a second thread,
-# on the other vCPU, writes a bogus ARG whenever it sees a command running.
+# on the other vCPU, writes a bogus ARG whenever it sees DONE running.
 # The device must take ARG as it was when the command was written (the
 # other vCPU runs until the device pauses them all), and, with verify=on,
 # every restore must leave all RAM as the snapshot had it.  Passes when the
