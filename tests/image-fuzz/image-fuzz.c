@@ -1107,43 +1107,6 @@ static void stage_check_repair(const uint8_t *image, int64_t image_size)
     }
 }
 
-/* Copy the first bytes of src to dst as qemu-img convert does */
-static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len)
-{
-    BlockDriverState *bs = blk_bs(src);
-    g_autofree uint8_t *buf = g_malloc(64 * KiB);
-    int64_t offset = 0;
-    int i;
-
-    for (i = 0; i < MAX_COPY_REQUESTS && offset < len; i++) {
-        int64_t pnum = 0;
-        int ret;
-
-        /* Zeroes in one request, data through the buffer */
-        bdrv_graph_rdlock_main_loop();
-        ret = bdrv_block_status_above(bs, NULL, offset, len - offset, &pnum,
-                                      NULL, NULL);
-        bdrv_graph_rdunlock_main_loop();
-        if (ret < 0 || pnum <= 0) {
-            break;
-        }
-        if (ret & BDRV_BLOCK_ZERO) {
-            ret = blk_pwrite_zeroes(dst, offset, pnum, BDRV_REQ_MAY_UNMAP);
-        } else {
-            pnum = MIN(pnum, 64 * KiB);
-            ret = blk_pread(src, offset, pnum, buf, 0);
-            if (ret >= 0) {
-                ret = blk_pwrite(dst, offset, pnum, buf, 0);
-            }
-        }
-        if (ret < 0) {
-            break;
-        }
-        offset += pnum;
-    }
-    blk_flush(dst);
-}
-
 typedef struct FuzzCopyRange {
     BlockBackend *src, *dst;
     int64_t offset, bytes;
@@ -1162,22 +1125,23 @@ static void coroutine_fn fuzz_copy_range_co(void *opaque)
 }
 
 /*
- * Copy the first bytes of src to dst as qemu-img convert -C does: zeroes
- * as zeroes, data offloaded to the protocol, through both drivers'
- * copy_range callbacks
+ * Copy the first bytes of src to dst as qemu-img convert does; with
+ * @offload as convert -C does: the data offloaded to the protocol,
+ * through both drivers' copy_range callbacks
  */
-static void fuzz_copy_offload(BlockBackend *src, BlockBackend *dst,
-                              int64_t len)
+static void fuzz_copy(BlockBackend *src, BlockBackend *dst, int64_t len,
+                      bool offload)
 {
     BlockDriverState *bs = blk_bs(src);
+    g_autofree uint8_t *buf = g_malloc(64 * KiB);
     int64_t offset = 0;
     int i;
 
     for (i = 0; i < MAX_COPY_REQUESTS && offset < len; i++) {
-        FuzzCopyRange c = { .src = src, .dst = dst, .offset = offset };
         int64_t pnum = 0;
         int ret;
 
+        /* Zeroes in one request, data through the buffer or offloaded */
         bdrv_graph_rdlock_main_loop();
         ret = bdrv_block_status_above(bs, NULL, offset, len - offset, &pnum,
                                       NULL, NULL);
@@ -1187,12 +1151,22 @@ static void fuzz_copy_offload(BlockBackend *src, BlockBackend *dst,
         }
         if (ret & BDRV_BLOCK_ZERO) {
             ret = blk_pwrite_zeroes(dst, offset, pnum, BDRV_REQ_MAY_UNMAP);
-        } else {
-            c.bytes = pnum = MIN(pnum, 64 * KiB);
+        } else if (offload) {
+            FuzzCopyRange c = {
+                .src = src, .dst = dst, .offset = offset,
+                .bytes = pnum = MIN(pnum, 64 * KiB),
+            };
+
             qemu_coroutine_enter(qemu_coroutine_create(fuzz_copy_range_co,
                                                        &c));
             AIO_WAIT_WHILE_UNLOCKED(NULL, !c.done);
             ret = c.ret;
+        } else {
+            pnum = MIN(pnum, 64 * KiB);
+            ret = blk_pread(src, offset, pnum, buf, 0);
+            if (ret >= 0) {
+                ret = blk_pwrite(dst, offset, pnum, buf, 0);
+            }
         }
         if (ret < 0) {
             break;
@@ -1298,11 +1272,10 @@ static void stage_convert(BlockBackend *src, const char *out_format,
     }
     if (compress) {
         fuzz_copy_compressed(src, dst, len);
-    } else if (offload && blk_bs(src)->drv->bdrv_co_copy_range_from) {
-        /* convert -C fails at once on a format that cannot offload */
-        fuzz_copy_offload(src, dst, len);
     } else {
-        fuzz_copy(src, dst, len);
+        /* convert -C fails at once on a format that cannot offload */
+        fuzz_copy(src, dst, len,
+                  offload && blk_bs(src)->drv->bdrv_co_copy_range_from);
     }
     /*
      * Compressed clusters are the part of the output that the input
@@ -1623,7 +1596,7 @@ static void stage_convert_self(BlockBackend *src, uint64_t seed)
     if (!dst) {
         return;
     }
-    fuzz_copy(src, dst, len);
+    fuzz_copy(src, dst, len, false);
     stage_check(dst, 0);
     blk_unref(dst);
 }
