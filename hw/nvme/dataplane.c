@@ -187,6 +187,53 @@ static void nvme_dp_start_bh(void *opaque)
     }
 }
 
+/*
+ * nvme_dp_stop() and nvme_dp_start() wait for the IOThreads in aio_poll()
+ * of the main context, which runs the main loop's BHs, the admin queues'
+ * among them.  An admin command run there would find I/O queues half
+ * stopped or half started (the stop it nests in returns at once) and
+ * change them under an IOThread.  So while any controller is between the
+ * two states, admin queues wait with their commands unfetched, and are
+ * kicked when none is.  The list is empty outside of those waits.
+ * Context: BQL held.
+ */
+static int nvme_dp_transitions;
+static GSList *nvme_dp_deferred_admin;
+
+static void nvme_dp_transition_begin(void)
+{
+    nvme_dp_transitions++;
+}
+
+static void nvme_dp_transition_end(void)
+{
+    assert(nvme_dp_transitions > 0);
+    if (--nvme_dp_transitions) {
+        return;
+    }
+    while (nvme_dp_deferred_admin) {
+        NvmeCtrl *n = nvme_dp_deferred_admin->data;
+
+        nvme_dp_deferred_admin = g_slist_delete_link(nvme_dp_deferred_admin,
+                                                     nvme_dp_deferred_admin);
+        if (n->sq[0]) {
+            qemu_bh_schedule(n->sq[0]->bh);
+        }
+    }
+}
+
+bool nvme_dp_defer_admin(NvmeCtrl *n)
+{
+    if (!nvme_dp_transitions) {
+        return false;
+    }
+    trace_pci_nvme_dp_defer_admin();
+    if (!g_slist_find(nvme_dp_deferred_admin, n)) {
+        nvme_dp_deferred_admin = g_slist_prepend(nvme_dp_deferred_admin, n);
+    }
+    return true;
+}
+
 static void nvme_dp_run_in_ctxs(NvmeCtrl *n, QEMUBHFunc *fn)
 {
     int i;
@@ -211,6 +258,7 @@ void nvme_dp_stop(NvmeCtrl *n)
     }
 
     trace_pci_nvme_dp_stop();
+    nvme_dp_transition_begin();
     nvme_dp_run_in_ctxs(n, nvme_dp_stop_bh);
 
     for (i = 1; i <= NVME_MAX_NAMESPACES; i++) {
@@ -222,6 +270,7 @@ void nvme_dp_stop(NvmeCtrl *n)
     }
 
     nvme_dp_run_in_ctxs(n, nvme_dp_flush_bh);
+    nvme_dp_transition_end();
 }
 
 /* Context: BQL held */
@@ -236,7 +285,9 @@ void nvme_dp_start(NvmeCtrl *n)
     }
 
     trace_pci_nvme_dp_start();
+    nvme_dp_transition_begin();
     nvme_dp_run_in_ctxs(n, nvme_dp_start_bh);
+    nvme_dp_transition_end();
 }
 
 static void nvme_dp_vm_state_change(void *opaque, bool running,

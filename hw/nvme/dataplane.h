@@ -69,6 +69,7 @@ void nvme_dp_ns_unrealize(NvmeCtrl *n, NvmeNamespace *ns);
 AioContext *nvme_dp_cq_ctx(NvmeCtrl *n, uint16_t cqid);
 void nvme_dp_stop(NvmeCtrl *n);
 void nvme_dp_start(NvmeCtrl *n);
+bool nvme_dp_defer_admin(NvmeCtrl *n);
 void nvme_dp_stop_subsys(NvmeCtrl *n);
 void nvme_dp_start_subsys(NvmeCtrl *n);
 

@@ -6,7 +6,8 @@
  * that create I/O queues and the SQEs behind them.  These targets enable
  * the controller and create an I/O queue pair the way a driver does, then
  * submit the input's commands, one SQE at a time, to the admin or the I/O
- * queue, and reap the completions.
+ * queue, and reap the completions, or reset the controller while the
+ * command's doorbell is still being handled.
  *
  * Copyright (c) 2026 QEMU Storage Series
  *
@@ -38,6 +39,13 @@
 /* An input is records of a selector byte and a submission queue entry */
 #define SEL_IO_QUEUE        (1 << 0)    /* else the admin queue */
 #define SEL_KEEP_PRP        (1 << 1)    /* else PRP1 is in the data buffers */
+/*
+ * One record in eight: ring the doorbell and disable the controller at
+ * once, with the queue's BH (main loop) or notifier (IOThread) pending,
+ * then enable it and create the I/O queues again
+ */
+#define SEL_RESET_MASK      (7 << 2)
+#define SEL_RESET           (1 << 2)
 
 typedef struct NvmeFuzz {
     QPCIDevice *dev;
@@ -100,8 +108,13 @@ static bool nvme_reap(QTestState *s, NvmeFuzz *n, int q)
     return reaped;
 }
 
-/* Submit @cmd to queue pair @q and wait (a bounded time) for completions */
-static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd)
+/*
+ * Submit @cmd to queue pair @q and wait (a bounded time) for completions;
+ * with @reset, disable the controller right after the doorbell instead:
+ * the in-process qtest runs no BH between the two register writes
+ */
+static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
+                        bool reset)
 {
     uint64_t sq = q ? IOSQ_ADDR : ASQ_ADDR;
     int i;
@@ -110,6 +123,10 @@ static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd)
     qtest_memwrite(s, sq + n->sq_tail[q] * sizeof(*cmd), cmd, sizeof(*cmd));
     n->sq_tail[q] = (n->sq_tail[q] + 1) % QSIZE;
     nvme_reg_write(n, 0x1000 + 2 * q * 4, n->sq_tail[q]);
+    if (reset) {
+        nvme_reg_write(n, 0x14, 0);
+        return;
+    }
     /* I/O queues in an IOThread complete from another thread */
     for (i = 0; i < MAX_POLLS; i++) {
         flush_events(s);
@@ -152,13 +169,13 @@ static bool nvme_start(QTestState *s, NvmeFuzz *n)
     cmd.dptr.prp1 = cpu_to_le64(IOCQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
     cmd.cdw11 = cpu_to_le32(1);                         /* PC */
-    nvme_submit(s, n, 0, &cmd);
+    nvme_submit(s, n, 0, &cmd, false);
     memset(&cmd, 0, sizeof(cmd));
     cmd.opcode = NVME_ADM_CMD_CREATE_SQ;
     cmd.dptr.prp1 = cpu_to_le64(IOSQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
     cmd.cdw11 = cpu_to_le32(1 << 16 | 1);               /* CQID 1, PC */
-    nvme_submit(s, n, 0, &cmd);
+    nvme_submit(s, n, 0, &cmd, false);
     return true;
 }
 
@@ -169,6 +186,7 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
 
     if (nvme_start(s, n)) {
         for (; size >= rec; data += rec, size -= rec) {
+            bool reset = (data[0] & SEL_RESET_MASK) == SEL_RESET;
             NvmeCmd cmd;
 
             memcpy(&cmd, data + 1, sizeof(cmd));
@@ -177,14 +195,20 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
 
                 cmd.dptr.prp1 = cpu_to_le64(DATA_ADDR + prp % DATA_SIZE);
             }
-            nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd);
+            nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd, reset);
+            if (reset && !nvme_start(s, n)) {
+                break;
+            }
         }
     }
 
     fuzz_reset_pci(s, n->dev);
 }
 
-/* The machine, the zoned drive and the controller of both targets */
+/*
+ * The machine, the zoned drive and the controller of both targets, and
+ * QEMU_FUZZ_ARGS, as generic-fuzz takes it (-trace, say)
+ */
 static GString *nvme_fuzz_cmdline(const char *objects, const char *zones,
                                   const char *ctrl)
 {
@@ -197,8 +221,8 @@ static GString *nvme_fuzz_cmdline(const char *objects, const char *zones,
         "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
         "%smemory-backed=on,memory-max=16777216 "
         "-device nvme,id=n0,serial=fuzz%s "
-        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on",
-        objects, zones, ctrl);
+        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on %s",
+        objects, zones, ctrl, getenv("QEMU_FUZZ_ARGS") ?: "");
     return cmdline;
 }
 
