@@ -1647,9 +1647,18 @@ static Bench *bench_new(const char *mode, const BenchOps *ops)
 static void bench_booted(Bench *b, QTestState *qts, uint64_t buf,
                          uint64_t *mmio_dbs)
 {
+    int64_t poll_ns = bench_env("NVME_BENCH_POLL_NS", 0);
+
     b->qts = qts;
     b->buf = buf;
     b->mmio_dbs = mmio_dbs;
+    /* NVME_BENCH_POLL_NS: the poll-max-ns of the polling modes' IOThread */
+    if (poll_ns && g_str_has_suffix(b->mode, "-poll")) {
+        qtest_qmp_assert_success(qts, "{'execute': 'qom-set', 'arguments': "
+                                 "{'path': '/objects/t0', 'property': "
+                                 "'poll-max-ns', 'value': %" PRId64 "}}",
+                                 poll_ns);
+    }
     /* QEMU has it open: nothing is left behind if the test fails */
     unlink(b->ram_path);
 }

@@ -7,7 +7,8 @@
  * the controller and create an I/O queue pair the way a driver does, then
  * submit the input's commands, one SQE at a time, to the admin or the I/O
  * queue, and reap the completions, or reset the controller while the
- * command's doorbell is still being handled.
+ * command's doorbell is still being handled, or ring it in a drained
+ * section of the block layer.
  *
  * Copyright (c) 2026 QEMU Storage Series
  *
@@ -16,6 +17,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/main-loop.h"
+#include "block/block-global-state.h"
 #include "block/nvme.h"
 #include "tests/qtest/libqtest.h"
 #include "tests/qtest/libqos/pci-pc.h"
@@ -40,12 +42,15 @@
 #define SEL_IO_QUEUE        (1 << 0)    /* else the admin queue */
 #define SEL_KEEP_PRP        (1 << 1)    /* else PRP1 is in the data buffers */
 /*
- * One record in eight: ring the doorbell and disable the controller at
- * once, with the queue's BH (main loop) or notifier (IOThread) pending,
- * then enable it and create the I/O queues again
+ * Selector bits 2-4, what else a record does: one in eight rings the
+ * doorbell and disables the controller at once, with the queue's BH (main
+ * loop) or notifier (IOThread) pending, then enables it and creates the
+ * I/O queues again; one in eight rings the doorbell in a drained section
+ * of the block layer, as a block job or a snapshot makes them
  */
-#define SEL_RESET_MASK      (7 << 2)
+#define SEL_WHAT_MASK       (7 << 2)
 #define SEL_RESET           (1 << 2)
+#define SEL_DRAINED         (2 << 2)
 
 typedef struct NvmeFuzz {
     QPCIDevice *dev;
@@ -109,12 +114,14 @@ static bool nvme_reap(QTestState *s, NvmeFuzz *n, int q)
 }
 
 /*
- * Submit @cmd to queue pair @q and wait (a bounded time) for completions;
- * with @reset, disable the controller right after the doorbell instead:
- * the in-process qtest runs no BH between the two register writes
+ * Submit @cmd to queue pair @q and wait (a bounded time) for completions.
+ * SEL_RESET disables the controller right after the doorbell instead: the
+ * in-process qtest runs no BH between the two register writes.
+ * SEL_DRAINED writes the doorbell in a drained section, whose end lets the
+ * command run.
  */
 static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
-                        bool reset)
+                        int what)
 {
     uint64_t sq = q ? IOSQ_ADDR : ASQ_ADDR;
     int i;
@@ -122,10 +129,17 @@ static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
     cmd->cid = cpu_to_le16(n->cid++);
     qtest_memwrite(s, sq + n->sq_tail[q] * sizeof(*cmd), cmd, sizeof(*cmd));
     n->sq_tail[q] = (n->sq_tail[q] + 1) % QSIZE;
+    if (what == SEL_DRAINED) {
+        bdrv_drain_all_begin();
+    }
     nvme_reg_write(n, 0x1000 + 2 * q * 4, n->sq_tail[q]);
-    if (reset) {
+    if (what == SEL_RESET) {
         nvme_reg_write(n, 0x14, 0);
         return;
+    }
+    if (what == SEL_DRAINED) {
+        flush_events(s);
+        bdrv_drain_all_end();
     }
     /* I/O queues in an IOThread complete from another thread */
     for (i = 0; i < MAX_POLLS; i++) {
@@ -168,14 +182,14 @@ static bool nvme_start(QTestState *s, NvmeFuzz *n)
     cmd.opcode = NVME_ADM_CMD_CREATE_CQ;
     cmd.dptr.prp1 = cpu_to_le64(IOCQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
-    cmd.cdw11 = cpu_to_le32(1);                         /* PC */
-    nvme_submit(s, n, 0, &cmd, false);
+    cmd.cdw11 = cpu_to_le32(3);                 /* PC, IEN (INTx, vector 0) */
+    nvme_submit(s, n, 0, &cmd, 0);
     memset(&cmd, 0, sizeof(cmd));
     cmd.opcode = NVME_ADM_CMD_CREATE_SQ;
     cmd.dptr.prp1 = cpu_to_le64(IOSQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
     cmd.cdw11 = cpu_to_le32(1 << 16 | 1);               /* CQID 1, PC */
-    nvme_submit(s, n, 0, &cmd, false);
+    nvme_submit(s, n, 0, &cmd, 0);
     return true;
 }
 
@@ -186,7 +200,7 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
 
     if (nvme_start(s, n)) {
         for (; size >= rec; data += rec, size -= rec) {
-            bool reset = (data[0] & SEL_RESET_MASK) == SEL_RESET;
+            int what = data[0] & SEL_WHAT_MASK;
             NvmeCmd cmd;
 
             memcpy(&cmd, data + 1, sizeof(cmd));
@@ -195,8 +209,8 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
 
                 cmd.dptr.prp1 = cpu_to_le64(DATA_ADDR + prp % DATA_SIZE);
             }
-            nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd, reset);
-            if (reset && !nvme_start(s, n)) {
+            nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd, what);
+            if (what == SEL_RESET && !nvme_start(s, n)) {
                 break;
             }
         }
