@@ -1379,6 +1379,48 @@ static void test_format_quiesces(void)
 }
 
 /*
+ * Abort of a read in flight in an IOThread.  Abort walks the commands of
+ * the I/O queue, which the IOThread owns and completes from; it runs
+ * with the queues stopped and the namespace drained, so the read has
+ * completed, successfully, before Abort looks, and Abort reports that it
+ * aborted nothing (Dword 0 bit 0).  Nothing of the queue is walked while
+ * the IOThread completes the command.
+ */
+static void test_abort_in_flight(void)
+{
+    static const Mode m = {
+        "abort-in-flight",
+        "-object iothread,id=t0,poll-max-ns=0 -blockdev null-co,"
+        "node-name=d1,size=16777216,memory-backed=on,latency-ns=300000000",
+        "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
+        "'drive': 'd1', 'ioeventfd': true, 'iothread': 't0'}", true, true
+    };
+    Nvme *c = nvme_boot(&m, 1, QSIZE, NULL);
+    NvmeCmd cmd, abort = { .opcode = NVME_ADM_CMD_ABORT };
+    uint16_t cid;
+    uint32_t dw0 = 0;
+    NvmeCqe cqe;
+
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, c->buf);
+    cid = nvme_submit(c, 1, &cmd);
+    /* taken from the queue by the IOThread, in flight for 300 ms */
+    g_usleep(50 * 1000);
+    g_assert_false(nvme_cqe_ready(c, 1, &cqe));
+
+    abort.cdw10 = cpu_to_le32((uint32_t)cid << 16 | 1);
+    g_assert_cmphex(nvme_cmd(c, 0, &abort, &dw0), ==, 0);
+    g_assert_cmphex(dw0 & 1, ==, 1);
+    /* posted before Abort completed: no wait */
+    g_assert_true(nvme_cqe_ready(c, 1, &cqe));
+    g_assert_cmpint(le16_to_cpu(cqe.cid), ==, cid);
+    g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
+    nvme_cq_pop(c, 1);
+    nvme_cq_doorbell(c, 1);
+    nvme_io_rounds(c, 1);
+    nvme_stop(c);
+}
+
+/*
  * Cancel a read that waits for the bounce buffer.  Reads into ROM go
  * through the device's bounce buffer (4 KiB); with the one of SQ 1 holding
  * it for the 500 ms its request takes, the DMA helpers park the read of
@@ -2339,6 +2381,7 @@ int main(int argc, char **argv)
     add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
     qtest_add_func("/nvme-iothread/realize-undo", test_realize_undo);
+    qtest_add_func("/nvme-iothread/abort-in-flight", test_abort_in_flight);
     qtest_add_func("/nvme-iothread/format-quiesces", test_format_quiesces);
     qtest_add_data_func("/nvme-iothread/cancel-bounce-wait/delete",
                         "delete", test_cancel_bounce_wait);
