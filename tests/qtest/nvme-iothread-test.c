@@ -1412,10 +1412,9 @@ static void test_abort_in_flight(void)
     g_assert_cmphex(dw0 & 1, ==, 1);
     /* posted before Abort completed: no wait */
     g_assert_true(nvme_cqe_ready(c, 1, &cqe));
+    nvme_wait(c, 1, &cqe);
     g_assert_cmpint(le16_to_cpu(cqe.cid), ==, cid);
     g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
-    nvme_cq_pop(c, 1);
-    nvme_cq_doorbell(c, 1);
     nvme_io_rounds(c, 1);
     nvme_stop(c);
 }
