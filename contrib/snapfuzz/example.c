@@ -27,6 +27,14 @@
  *                      whenever it sees DONE running, and every input
  *                      ends with DONE and its own number as ARG; the next
  *                      input checks LAST_ARG.  Prints "arg-mismatches N".
+ *   example smp-copy   needs two vCPUs: a thread on the second copies a
+ *                      word from one page to another for ever, with push
+ *                      and pop, so that its registers are the same
+ *                      whenever the device pauses it and a restore finds
+ *                      that vCPU's state unchanged; every input writes its
+ *                      number to the first page and waits for the copy.
+ *                      With verify=on, a restore that missed the copier's
+ *                      writes shows as a verify error.
  *   example fuzz-exec  an input "\xb8 IMM32 \xc3" (mov $IMM32, %eax; ret)
  *                      is run as code where it lies, in the input window,
  *                      and must return IMM32: else the vCPU ran an
@@ -47,6 +55,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +106,77 @@ static void *arg_meddler(void *opaque)
         }
     }
     return NULL;
+}
+
+/*
+ * The copier: its loop is a single translation block under TCG, which a
+ * vCPU leaves only at its start, so the vCPU is always paused in the same
+ * state.  The device's restore then finds its CPU state unchanged and
+ * loads nothing for it, so nothing but the restore itself re-arms the
+ * dirty tracking of the page the vCPU keeps writing.
+ */
+static uint64_t copy_src[PAGE / 8] __attribute__((aligned(PAGE)));
+static uint64_t copy_dst[PAGE / 8] __attribute__((aligned(PAGE)));
+static volatile int copier_started;
+
+static void *copier(void *opaque)
+{
+    copier_started = 1;
+    asm volatile("1: pushq %0\n\t"
+                 "popq %1\n\t"
+                 "jmp 1b"
+                 : : "m"(copy_src[0]), "m"(copy_dst[0]) : "memory");
+    return NULL;
+}
+
+static int copier_start(void)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    cpu_set_t cpus;
+
+    CPU_ZERO(&cpus);
+    CPU_SET(0, &cpus);
+    if (sched_setaffinity(0, sizeof(cpus), &cpus) < 0) {
+        return -1;
+    }
+    CPU_ZERO(&cpus);
+    CPU_SET(1, &cpus);
+    pthread_attr_init(&attr);
+    pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
+    if (pthread_create(&t, &attr, copier, NULL)) {
+        return -1;
+    }
+    /*
+     * Copying before the snapshot, and interrupted by timer ticks: the
+     * segment registers that a return to user space loads under TCG depend
+     * on the way back (a system call's or an interrupt's), and from the
+     * snapshot on, the copier only ever comes back from interrupts.
+     */
+    while (!copier_started) {
+        /* The copier starts on the other vCPU. */
+    }
+    for (uint64_t v = 1; v <= 2; v++) {
+        struct timespec ts = { 0, 50000000 };
+
+        *(volatile uint64_t *)copy_src = ~v;
+        while (*(volatile uint64_t *)copy_dst != ~v) {
+            /* The copier copies on the other vCPU. */
+        }
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* This input's number in the source; the copier must copy it now. */
+static void copy_input(void)
+{
+    uint64_t seq = sf_reg(&sf, SF_REG_INPUT_SEQ);
+
+    *(volatile uint64_t *)copy_src = seq;
+    while (*(volatile uint64_t *)copy_dst != seq) {
+        /* The copier runs on the other vCPU. */
+    }
 }
 
 #define DISK_BYTES (64 * 1024)
@@ -322,6 +402,10 @@ int main(int argc, char **argv)
         perror("example: fuzz-exec: cannot map the input window executable");
         return 1;
     }
+    if (!strcmp(mode, "smp-copy") && copier_start() < 0) {
+        fprintf(stderr, "example: smp-copy: no copier on the second vCPU\n");
+        return 1;
+    }
     if (!strcmp(mode, "smp-arg")) {
         pthread_t t;
 
@@ -341,6 +425,8 @@ int main(int argc, char **argv)
             st = sf_done(&sf, seq);
             fprintf(stderr, "example: DONE failed with status %u\n", st);
             return 1;
+        } else if (!strcmp(mode, "smp-copy")) {
+            copy_input();
         } else if (!strcmp(mode, "disk")) {
             disk_input(sc, in, len);
         } else if (!strcmp(mode, "stress")) {
