@@ -117,11 +117,11 @@ static void *arg_meddler(void *opaque)
  */
 static uint64_t copy_src[PAGE / 8] __attribute__((aligned(PAGE)));
 static uint64_t copy_dst[PAGE / 8] __attribute__((aligned(PAGE)));
-static volatile int copier_started;
+static int copier_started;
 
 static void *copier(void *opaque)
 {
-    copier_started = 1;
+    __atomic_store_n(&copier_started, 1, __ATOMIC_RELAXED);
     asm volatile("1: pushq %0\n\t"
                  "popq %1\n\t"
                  "jmp 1b"
@@ -153,14 +153,14 @@ static int copier_start(void)
      * on the way back (a system call's or an interrupt's), and from the
      * snapshot on, the copier only ever comes back from interrupts.
      */
-    while (!copier_started) {
+    while (!__atomic_load_n(&copier_started, __ATOMIC_RELAXED)) {
         /* The copier starts on the other vCPU. */
     }
     for (uint64_t v = 1; v <= 2; v++) {
         struct timespec ts = { 0, 50000000 };
 
-        *(volatile uint64_t *)copy_src = ~v;
-        while (*(volatile uint64_t *)copy_dst != ~v) {
+        __atomic_store_n(&copy_src[0], ~v, __ATOMIC_RELAXED);
+        while (__atomic_load_n(&copy_dst[0], __ATOMIC_RELAXED) != ~v) {
             /* The copier copies on the other vCPU. */
         }
         nanosleep(&ts, NULL);
@@ -173,8 +173,8 @@ static void copy_input(void)
 {
     uint64_t seq = sf_reg(&sf, SF_REG_INPUT_SEQ);
 
-    *(volatile uint64_t *)copy_src = seq;
-    while (*(volatile uint64_t *)copy_dst != seq) {
+    __atomic_store_n(&copy_src[0], seq, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&copy_dst[0], __ATOMIC_RELAXED) != seq) {
         /* The copier runs on the other vCPU. */
     }
 }
