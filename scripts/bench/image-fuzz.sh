@@ -15,6 +15,8 @@
 # time.
 #   scripts/bench/image-fuzz.sh [target...]
 # BENCH_REPEAT (default 20) runs per seed; BENCH_RATES=0 skips the rates;
+# BENCH_FUZZ_SECONDS (default 60) of info-only fuzzing per target for the
+# campaign's own rate;
 # COV_SECONDS (default 600, 0 skips the coverage part); COV_TARGETS (default:
 # the targets) are measured;
 # COV_JOBS (default 1) targets are fuzzed at a time; COV_BUILD_DIR (default
@@ -38,7 +40,8 @@ seeds=$fuzz_build/tests/image-fuzz/seeds
 export ASAN_OPTIONS=detect_leaks=0
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(qcow2 vmdk vhdx dmg parallels vdi vpc qcow qed cloop bochs)
+[ ${#targets[@]} -gt 0 ] || targets=(qcow2 vmdk vhdx dmg parallels vdi vpc qcow qed cloop bochs luks)
+fuzz_secs=${BENCH_FUZZ_SECONDS:-60}
 
 echo "machine: $(uname -n), $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/image-fuzz-bench.XXXXXX")
@@ -46,8 +49,11 @@ trap 'rm -rf "$scratch"' EXIT
 if [ "$rates" = 1 ]; then
 echo "build: clang --enable-fuzzing --enable-asan --enable-ubsan; $repeat runs per seed;"
 echo "rates per CPU second (user + system), without the start of the process"
-printf '%-10s %6s %9s %9s %9s %9s %9s %11s %11s\n' target seeds info/s map/s check/s all/s all+/s \
-    img-info/s img-conv/s
+echo "fuzz-info/s: libFuzzer's own exec/s, fuzzing from the seeds for ${fuzz_secs}s with only"
+echo "qemu-img info's stage (one process, wall clock, as a campaign runs); faults/x: page faults"
+echo "per execution of the info-only replay"
+printf '%-10s %6s %9s %9s %9s %9s %9s %11s %11s %11s %8s\n' target seeds info/s map/s check/s all/s all+/s \
+    img-info/s img-conv/s fuzz-info/s faults/x
 
 # CPU seconds (user + system) of a command, so that other load on the
 # machine does not count
@@ -55,6 +61,42 @@ cpu_time() {
     local TIMEFORMAT='%U %S' t
     t=$( { time "$@" >/dev/null 2>&1; } 2>&1 ) || true
     echo "$t" | awk '{ print $1 + $2 }'
+}
+
+# fuzz_rate TARGET: libFuzzer's exec/s of an info-only campaign from a copy
+# of the seeds, with the options of the target's .options file
+fuzz_rate() {
+    local t=$1 d=$scratch/corpus-$1 opts=() k v
+    rm -rf "$d"
+    mkdir -p "$d"
+    cp "$seeds/$t"/* "$d/"
+    while IFS=' =' read -r k v; do
+        case $k in
+        dict) opts+=("-dict=$seeds/$v") ;;
+        max_len|timeout|malloc_limit_mb|rss_limit_mb|close_fd_mask) opts+=("-$k=$v") ;;
+        esac
+    done <"$seeds/qemu-fuzz-image-target-$t.options"
+    QEMU_FUZZ_IMAGE_STAGES=0 "$fuzzer" --fuzz-target="$t" -max_total_time="$fuzz_secs" \
+        "${opts[@]}" "$d" 2>&1 | sed -n 's/.*DONE .*exec\/s: \([0-9]*\).*/\1/p' | tail -n 1
+    rm -rf "$d"
+}
+
+# faults_per_exec TARGET FILES...: page faults of an info-only execution
+# (getrusage of the replays, without the start of the process)
+faults_per_exec() {
+    QEMU_FUZZ_IMAGE_STAGES=0 /usr/bin/python3 - "$fuzzer" "$repeat" "$@" <<'PY'
+import resource, subprocess, sys
+fuzzer, repeat, target, files = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+def faults(runs):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([fuzzer, "--fuzz-target=" + target, "-runs=%d" % runs,
+                    "-close_fd_mask=3"] + files,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r1.ru_minflt + r1.ru_majflt - r0.ru_minflt - r0.ru_majflt
+one, many = faults(1), faults(repeat)
+print(round((many - one) / (len(files) * (repeat - 1))))
+PY
 }
 
 rate() {   # rate TARGET STAGES FILES...: executions per CPU second, without
@@ -103,8 +145,10 @@ for t in "${targets[@]}"; do
     done
     img_info=$(echo "${#imgs[@]} * 5 / $(cpu_time img_info_all "$t" "${imgs[@]}")" | bc -l)
     img_conv=$(echo "${#imgs[@]} / $(cpu_time img_conv_all "$t" "${imgs[@]}")" | bc -l)
-    printf '%-10s %6d %9.0f %9.0f %9.0f %9.0f %9.0f %11.0f %11.0f\n' "$t" "${#files[@]}" \
-        "$info" "$map" "$check" "$all" "$allplus" "$img_info" "$img_conv"
+    fuzz_info=$(fuzz_rate "$t")
+    faults=$(faults_per_exec "$t" "${files[@]}")
+    printf '%-10s %6d %9.0f %9.0f %9.0f %9.0f %9.0f %11.0f %11.0f %11s %8s\n' "$t" "${#files[@]}" \
+        "$info" "$map" "$check" "$all" "$allplus" "$img_info" "$img_conv" "${fuzz_info:--}" "$faults"
 done
 fi
 
