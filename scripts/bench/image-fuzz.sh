@@ -101,13 +101,14 @@ PY
 
 rate() {   # rate TARGET STAGES FILES...: executions per CPU second, without
            # the start of the process (the fuzzer runs for hours in one)
+    # (at least 200 executions, or a target with three seeds measures noise)
     local t=$1 stages=$2; shift 2
-    local one many
+    local one many runs=$(( repeat * $# >= 200 ? repeat : (200 + $# - 1) / $# ))
     one=$(QEMU_FUZZ_IMAGE_STAGES=$stages cpu_time "$fuzzer" --fuzz-target="$t" \
           -runs=1 -close_fd_mask=3 "$@")
     many=$(QEMU_FUZZ_IMAGE_STAGES=$stages cpu_time "$fuzzer" --fuzz-target="$t" \
-           -runs="$repeat" -close_fd_mask=3 "$@")
-    echo "$# * ($repeat - 1) / ($many - $one)" | bc -l
+           -runs="$runs" -close_fd_mask=3 "$@")
+    echo "$# * ($runs - 1) / ($many - $one)" | bc -l
 }
 
 img_info_all() {   # img_info_all FMT IMAGES...: qemu-img info, 5 times each
