@@ -217,3 +217,9 @@ device_fuzz_target() {
         *) echo "generic-fuzz-$1" ;;
     esac
 }
+
+# options_args FILE: the [libfuzzer] section of an .options file as flags
+options_args() {
+    awk -F' *= *' '/^\[/ { sec = $0; next }
+        sec == "[libfuzzer]" && NF == 2 { printf "-%s=%s\n", $1, $2 }' "$1"
+}

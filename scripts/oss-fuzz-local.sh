@@ -83,12 +83,6 @@ rm -rf "$base/artifacts"
 mkdir -p "$base/artifacts"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 
-# options_args FILE: the [libfuzzer] section of an .options file as flags
-options_args() {
-    awk -F' *= *' '/^\[/ { sec = $0; next }
-        sec == "[libfuzzer]" && NF == 2 { printf "-%s=%s\n", $1, $2 }' "$1"
-}
-
 # 2: the image targets are all there, instrumented, with their files
 fail=
 targets=()

@@ -64,51 +64,52 @@ cpu_time() {
 }
 
 # fuzz_rate TARGET: libFuzzer's exec/s of an info-only campaign from a copy
-# of the seeds, with the options of the target's .options file
+# of the seeds, with the flags of the target's .options file
 fuzz_rate() {
-    local t=$1 d=$scratch/corpus-$1 opts=() k v
+    local t=$1 d=$scratch/corpus-$1 opts i
     rm -rf "$d"
     mkdir -p "$d"
     cp "$seeds/$t"/* "$d/"
-    while IFS=' =' read -r k v; do
-        case $k in
-        dict) opts+=("-dict=$seeds/$v") ;;
-        max_len|timeout|malloc_limit_mb|rss_limit_mb|close_fd_mask) opts+=("-$k=$v") ;;
-        esac
-    done <"$seeds/qemu-fuzz-image-target-$t.options"
+    mapfile -t opts < <(options_args "$seeds/qemu-fuzz-image-target-$t.options")
+    # .options names the dictionary relative to its own directory
+    for i in "${!opts[@]}"; do
+        case ${opts[$i]} in -dict=*) opts[$i]=-dict=$seeds/${opts[$i]#-dict=} ;; esac
+    done
     QEMU_FUZZ_IMAGE_STAGES=0 "$fuzzer" --fuzz-target="$t" -max_total_time="$fuzz_secs" \
         "${opts[@]}" "$d" 2>&1 | sed -n 's/.*DONE .*exec\/s: \([0-9]*\).*/\1/p' | tail -n 1
     rm -rf "$d"
 }
 
-# faults_per_exec TARGET FILES...: page faults of an info-only execution
-# (getrusage of the replays, without the start of the process)
-faults_per_exec() {
-    QEMU_FUZZ_IMAGE_STAGES=0 /usr/bin/python3 - "$fuzzer" "$repeat" "$@" <<'PY'
+# replay TARGET STAGES FILES...: "EXECS-PER-CPU-SECOND FAULTS-PER-EXECUTION"
+# of the fuzzer replaying FILES with STAGES forced, without the start of the
+# process (the fuzzer runs for hours in one): CPU time (user + system, so
+# that other load on the machine does not count) and page faults of a run
+# of each file once taken from those of a run of each file RUNS times, at
+# least 200 executions, or a target with three seeds measures noise
+replay() {
+    local t=$1 stages=$2; shift 2
+    local runs=$(( repeat * $# >= 200 ? repeat : (200 + $# - 1) / $# ))
+    QEMU_FUZZ_IMAGE_STAGES=$stages /usr/bin/python3 - "$fuzzer" "$runs" "$t" "$@" <<'PY'
 import resource, subprocess, sys
-fuzzer, repeat, target, files = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-def faults(runs):
+fuzzer, runs, target, files = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+def usage(n):
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([fuzzer, "--fuzz-target=" + target, "-runs=%d" % runs,
+    subprocess.run([fuzzer, "--fuzz-target=" + target, "-runs=%d" % n,
                     "-close_fd_mask=3"] + files,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r1.ru_minflt + r1.ru_majflt - r0.ru_minflt - r0.ru_majflt
-one, many = faults(1), faults(repeat)
-print(round((many - one) / (len(files) * (repeat - 1))))
+    return (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime,
+            r1.ru_minflt + r1.ru_majflt - r0.ru_minflt - r0.ru_majflt)
+(cpu1, flt1), (cpun, fltn) = usage(1), usage(runs)
+execs = len(files) * (runs - 1)
+print("%f %d" % (execs / (cpun - cpu1), round((fltn - flt1) / execs)))
 PY
 }
 
-rate() {   # rate TARGET STAGES FILES...: executions per CPU second, without
-           # the start of the process (the fuzzer runs for hours in one)
-    # (at least 200 executions, or a target with three seeds measures noise)
-    local t=$1 stages=$2; shift 2
-    local one many runs=$(( repeat * $# >= 200 ? repeat : (200 + $# - 1) / $# ))
-    one=$(QEMU_FUZZ_IMAGE_STAGES=$stages cpu_time "$fuzzer" --fuzz-target="$t" \
-          -runs=1 -close_fd_mask=3 "$@")
-    many=$(QEMU_FUZZ_IMAGE_STAGES=$stages cpu_time "$fuzzer" --fuzz-target="$t" \
-           -runs="$runs" -close_fd_mask=3 "$@")
-    echo "$# * ($runs - 1) / ($many - $one)" | bc -l
+rate() {   # rate TARGET STAGES FILES...: executions per CPU second
+    local r
+    read -r r _ < <(replay "$@")
+    echo "$r"
 }
 
 img_info_all() {   # img_info_all FMT IMAGES...: qemu-img info, 5 times each
@@ -131,7 +132,7 @@ img_conv_all() {   # img_conv_all FMT IMAGES...: qemu-img convert to raw
 
 for t in "${targets[@]}"; do
     files=("$seeds/$t"/*)
-    info=$(rate "$t" 0 "${files[@]}")
+    read -r info faults < <(replay "$t" 0 "${files[@]}")
     map=$(rate "$t" 1 "${files[@]}")
     check=$(rate "$t" 2 "${files[@]}")
     all=$(rate "$t" 63 "${files[@]}")
@@ -147,7 +148,6 @@ for t in "${targets[@]}"; do
     img_info=$(echo "${#imgs[@]} * 5 / $(cpu_time img_info_all "$t" "${imgs[@]}")" | bc -l)
     img_conv=$(echo "${#imgs[@]} / $(cpu_time img_conv_all "$t" "${imgs[@]}")" | bc -l)
     fuzz_info=$(fuzz_rate "$t")
-    faults=$(faults_per_exec "$t" "${files[@]}")
     printf '%-10s %6d %9.0f %9.0f %9.0f %9.0f %9.0f %11.0f %11.0f %11s %8s\n' "$t" "${#files[@]}" \
         "$info" "$map" "$check" "$all" "$allplus" "$img_info" "$img_conv" "${fuzz_info:--}" "$faults"
 done
