@@ -971,6 +971,37 @@ static void zoned_features_ok(void *obj, void *data, QGuestAllocator *alloc)
     qvirtio_set_features(dev, features);
 }
 
+/*
+ * A legacy driver (no VIRTIO_F_VERSION_1) never sets FEATURES_OK, where
+ * zoned_features_ok()'s refusal happens: the device must stop at
+ * DRIVER_OK instead, and take no request from that driver.
+ */
+static void zoned_legacy_driver(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QVirtioBlk *blk = obj;
+    QVirtioDevice *dev = blk->vdev;
+    uint64_t features = qvirtio_get_features(dev);
+    QVirtQueue *vq;
+    QDict *rsp;
+
+    features &= ~(QVIRTIO_F_BAD_FEATURE |
+                  (1ULL << VIRTIO_F_VERSION_1) |
+                  (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
+                  (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+                  (1ULL << VIRTIO_BLK_F_SCSI) |
+                  (1ULL << VIRTIO_BLK_F_ZONED));
+    qvirtio_set_features(dev, features);
+    vq = qvirtqueue_setup(dev, alloc, 0);
+    qvirtio_set_driver_ok(dev);
+
+    rsp = qtest_qmp(global_qtest, "{'execute': 'x-query-virtio-status',"
+                    " 'arguments': {'path':"
+                    " '/machine/peripheral/drv0/virtio-backend'}}");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(rsp, "return"), "broken"));
+    qobject_unref(rsp);
+    qvirtqueue_cleanup(dev->bus, vq, alloc);
+}
+
 /* The host-aware device of zoned_unzoned_driver(): 16 zones of 1 MiB */
 #define ZT_HA_ZONE_SECTORS      ((1 << 20) / ZT_SECTOR)
 #define ZT_HA_RDONLY_ZONE       14
@@ -1159,6 +1190,14 @@ static void *zoned_test_setup(GString *cmd_line, void *arg)
     return arg;
 }
 
+/* zoned_test_setup()'s device without the modern virtio-pci interface */
+static void *zoned_legacy_test_setup(GString *cmd_line, void *arg)
+{
+    g_string_append(cmd_line, " -global virtio-blk-pci.disable-modern=on"
+                              " -global virtio-blk-pci.disable-legacy=off");
+    return zoned_test_setup(cmd_line, arg);
+}
+
 static void *zoned_ha_test_setup(GString *cmd_line, void *arg)
 {
     g_string_append(cmd_line, " -global virtio-blk-device.werror=stop"
@@ -1243,6 +1282,9 @@ static void register_virtio_blk_zoned_test(void)
     qos_add_test("zoned-media-error", "virtio-blk", zoned_media_error, &opts);
     opts.before = zoned_ha_test_setup;
     qos_add_test("zoned-unzoned-driver", "virtio-blk", zoned_unzoned_driver,
+                 &opts);
+    opts.before = zoned_legacy_test_setup;
+    qos_add_test("zoned-legacy-driver", "virtio-blk", zoned_legacy_driver,
                  &opts);
 }
 
