@@ -192,6 +192,11 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
     /* Reads of unwritten blocks are not reported as errors (DULBE) */
     ns->id_ns.nsfeat &= ~NVME_ID_NS_NSFEAT_DAE;
 
+    /* A read-only drive is a write protected namespace (NSATTR bit 0) */
+    if (!blk_is_writable(blk)) {
+        ns->id_ns.nsattr |= NVME_ID_NS_NSATTR_WP;
+    }
+
     ns->id_ns_zoned = id_ns_z;
 
     trace_pci_nvme_zns_blk_setup(name, ns->zone_size, ns->num_zones,
@@ -920,6 +925,24 @@ bool nvme_zns_blk_cmd(uint8_t opcode)
 
 uint16_t nvme_zns_blk_io_cmd(NvmeCtrl *n, NvmeRequest *req)
 {
+    switch (req->cmd.opcode) {
+    case NVME_CMD_WRITE:
+    case NVME_CMD_WRITE_ZEROES:
+    case NVME_CMD_ZONE_APPEND:
+    case NVME_CMD_ZONE_MGMT_SEND:
+        /*
+         * Nothing may change a write protected namespace: not its data,
+         * not its zones.  The drive would refuse it too, but as an error of
+         * its own (a message and a Write Fault per command).
+         */
+        if (!blk_is_writable(req->ns->blkconf.blk)) {
+            trace_pci_nvme_zns_blk_write_protected(nvme_cid(req),
+                                                   req->cmd.opcode);
+            return NVME_NS_WRITE_PROTECTED | NVME_DNR;
+        }
+        break;
+    }
+
     switch (req->cmd.opcode) {
     case NVME_CMD_READ:
     case NVME_CMD_WRITE:

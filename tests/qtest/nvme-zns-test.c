@@ -117,14 +117,15 @@ static void nvme_enable(Nvme *c)
     g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
 }
 
-static Nvme *nvme_start(void)
+/* Start with ZNS_DRIVE and @drive_opts added to its options */
+static Nvme *nvme_start_drive(const char *drive_opts)
 {
     Nvme *c = g_new0(Nvme, 1);
     int i;
 
-    c->qs = qtest_pc_boot(ZNS_DRIVE " -device nvme,id=nvme0,serial=zns,"
+    c->qs = qtest_pc_boot(ZNS_DRIVE "%s -device nvme,id=nvme0,serial=zns,"
                           "addr=04.0 -device nvme-ns,bus=nvme0,nsid=1,"
-                          "drive=z,zoned.backend=on");
+                          "drive=z,zoned.backend=on", drive_opts);
     c->dev = qpci_device_find(c->qs->pcibus, QPCI_DEVFN(4, 0));
     g_assert(c->dev);
     qpci_device_enable(c->dev);
@@ -139,6 +140,11 @@ static Nvme *nvme_start(void)
 
     nvme_enable(c);
     return c;
+}
+
+static Nvme *nvme_start(void)
+{
+    return nvme_start_drive("");
 }
 
 static void nvme_stop(Nvme *c)
@@ -588,6 +594,52 @@ static void test_shutdown(void)
     nvme_stop(c);
 }
 
+/*
+ * A read-only drive is a write protected namespace: NSATTR says so, and
+ * writes, appends and zone changes get Namespace Is Write Protected, not
+ * an error of the drive (which would be a Write Fault or an Internal
+ * Device Error, and a message per command).  Reads and reports work.
+ */
+static void test_read_only(void)
+{
+    Nvme *c = nvme_start_drive(",readonly=on");
+    NvmeIdNs idns;
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_IDENTIFY,
+        .nsid = cpu_to_le32(NSID),
+        .dptr.prp1 = cpu_to_le64(c->buf),
+        .cdw10 = cpu_to_le32(NVME_ID_CNS_NS),
+    };
+    uint8_t zsa[] = { NVME_ZONE_ACTION_OPEN, NVME_ZONE_ACTION_CLOSE,
+                      NVME_ZONE_ACTION_FINISH, NVME_ZONE_ACTION_RESET,
+                      NVME_ZONE_ACTION_OFFLINE };
+    int i;
+
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+    qtest_memread(c->qs->qts, c->buf, &idns, sizeof(idns));
+    g_assert_cmphex(idns.nsattr & NVME_ID_NS_NSATTR_WP, !=, 0);
+
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_READ, 0, 8, NULL), ==, 0);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_WRITE, 0, 8, NULL), ==,
+                    NVME_NS_WRITE_PROTECTED | NVME_DNR);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_WRITE_ZEROES, 0, 8, NULL), ==,
+                    NVME_NS_WRITE_PROTECTED | NVME_DNR);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_ZONE_APPEND, 0, 8, NULL), ==,
+                    NVME_NS_WRITE_PROTECTED | NVME_DNR);
+    for (i = 0; i < ARRAY_SIZE(zsa); i++) {
+        g_assert_cmphex(zms(c, ZSZE, zsa[i], false), ==,
+                        NVME_NS_WRITE_PROTECTED | NVME_DNR);
+        g_assert_cmphex(zms(c, 0, zsa[i], true), ==,
+                        NVME_NS_WRITE_PROTECTED | NVME_DNR);
+    }
+    for (i = 0; i < NR_ZONES - 2; i++) {
+        g_assert_cmphex(zone_state(c, i), ==, NVME_ZONE_STATE_EMPTY << 4);
+        g_assert_cmpuint(zone_wp(c, i), ==, (uint64_t)i * ZSZE);
+    }
+
+    nvme_stop(c);
+}
+
 /* QEMU with @drive and @ns must fail to start, saying @msg */
 static void check_realize_error(const char *drive, const char *ns,
                                 const char *msg)
@@ -646,6 +698,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvme-zns/mgmt", test_mgmt);
     qtest_add_func("/nvme-zns/limits", test_limits);
     qtest_add_func("/nvme-zns/shutdown", test_shutdown);
+    qtest_add_func("/nvme-zns/read-only", test_read_only);
     qtest_add_func("/nvme-zns/realize-errors", test_realize_errors);
 
     return g_test_run();

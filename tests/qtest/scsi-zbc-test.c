@@ -577,12 +577,26 @@ static void zbc_rw(void *obj, void *data, QGuestAllocator *alloc)
                  DATA_PROTECT, 0x2c, 0x0e);
     assert_sense(t, rw16(t, false, ZSTART(OFFLINE_ZONE), 4, rbuf),
                  DATA_PROTECT, 0x2c, 0x0e);
-    /* Reads across sequential zones, and from a conventional one */
+    /* Reads across sequential zones, and from a conventional one into one */
     assert_sense(t, rw16(t, false, ZSTART(3) - 2, 4, rbuf), ILLEGAL_REQUEST,
                  0x21, 0x07);
     assert_sense(t, rw16(t, false, ZSTART(2) - 2, 4, rbuf), ILLEGAL_REQUEST,
                  0x21, 0x07);
-    assert_good(t, rw16(t, false, ZSTART(3) - 4, 4, rbuf));
+    /*
+     * Without unrestricted reads, no read may reach the write pointer of a
+     * zone that has one (ATTEMPT TO READ INVALID DATA): not above it in an
+     * open zone, nor across it, nor in an empty zone; a full zone (3) and a
+     * read-only one (above) are read whole.
+     */
+    assert_good(t, rw16(t, false, ZSTART(2) + 28, 4, rbuf));
+    assert_sense(t, rw16(t, false, ZSTART(2) + 30, 4, rbuf), ILLEGAL_REQUEST,
+                 0x21, 0x06);
+    assert_sense(t, rw16(t, false, ZSTART(3) - 4, 4, rbuf), ILLEGAL_REQUEST,
+                 0x21, 0x06);
+    g_assert_cmphex(zone_cond(t, 4, NULL), ==, ZC_EMPTY);
+    assert_sense(t, rw16(t, false, ZSTART(4), 1, rbuf), ILLEGAL_REQUEST,
+                 0x21, 0x06);
+    assert_good(t, rw16(t, false, ZSTART(4) - 4, 4, rbuf));
 
     /* WRITE SAME is a write too */
     {
@@ -760,6 +774,45 @@ static void zbc_host_aware(void *obj, void *data, QGuestAllocator *alloc)
     zbc_free(t);
 }
 
+/*
+ * A read-only drive is write protected (the WP bit of MODE SENSE): writes,
+ * WRITE SAME and every zone action of ZBC OUT get DATA PROTECT, WRITE
+ * PROTECTED, none stops the VM (werror=stop) and no zone changes.
+ */
+static void zbc_read_only(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint8_t actions[] = {
+        ZO_OPEN_ZONE, ZO_CLOSE_ZONE, ZO_FINISH_ZONE, ZO_RESET_WRITE_POINTER,
+    };
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint8_t sense6[VIRTIO_SCSI_CDB_SIZE] = { MODE_SENSE, 0, 0x3f, 0, 64 };
+    uint8_t same[VIRTIO_SCSI_CDB_SIZE] = { WRITE_SAME_16 };
+    g_autofree uint8_t *buf = g_malloc0(8 * 512);
+    int i;
+
+    assert_good(t, zbc_cmd(t, sense6, NULL, 0, buf, 64));
+    g_assert_cmphex(buf[2] & 0x80, ==, 0x80);
+
+    assert_good(t, rw16(t, false, ZSTART(2), 8, buf));
+    assert_sense(t, rw16(t, true, ZSTART(2), 8, buf), DATA_PROTECT,
+                 0x27, 0x00);
+    stq_be_p(&same[2], ZSTART(2));
+    stl_be_p(&same[10], 8);
+    assert_sense(t, zbc_cmd(t, same, buf, 512, NULL, 0), DATA_PROTECT,
+                 0x27, 0x00);
+    for (i = 0; i < ARRAY_SIZE(actions); i++) {
+        assert_sense(t, zone_op(t, actions[i], ZSTART(2), false),
+                     DATA_PROTECT, 0x27, 0x00);
+        assert_sense(t, zone_op(t, actions[i], 0, true), DATA_PROTECT,
+                     0x27, 0x00);
+    }
+    for (i = NR_CONV; i < RO_ZONE; i++) {
+        g_assert_cmphex(zone_cond(t, i, NULL), ==, ZC_EMPTY);
+    }
+    assert_running();
+    zbc_free(t);
+}
+
 /* Add a host-managed drive of 8 zones and scsi-hd on it; the QMP answer */
 static QDict *add_hm_disk(const char *node, int scsi_id,
                           uint32_t max_active_zones)
@@ -801,12 +854,14 @@ static void zbc_active_limit(void *obj, void *data, QGuestAllocator *alloc)
     assert_running();
 }
 
-#define HM_DRIVE \
+/* The drive of the test cases; HM_DRIVE_OPTS adds options to the node */
+#define HM_DRIVE_OPTS(opts) \
     " -blockdev driver=null-co,node-name=z0,size=%d,zoned=host-managed," \
     "zone-size=1048576,zone-nr-conv=%d,max-open-zones=%d," \
     "read-only-zones.0=%d,offline-zones.0=%d," \
-    "memory-backed=on,read-zeroes=on" \
+    "memory-backed=on,read-zeroes=on" opts \
     " -device scsi-hd,drive=z0,scsi-id=1,lun=0,werror=stop,rerror=stop"
+#define HM_DRIVE HM_DRIVE_OPTS("")
 
 static void zbc_invalidate_qemu(void *unused)
 {
@@ -831,6 +886,15 @@ static void *zbc_setup_urswrz(GString *cmd_line, void *arg)
     /* Unrestricted reads are the default */
     g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
                            MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
+    return arg;
+}
+
+static void *zbc_setup_read_only(GString *cmd_line, void *arg)
+{
+    g_string_append_printf(cmd_line, HM_DRIVE_OPTS(",read-only=on"),
+                           NR_ZONES << 20, NR_CONV, MAX_OPEN, RO_ZONE,
+                           OFFLINE_ZONE);
     g_test_queue_destroy(zbc_invalidate_qemu, NULL);
     return arg;
 }
@@ -912,6 +976,8 @@ static void register_scsi_zbc_test(void)
     opts.arg = NULL;
     opts.before = zbc_setup_urswrz;
     qos_add_test("zbc-unrestricted-reads", "virtio-scsi", zbc_urswrz, &opts);
+    opts.before = zbc_setup_read_only;
+    qos_add_test("zbc-read-only", "virtio-scsi", zbc_read_only, &opts);
     opts.before = zbc_setup_ha;
     qos_add_test("zbc-host-aware", "virtio-scsi", zbc_host_aware, &opts);
 }

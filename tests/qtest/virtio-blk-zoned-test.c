@@ -1161,13 +1161,85 @@ static void zoned_media_error(void *obj, void *data, QGuestAllocator *alloc)
     zt_cleanup(&t);
 }
 
+/*
+ * A read-only drive: the device offers VIRTIO_BLK_F_RO, and a zone append
+ * or zone operation gets VIRTIO_BLK_S_IOERR as a write would, without
+ * stopping the VM (werror=stop); reports and reads work, and no zone
+ * changes.
+ */
+static void zoned_read_only(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint32_t ops[] = {
+        VIRTIO_BLK_T_ZONE_OPEN, VIRTIO_BLK_T_ZONE_CLOSE,
+        VIRTIO_BLK_T_ZONE_FINISH, VIRTIO_BLK_T_ZONE_RESET,
+        VIRTIO_BLK_T_ZONE_RESET_ALL,
+    };
+    QVirtioBlk *blk = obj;
+    g_autofree uint8_t *buf = g_malloc0(8 * ZT_SECTOR);
+    ZonedTest t;
+    QDict *rsp;
+    unsigned i;
+
+    g_assert_true(qvirtio_get_features(blk->vdev) &
+                  (1ULL << VIRTIO_BLK_F_RO));
+    zt_init(&t, obj, alloc);
+
+    g_assert_cmpuint(zt_read(&t, ZSTART(1), buf, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), buf, 8 * ZT_SECTOR, NULL), ==,
+                     VIRTIO_BLK_S_IOERR);
+    for (i = 0; i < ARRAY_SIZE(ops); i++) {
+        g_assert_cmpuint(zt_zone_op(&t, ops[i], ZSTART(1)), ==,
+                         VIRTIO_BLK_S_IOERR);
+    }
+    for (i = ZT_NR_CONV; i < ZT_RDONLY_ZONE; i++) {
+        zt_assert_zone(&t, i, VIRTIO_BLK_ZS_EMPTY, 0);
+    }
+
+    rsp = qtest_qmp(t.qts, "{'execute': 'query-status'}");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(rsp, "return"), "running"));
+    qobject_unref(rsp);
+    zt_cleanup(&t);
+}
+
+/*
+ * Logical blocks of 4 KiB on a node that writes 512-byte sectors: an
+ * append is whole blocks of the device (its zoned write granularity), not
+ * of the node, and not empty.
+ */
+static void zoned_append_block_size(void *obj, void *data,
+                                    QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = zt_pattern(2 * 4096, 5);
+    uint64_t where;
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+    g_assert_cmpuint(qvirtio_config_readl(t.dev, 20), ==, 4096);
+
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), buf, ZT_SECTOR, NULL), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), buf, 4096 + ZT_SECTOR, NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), NULL, 0, NULL), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    g_assert_cmpuint(zt_append(&t, ZSTART(1), buf, 2 * 4096, &where), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(where, ==, ZSTART(1));
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 2 * 4096 / ZT_SECTOR);
+    zt_cleanup(&t);
+}
+
 static void zt_invalidate_qemu(void *unused)
 {
     /* The zone states live in QEMU: every test case starts a new one. */
     qos_invalidate_command_line();
 }
 
-static void *zoned_test_setup(GString *cmd_line, void *arg)
+/* The drive of the test cases, with @opts added to its options */
+static void zt_add_drive(GString *cmd_line, const char *opts)
 {
     /*
      * The libqos virtio-blk nodes attach drive=drive0.  werror and rerror
@@ -1182,11 +1254,31 @@ static void *zoned_test_setup(GString *cmd_line, void *arg)
                            "zone-nr-conv=%d,max-open-zones=%d,"
                            "max-active-zones=%d,max-append-bytes=%d,"
                            "memory-backed=on,read-only-zones.0=%d,"
-                           "offline-zones.0=%d ",
+                           "offline-zones.0=%d%s ",
                            ZT_CAPACITY, ZT_ZONE_BYTES, ZT_NR_CONV,
                            ZT_MAX_OPEN, ZT_MAX_ACTIVE, ZT_MAX_APPEND_BYTES,
-                           ZT_RDONLY_ZONE, ZT_OFFLINE_ZONE);
+                           ZT_RDONLY_ZONE, ZT_OFFLINE_ZONE, opts);
     g_test_queue_destroy(zt_invalidate_qemu, NULL);
+}
+
+static void *zoned_test_setup(GString *cmd_line, void *arg)
+{
+    zt_add_drive(cmd_line, "");
+    return arg;
+}
+
+static void *zoned_4k_test_setup(GString *cmd_line, void *arg)
+{
+    g_string_append(cmd_line,
+                    " -global virtio-blk-device.logical_block_size=4096"
+                    " -global virtio-blk-device.physical_block_size=4096");
+    zt_add_drive(cmd_line, "");
+    return arg;
+}
+
+static void *zoned_ro_test_setup(GString *cmd_line, void *arg)
+{
+    zt_add_drive(cmd_line, ",read-only=on");
     return arg;
 }
 
@@ -1283,6 +1375,11 @@ static void register_virtio_blk_zoned_test(void)
     opts.before = zoned_ha_test_setup;
     qos_add_test("zoned-unzoned-driver", "virtio-blk", zoned_unzoned_driver,
                  &opts);
+    opts.before = zoned_4k_test_setup;
+    qos_add_test("zoned-append-block-size", "virtio-blk",
+                 zoned_append_block_size, &opts);
+    opts.before = zoned_ro_test_setup;
+    qos_add_test("zoned-read-only", "virtio-blk", zoned_read_only, &opts);
     opts.before = zoned_legacy_test_setup;
     qos_add_test("zoned-legacy-driver", "virtio-blk", zoned_legacy_driver,
                  &opts);

@@ -27,18 +27,32 @@
 #define NR_ZONES        2
 #define WRITE_SIZE      (1 * MiB)
 #define NR_WRITES       3000
+#define NR_WRITERS      2       /* one writes at the write pointer, one appends */
+
+typedef struct ZoneRace ZoneRace;
 
 typedef struct {
+    ZoneRace *zr;
+    bool append;
+    unsigned int ok, failed;
+} ZoneWriter;
+
+struct ZoneRace {
     BlockBackend *blk;
     int running;                /* coroutines that have not finished */
-    bool writer_done;
-    unsigned int writes_ok, writes_failed, resets;
-} ZoneRace;
+    int writers_running;
+    unsigned int resets;
+    ZoneWriter writers[NR_WRITERS];
+};
 
-/* Writes of WRITE_SIZE at the write pointer of the zones in turn */
+/*
+ * Writes of WRITE_SIZE at the write pointer of the zones in turn, or zone
+ * appends of as much
+ */
 static void coroutine_fn writer_co(void *opaque)
 {
-    ZoneRace *zr = opaque;
+    ZoneWriter *w = opaque;
+    ZoneRace *zr = w->zr;
     uint8_t *buf = blk_blockalign(zr->blk, WRITE_SIZE);
     int i;
 
@@ -55,28 +69,45 @@ static void coroutine_fn writer_co(void *opaque)
             continue;   /* full: the resetter empties it */
         }
         memset(buf, 0x11 + i % 200, WRITE_SIZE);
-        /* A reset between the report and the write makes it fail */
-        ret = blk_co_pwrite(zr->blk, zone.wp, WRITE_SIZE, buf, 0);
-        if (ret == 0) {
-            zr->writes_ok++;
+        if (w->append) {
+            QEMUIOVector qiov;
+            int64_t offset = start;
+
+            qemu_iovec_init_buf(&qiov, buf, WRITE_SIZE);
+            ret = blk_co_zone_append(zr->blk, &offset, &qiov, 0);
+            /* Full after the other writer's write: -EIO, or beyond it */
+            if (ret) {
+                g_assert_true(ret == -EIO || ret == -EINVAL);
+            }
         } else {
-            g_assert_cmpint(ret, ==, -EIO);
-            zr->writes_failed++;
+            /*
+             * A reset, or the other writer, between the report and the
+             * write makes it miss the write pointer
+             */
+            ret = blk_co_pwrite(zr->blk, zone.wp, WRITE_SIZE, buf, 0);
+            if (ret) {
+                g_assert_cmpint(ret, ==, -EIO);
+            }
+        }
+        if (ret == 0) {
+            w->ok++;
+        } else {
+            w->failed++;
         }
     }
     qemu_vfree(buf);
-    qatomic_set(&zr->writer_done, true);
+    qatomic_dec(&zr->writers_running);
     qatomic_dec(&zr->running);
     aio_wait_kick();
 }
 
-/* Resets of the zones in turn until the writer is done */
+/* Resets of the zones in turn until the writers are done */
 static void coroutine_fn resetter_co(void *opaque)
 {
     ZoneRace *zr = opaque;
     unsigned int i;
 
-    for (i = 0; !qatomic_read(&zr->writer_done); i++) {
+    for (i = 0; qatomic_read(&zr->writers_running); i++) {
         int ret = blk_co_zone_mgmt(zr->blk, BLK_ZO_RESET,
                                    (i % NR_ZONES) * ZONE_SIZE, ZONE_SIZE);
         g_assert_cmpint(ret, ==, 0);
@@ -90,14 +121,18 @@ static void coroutine_fn resetter_co(void *opaque)
 
 /*
  * Every zone holds data below its write pointer and only zeroes above it,
- * after writes from one IOThread raced with resets from another.
+ * after writes and appends from two IOThreads raced with each other and
+ * with resets from a third.
  */
 static void test_reset_vs_write(void)
 {
-    IOThread *writer_thread = iothread_new();
+    IOThread *writer_threads[NR_WRITERS];
     IOThread *resetter_thread = iothread_new();
     QDict *options = qdict_new();
-    ZoneRace zr = { .running = 2 };
+    ZoneRace zr = {
+        .running = NR_WRITERS + 1,
+        .writers_running = NR_WRITERS,
+    };
     uint8_t *buf;
     int z, ret;
 
@@ -109,15 +144,21 @@ static void test_reset_vs_write(void)
     qdict_put_bool(options, "read-zeroes", true);
     zr.blk = blk_new_open(NULL, NULL, options, BDRV_O_RDWR, &error_abort);
 
-    aio_co_enter(iothread_get_aio_context(writer_thread),
-                 qemu_coroutine_create(writer_co, &zr));
+    for (z = 0; z < NR_WRITERS; z++) {
+        zr.writers[z] = (ZoneWriter) { .zr = &zr, .append = z == 1 };
+        writer_threads[z] = iothread_new();
+        aio_co_enter(iothread_get_aio_context(writer_threads[z]),
+                     qemu_coroutine_create(writer_co, &zr.writers[z]));
+    }
     aio_co_enter(iothread_get_aio_context(resetter_thread),
                  qemu_coroutine_create(resetter_co, &zr));
     AIO_WAIT_WHILE_UNLOCKED(NULL, qatomic_read(&zr.running) > 0);
 
-    g_test_message("%u writes, %u failed on a reset, %u resets",
-                   zr.writes_ok, zr.writes_failed, zr.resets);
-    g_assert_cmpuint(zr.writes_ok, >, 0);
+    g_test_message("%u writes (%u failed), %u appends (%u failed), "
+                   "%u resets", zr.writers[0].ok, zr.writers[0].failed,
+                   zr.writers[1].ok, zr.writers[1].failed, zr.resets);
+    g_assert_cmpuint(zr.writers[0].ok, >, 0);
+    g_assert_cmpuint(zr.writers[1].ok, >, 0);
     g_assert_cmpuint(zr.resets, >, 0);
 
     buf = blk_blockalign(zr.blk, ZONE_SIZE);
@@ -142,7 +183,9 @@ static void test_reset_vs_write(void)
     qemu_vfree(buf);
 
     blk_unref(zr.blk);
-    iothread_join(writer_thread);
+    for (z = 0; z < NR_WRITERS; z++) {
+        iothread_join(writer_threads[z]);
+    }
     iothread_join(resetter_thread);
 }
 
