@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qemu/timer.h"
 #include "libqos/pci.h"
 #include "libqos/pci-pc.h"
 #include "hw/misc/snapfuzz.h"
@@ -430,11 +431,19 @@ static void test_timeout(void)
     g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
                      SNAPFUZZ_ST_OK);
     fill(&sf, RAM_A, 1, 2);
+    /*
+     * Under qtest the timeout runs on the virtual clock, which only the
+     * test moves: nothing ends the input until then, however slow the host.
+     */
+    qtest_clock_step(sf.qts, 299 * SCALE_MS);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_TIMEOUTS), ==, 0);
     /* The input never ends; the device ends it and restores. */
+    qtest_clock_step(sf.qts, SCALE_MS);
     for (i = 0; i < 1000 && rd(&sf, SNAPFUZZ_REG_INPUT_SEQ) < 2; i++) {
-        g_usleep(5 * 1000);
+        g_usleep(1000);
     }
-    /* End the second input at once, before its own timeout. */
+    /* End the second input before its own timeout, which waits too. */
     result = rd(&sf, SNAPFUZZ_REG_LAST_RESULT);
     timeouts = rd(&sf, SNAPFUZZ_REG_TIMEOUTS);
     st = cmd(&sf, SNAPFUZZ_CMD_DONE, 0);

@@ -108,6 +108,7 @@ struct SnapfuzzState {
     bool timed_out;
     uint32_t guest_end;     /* SNAPFUZZ_CRASH_GUEST_*, for GUEST_END */
     QEMUTimer *timer;
+    QEMUClockType timer_clock;  /* host time, or qtest's virtual clock */
 
     /* The snapshot */
     bool have_snapshot;

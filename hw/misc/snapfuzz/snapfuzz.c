@@ -28,6 +28,7 @@
 #include "migration/blocker.h"
 #include "system/cpus.h"
 #include "system/cpu-timers.h"
+#include "system/qtest.h"
 #include "system/runstate.h"
 #include "system/tcg.h"
 #include "snapfuzz-internal.h"
@@ -104,7 +105,7 @@ static void snapfuzz_deliver(SnapfuzzState *s)
     s->state = SNAPFUZZ_STATE_INPUT;
     s->timed_out = false;
     if (s->timeout_ms) {
-        timer_mod(s->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+        timer_mod(s->timer, qemu_clock_get_ms(s->timer_clock) +
                   s->timeout_ms);
     }
     s->status = SNAPFUZZ_ST_OK;
@@ -334,7 +335,7 @@ static void snapfuzz_end_input_timeout(SnapfuzzState *s)
         if (s->pending_cmd == SNAPFUZZ_CMD_PUSH ||
             s->pending_cmd == SNAPFUZZ_CMD_POP) {
             /* The input goes on after these: try again once done. */
-            timer_mod(s->timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + 1);
+            timer_mod(s->timer, qemu_clock_get_ms(s->timer_clock) + 1);
         }
         return;
     }
@@ -713,7 +714,15 @@ static void snapfuzz_realize(PCIDevice *pdev, Error **errp)
      * the vCPUs poll STATUS while it waits for them to pause.
      */
     s->bh = qemu_bh_new(snapfuzz_bh, s);
-    s->timer = timer_new_ms(QEMU_CLOCK_REALTIME, snapfuzz_timer, s);
+    /*
+     * The timeout is host time, but the qtest accelerator (the device's
+     * qtest, generic-fuzz) steps the virtual clock instead, as it does for
+     * throttle groups: there the test decides when the timeout fires, and
+     * an input ends the same way every time it runs.
+     */
+    s->timer_clock = qtest_enabled() ? QEMU_CLOCK_VIRTUAL
+                                     : QEMU_CLOCK_REALTIME;
+    s->timer = timer_new_ms(s->timer_clock, snapfuzz_timer, s);
     s->state = SNAPFUZZ_STATE_NONE;
     s->status = SNAPFUZZ_ST_OK;
     qemu_system_set_guest_end_handler(snapfuzz_guest_end, s);
