@@ -27,7 +27,8 @@
 #define NR_ZONES        2
 #define WRITE_SIZE      (1 * MiB)
 #define NR_WRITES       3000
-#define NR_WRITERS      2       /* one writes at the write pointer, one appends */
+/* Two writers: one writes at the write pointer, the other appends */
+#define NR_WRITERS      2
 
 typedef struct ZoneRace ZoneRace;
 
