@@ -1232,6 +1232,98 @@ static void zoned_append_block_size(void *obj, void *data,
     zt_cleanup(&t);
 }
 
+/*
+ * A drive of 1 Mi zones of 1 MiB for zoned_report_memory(): a buffer with
+ * room for all of them takes 64 MiB of descriptors.
+ */
+#define ZT_BIG_ZONE_BYTES       (1ULL << 20)
+#define ZT_BIG_NR_ZONES         (1ULL << 20)
+#define ZT_BIG_SLACK_KB         (16 * 1024)
+
+/* A field of /proc/@pid/status, in kB, or -1 */
+static long zt_proc_status_kb(pid_t pid, const char *field)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *text = NULL;
+    const char *p;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL)) {
+        return -1;
+    }
+    p = strstr(text, field);
+    return p ? strtol(p + strlen(field), NULL, 10) : -1;
+}
+
+/* Reset the peak resident size (VmHWM) of @pid to its current size */
+static bool zt_reset_peak_rss(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/clear_refs", (int)pid);
+    FILE *f = fopen(path, "w");
+    bool ok;
+
+    if (!f) {
+        return false;
+    }
+    ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+/*
+ * The host memory of a report is bounded whatever the guest's buffer
+ * and the number of zones: with room for all of the drive's 1 Mi zones,
+ * QEMU's peak resident size during the report (the second one: the first
+ * brought the guest's buffer in) grows by less than ZT_BIG_SLACK_KB,
+ * where one array of host descriptors for all zones would take 40 MiB and
+ * one of virtio descriptors 64 MiB.
+ */
+static void zoned_report_memory(void *obj, void *data, QGuestAllocator *alloc)
+{
+    size_t len = sizeof(struct virtio_blk_zone_report) +
+                 ZT_BIG_NR_ZONES * sizeof(struct virtio_blk_zone_descriptor);
+    struct virtio_blk_zone_report hdr;
+    struct virtio_blk_zone_descriptor last;
+    long base = 0, peak;
+    ZonedTest t;
+    ZtRequest r;
+    pid_t pid;
+    int i;
+
+    zt_init(&t, obj, alloc);
+    pid = qtest_pid(t.qts);
+    if (zt_proc_status_kb(pid, "VmHWM:") < 0) {
+        g_test_skip("no peak resident size in /proc/PID/status");
+        goto out;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (i == 1) {
+            if (!zt_reset_peak_rss(pid)) {
+                g_test_skip("cannot reset the peak resident size");
+                goto out;
+            }
+            base = zt_proc_status_kb(pid, "VmHWM:");
+        }
+        zt_submit(&t, &r, VIRTIO_BLK_T_ZONE_REPORT, 0, NULL, 0, len);
+        g_assert_cmpuint(zt_complete(&t, &r, NULL), ==, VIRTIO_BLK_S_OK);
+
+        /* Every zone is reported: the count, and the last descriptor */
+        qtest_memread(t.qts, r.in_addr, &hdr, sizeof(hdr));
+        g_assert_cmpuint(zt_host64(&t, hdr.nr_zones), ==, ZT_BIG_NR_ZONES);
+        qtest_memread(t.qts, r.in_addr + len - sizeof(last), &last,
+                      sizeof(last));
+        g_assert_cmpuint(zt_host64(&t, last.z_start), ==,
+                         (ZT_BIG_NR_ZONES - 1) * ZT_BIG_ZONE_BYTES /
+                         ZT_SECTOR);
+        g_assert_cmpuint(last.z_state, ==, VIRTIO_BLK_ZS_EMPTY);
+    }
+    peak = zt_proc_status_kb(pid, "VmHWM:");
+    g_test_message("peak resident size grew by %ld kB", peak - base);
+    g_assert_cmpint(peak - base, <, ZT_BIG_SLACK_KB);
+
+out:
+    zt_cleanup(&t);
+}
+
 static void zt_invalidate_qemu(void *unused)
 {
     /* The zone states live in QEMU: every test case starts a new one. */
@@ -1301,6 +1393,19 @@ static void *zoned_ha_test_setup(GString *cmd_line, void *arg)
                            "read-only-zones.0=%d,offline-zones.0=%d ",
                            16 << 20, 1 << 20, ZT_HA_RDONLY_ZONE,
                            ZT_HA_OFFLINE_ZONE);
+    g_test_queue_destroy(zt_invalidate_qemu, NULL);
+    return arg;
+}
+
+/* zoned_report_memory()'s drive, and guest memory for its buffer */
+static void *zoned_big_test_setup(GString *cmd_line, void *arg)
+{
+    g_string_append_printf(cmd_line,
+                           " -m 256"
+                           " -blockdev driver=null-co,node-name=drive0,"
+                           "size=%llu,zoned=host-managed,zone-size=%llu ",
+                           ZT_BIG_NR_ZONES * ZT_BIG_ZONE_BYTES,
+                           ZT_BIG_ZONE_BYTES);
     g_test_queue_destroy(zt_invalidate_qemu, NULL);
     return arg;
 }
@@ -1382,6 +1487,9 @@ static void register_virtio_blk_zoned_test(void)
     qos_add_test("zoned-read-only", "virtio-blk", zoned_read_only, &opts);
     opts.before = zoned_legacy_test_setup;
     qos_add_test("zoned-legacy-driver", "virtio-blk", zoned_legacy_driver,
+                 &opts);
+    opts.before = zoned_big_test_setup;
+    qos_add_test("zoned-report-memory", "virtio-blk", zoned_report_memory,
                  &opts);
 }
 
