@@ -16,6 +16,7 @@
 #include "qemu/osdep.h"
 #include "libqtest-single.h"
 #include "qemu/bswap.h"
+#include "qemu/cutils.h"
 #include "qemu/module.h"
 #include "qobject/qdict.h"
 #include "standard-headers/linux/virtio_blk.h"
@@ -1245,13 +1246,17 @@ static long zt_proc_status_kb(pid_t pid, const char *field)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
     g_autofree char *text = NULL;
-    const char *p;
+    const char *p, *end;
+    long kb;
 
     if (!g_file_get_contents(path, &text, NULL, NULL)) {
         return -1;
     }
     p = strstr(text, field);
-    return p ? strtol(p + strlen(field), NULL, 10) : -1;
+    if (!p || qemu_strtol(p + strlen(field), &end, 10, &kb) < 0) {
+        return -1;
+    }
+    return kb;
 }
 
 /* Reset the peak resident size (VmHWM) of @pid to its current size */
