@@ -90,14 +90,18 @@ static void stopped_then_cont(void)
 }
 
 /* Send @cdb; data out from @out, data in to @in; returns the SCSI status */
-static uint8_t zbc_cmd(ZbcTest *t, const uint8_t *cdb, const void *out,
-                       size_t out_len, void *in, size_t in_len)
+/*
+ * Run @cdb with @out_len bytes of data out from @out and @in_len bytes of
+ * data in, into guest memory at @in_addr; the status
+ */
+static uint8_t zbc_cmd_at(ZbcTest *t, const uint8_t *cdb, const void *out,
+                          size_t out_len, uint64_t in_addr, size_t in_len)
 {
     QTestState *qts = global_qtest;
     QVirtQueue *vq = t->vq[2];
     struct virtio_scsi_cmd_req req = { { 0 } };
     struct virtio_scsi_cmd_resp resp = { .response = 0xff, .status = 0xff };
-    uint64_t req_addr, resp_addr, in_addr = 0, out_addr = 0;
+    uint64_t req_addr, resp_addr, out_addr = 0;
     uint32_t free_head;
 
     req.lun[0] = 1;
@@ -116,8 +120,6 @@ static uint8_t zbc_cmd(ZbcTest *t, const uint8_t *cdb, const void *out,
     memwrite(resp_addr, &resp, sizeof(resp));
     qvirtqueue_add(qts, vq, resp_addr, sizeof(resp), true, !!in_len);
     if (in_len) {
-        in_addr = guest_alloc(t->alloc, in_len);
-        qtest_memset(qts, in_addr, 0xa5, in_len);
         qvirtqueue_add(qts, vq, in_addr, in_len, true, false);
     }
     qvirtqueue_kick(qts, t->dev, vq, free_head);
@@ -128,15 +130,30 @@ static uint8_t zbc_cmd(ZbcTest *t, const uint8_t *cdb, const void *out,
     qvirtio_wait_used_elem(qts, t->dev, vq, free_head, NULL, TIMEOUT_US);
 
     memread(resp_addr, &t->resp, sizeof(t->resp));
-    if (in_len) {
-        memread(in_addr, in, in_len);
-    }
     guest_free(t->alloc, req_addr);
     guest_free(t->alloc, resp_addr);
-    guest_free(t->alloc, in_addr);
     guest_free(t->alloc, out_addr);
     g_assert_cmpint(t->resp.response, ==, VIRTIO_SCSI_S_OK);
     return t->resp.status;
+}
+
+/* zbc_cmd_at() with the data in copied to @in, where 0xa5 was before */
+static uint8_t zbc_cmd(ZbcTest *t, const uint8_t *cdb, const void *out,
+                       size_t out_len, void *in, size_t in_len)
+{
+    uint64_t in_addr = 0;
+    uint8_t status;
+
+    if (in_len) {
+        in_addr = guest_alloc(t->alloc, in_len);
+        qtest_memset(global_qtest, in_addr, 0xa5, in_len);
+    }
+    status = zbc_cmd_at(t, cdb, out, out_len, in_addr, in_len);
+    if (in_len) {
+        memread(in_addr, in, in_len);
+        guest_free(t->alloc, in_addr);
+    }
+    return status;
 }
 
 static void assert_good(ZbcTest *t, uint8_t status)
@@ -814,6 +831,98 @@ static void zbc_read_only(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /* Add a host-managed drive of 8 zones and scsi-hd on it; the QMP answer */
+/* zbc_report_chunks(): a drive of 1 Mi zones, 64 MiB of REPORT ZONES */
+#define BIG_NR_ZONES    (1u << 20)
+#define BIG_SLACK_KB    (16 * 1024)
+
+/*
+ * Check descriptor @k (1 for the first, after the header) of the REPORT
+ * ZONES data in guest memory at @addr: zone @z, in condition @cond
+ */
+static void assert_desc(uint64_t addr, uint32_t k, uint32_t z, uint8_t cond)
+{
+    uint8_t d[64];
+
+    memread(addr + 64ULL * k, d, sizeof(d));
+    g_assert_cmpuint(ldq_be_p(&d[16]), ==, ZSTART(z));
+    g_assert_cmphex(d[1] >> 4, ==, cond);
+}
+
+/*
+ * REPORT ZONES data larger than scsi-hd builds at once (64 KiB): the header
+ * counts what the whole data holds, the descriptors follow each other
+ * across the chunks, and QEMU's peak resident size grows by less than
+ * BIG_SLACK_KB for 64 MiB of data (the second time: the first brought the
+ * guest's buffer in).
+ */
+static void zbc_report_chunks(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    const uint32_t len = 64 * (BIG_NR_ZONES + 1);
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { ZBC_IN, ZI_REPORT_ZONES };
+    uint64_t addr = guest_alloc(t->alloc, len);
+    long base = 0, peak;
+    uint8_t hdr[64];
+    int i;
+
+    /* Zones 1000 and 5000 implicitly open */
+    assert_good(t, write_blocks(t, ZSTART(1000), 8));
+    assert_good(t, write_blocks(t, ZSTART(5000), 8));
+
+    stl_be_p(&cdb[10], len);
+    for (i = 0; i < 2; i++) {
+        if (i == 1) {
+            if (!qtest_reset_peak_rss(global_qtest)) {
+                g_test_skip("cannot reset the peak resident size");
+                goto out;
+            }
+            base = qtest_peak_rss_kb(global_qtest);
+        }
+        assert_good(t, zbc_cmd_at(t, cdb, NULL, 0, addr, len));
+        memread(addr, hdr, sizeof(hdr));
+        g_assert_cmpuint(ldl_be_p(&hdr[0]), ==, 64ULL * BIG_NR_ZONES);
+        /* The first chunk holds the header and 1023 descriptors */
+        assert_desc(addr, 1, 0, ZC_EMPTY);
+        assert_desc(addr, 1023, 1022, ZC_EMPTY);
+        assert_desc(addr, 1024, 1023, ZC_EMPTY);
+        assert_desc(addr, 1001, 1000, ZC_IOPEN);
+        assert_desc(addr, 5001, 5000, ZC_IOPEN);
+        assert_desc(addr, BIG_NR_ZONES, BIG_NR_ZONES - 1, ZC_EMPTY);
+    }
+    peak = qtest_peak_rss_kb(global_qtest);
+    g_test_message("peak resident size grew by %ld kB", peak - base);
+    g_assert_cmpint(peak - base, <, BIG_SLACK_KB);
+
+    /* EMPTY zones only: zones 1000 and 5000 are left out */
+    qtest_memset(global_qtest, addr, 0xa5, len);
+    cdb[14] = 0x01;
+    assert_good(t, zbc_cmd_at(t, cdb, NULL, 0, addr, len));
+    memread(addr, hdr, sizeof(hdr));
+    g_assert_cmpuint(ldl_be_p(&hdr[0]), ==, 64ULL * (BIG_NR_ZONES - 2));
+    assert_desc(addr, 1000, 999, ZC_EMPTY);
+    assert_desc(addr, 1001, 1001, ZC_EMPTY);
+    assert_desc(addr, 4999, 4999, ZC_EMPTY);
+    assert_desc(addr, 5000, 5001, ZC_EMPTY);
+    assert_desc(addr, BIG_NR_ZONES - 2, BIG_NR_ZONES - 1, ZC_EMPTY);
+    memread(addr + 64ULL * (BIG_NR_ZONES - 1), hdr, sizeof(hdr));
+    g_assert_cmphex(hdr[0], ==, 0xa5);      /* nothing beyond them */
+
+    /* PARTIAL, from zone 3, with room for 100000 descriptors */
+    cdb[14] = 0x80;
+    stq_be_p(&cdb[2], ZSTART(3));
+    stl_be_p(&cdb[10], 64 * 100001);
+    assert_good(t, zbc_cmd_at(t, cdb, NULL, 0, addr, 64 * 100001));
+    memread(addr, hdr, sizeof(hdr));
+    g_assert_cmpuint(ldl_be_p(&hdr[0]), ==, 64 * 100000);
+    assert_desc(addr, 1, 3, ZC_EMPTY);
+    assert_desc(addr, 100000, 100002, ZC_EMPTY);
+    assert_running();
+
+out:
+    guest_free(t->alloc, addr);
+    zbc_free(t);
+}
+
 static QDict *add_hm_disk(const char *node, int scsi_id,
                           uint32_t max_active_zones)
 {
@@ -911,6 +1020,20 @@ static void *zbc_setup_ha(GString *cmd_line, void *arg)
     return arg;
 }
 
+/* zbc_report_chunks()'s drive, and guest memory for its report */
+static void *zbc_setup_big(GString *cmd_line, void *arg)
+{
+    g_string_append_printf(cmd_line,
+                           " -m 256"
+                           " -blockdev driver=null-co,node-name=z0,"
+                           "size=%llu,zoned=host-managed,zone-size=1048576"
+                           " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
+                           "werror=stop,rerror=stop",
+                           (unsigned long long)BIG_NR_ZONES << 20);
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
+    return arg;
+}
+
 /* HM_DRIVE under blkdebug, with werror=report, or @arg */
 static void *zbc_setup_media_error(GString *cmd_line, void *arg)
 {
@@ -980,6 +1103,9 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-read-only", "virtio-scsi", zbc_read_only, &opts);
     opts.before = zbc_setup_ha;
     qos_add_test("zbc-host-aware", "virtio-scsi", zbc_host_aware, &opts);
+    opts.before = zbc_setup_big;
+    qos_add_test("zbc-report-chunks", "virtio-scsi", zbc_report_chunks,
+                 &opts);
 }
 
 libqos_init(register_scsi_zbc_test);

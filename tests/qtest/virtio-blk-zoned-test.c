@@ -16,7 +16,6 @@
 #include "qemu/osdep.h"
 #include "libqtest-single.h"
 #include "qemu/bswap.h"
-#include "qemu/cutils.h"
 #include "qemu/module.h"
 #include "qobject/qdict.h"
 #include "standard-headers/linux/virtio_blk.h"
@@ -1241,38 +1240,6 @@ static void zoned_append_block_size(void *obj, void *data,
 #define ZT_BIG_NR_ZONES         (1ULL << 20)
 #define ZT_BIG_SLACK_KB         (16 * 1024)
 
-/* A field of /proc/@pid/status, in kB, or -1 */
-static long zt_proc_status_kb(pid_t pid, const char *field)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
-    g_autofree char *text = NULL;
-    const char *p, *end;
-    long kb;
-
-    if (!g_file_get_contents(path, &text, NULL, NULL)) {
-        return -1;
-    }
-    p = strstr(text, field);
-    if (!p || qemu_strtol(p + strlen(field), &end, 10, &kb) < 0) {
-        return -1;
-    }
-    return kb;
-}
-
-/* Reset the peak resident size (VmHWM) of @pid to its current size */
-static bool zt_reset_peak_rss(pid_t pid)
-{
-    g_autofree char *path = g_strdup_printf("/proc/%d/clear_refs", (int)pid);
-    FILE *f = fopen(path, "w");
-    bool ok;
-
-    if (!f) {
-        return false;
-    }
-    ok = fputs("5", f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
 /*
  * The host memory of a report is bounded whatever the guest's buffer
  * and the number of zones: with room for all of the drive's 1 Mi zones,
@@ -1290,23 +1257,21 @@ static void zoned_report_memory(void *obj, void *data, QGuestAllocator *alloc)
     long base = 0, peak;
     ZonedTest t;
     ZtRequest r;
-    pid_t pid;
     int i;
 
     zt_init(&t, obj, alloc);
-    pid = qtest_pid(t.qts);
-    if (zt_proc_status_kb(pid, "VmHWM:") < 0) {
-        g_test_skip("no peak resident size in /proc/PID/status");
+    if (qtest_peak_rss_kb(t.qts) < 0) {
+        g_test_skip("the host does not tell the peak resident size");
         goto out;
     }
 
     for (i = 0; i < 2; i++) {
         if (i == 1) {
-            if (!zt_reset_peak_rss(pid)) {
+            if (!qtest_reset_peak_rss(t.qts)) {
                 g_test_skip("cannot reset the peak resident size");
                 goto out;
             }
-            base = zt_proc_status_kb(pid, "VmHWM:");
+            base = qtest_peak_rss_kb(t.qts);
         }
         zt_submit(&t, &r, VIRTIO_BLK_T_ZONE_REPORT, 0, NULL, 0, len);
         g_assert_cmpuint(zt_complete(&t, &r, NULL), ==, VIRTIO_BLK_S_OK);
@@ -1321,7 +1286,7 @@ static void zoned_report_memory(void *obj, void *data, QGuestAllocator *alloc)
                          ZT_SECTOR);
         g_assert_cmpuint(last.z_state, ==, VIRTIO_BLK_ZS_EMPTY);
     }
-    peak = zt_proc_status_kb(pid, "VmHWM:");
+    peak = qtest_peak_rss_kb(t.qts);
     g_test_message("peak resident size grew by %ld kB", peak - base);
     g_assert_cmpint(peak - base, <, ZT_BIG_SLACK_KB);
 
