@@ -22,10 +22,16 @@
  * They do not hold an in-flight reference of the BlockBackend across their
  * requests: a request started while the drive is drained waits for the end
  * of the drained section, and the drain would wait for the reference.
+ *
+ * Zone appends and reports go through a buffer of their own (at most MDTS or
+ * ZASL bytes each); the buffers of all the commands of a namespace hold at
+ * most NVME_ZNS_BLK_BOUNCE_MAX bytes together, whatever the guest queues:
+ * a command that would go beyond waits for the ones before it.
  */
 
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
+#include "qemu/units.h"
 #include "qemu/coroutine.h"
 #include "qapi/error.h"
 #include "block/aio-wait.h"
@@ -44,6 +50,9 @@
  * be one page either, so ZASL=1, 8 KiB.
  */
 #define NVME_ZNS_BLK_MIN_APPEND_BYTES (2 * 4096)
+
+/* The buffers of appends and reports of a namespace, together */
+#define NVME_ZNS_BLK_BOUNCE_MAX (8 * MiB)
 
 typedef struct NvmeZnsBlkAIOCB {
     BlockAIOCB common;
@@ -112,6 +121,8 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
         return -1;
     }
     end = nvme_zns_blk_end(ns);
+    qemu_co_mutex_init(&ns->zns_blk.bounce_lock);
+    qemu_co_queue_init(&ns->zns_blk.bounce_queue);
 
     ns->zns_blk.max_append_bytes =
         (uint64_t)bs->bl.max_append_sectors << BDRV_SECTOR_BITS;
@@ -203,6 +214,37 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
                                  max_open, max_active,
                                  ns->zns_blk.max_append_bytes);
     return 0;
+}
+
+/*
+ * A zeroed buffer of @len bytes for a command, once the commands before it
+ * leave room (one larger than NVME_ZNS_BLK_BOUNCE_MAX runs alone)
+ */
+static void *coroutine_fn nvme_zns_blk_bounce_get(NvmeNamespace *ns,
+                                                   size_t len)
+{
+    qemu_co_mutex_lock(&ns->zns_blk.bounce_lock);
+    while (ns->zns_blk.bounce_bytes &&
+           len > NVME_ZNS_BLK_BOUNCE_MAX - MIN(ns->zns_blk.bounce_bytes,
+                                               NVME_ZNS_BLK_BOUNCE_MAX)) {
+        trace_pci_nvme_zns_blk_bounce_wait(nvme_nsid(ns), len,
+                                           ns->zns_blk.bounce_bytes);
+        qemu_co_queue_wait(&ns->zns_blk.bounce_queue,
+                           &ns->zns_blk.bounce_lock);
+    }
+    ns->zns_blk.bounce_bytes += len;
+    qemu_co_mutex_unlock(&ns->zns_blk.bounce_lock);
+    return g_malloc0(len);
+}
+
+static void coroutine_fn nvme_zns_blk_bounce_put(NvmeNamespace *ns, void *buf,
+                                                 size_t len)
+{
+    g_free(buf);
+    qemu_co_mutex_lock(&ns->zns_blk.bounce_lock);
+    ns->zns_blk.bounce_bytes -= len;
+    qemu_co_queue_restart_all(&ns->zns_blk.bounce_queue);
+    qemu_co_mutex_unlock(&ns->zns_blk.bounce_lock);
 }
 
 void nvme_zns_blk_drain(NvmeNamespace *ns)
@@ -386,7 +428,9 @@ static void coroutine_fn nvme_zns_blk_done(NvmeZnsBlkAIOCB *iocb,
 
     req->status = status;
     req->aiocb = NULL;
-    g_free(iocb->buf);
+    if (iocb->buf) {
+        nvme_zns_blk_bounce_put(ns, iocb->buf, iocb->len);
+    }
     iocb->common.cb(iocb->common.opaque, 0);
     qemu_aio_unref(iocb);
 
@@ -539,6 +583,12 @@ static void coroutine_fn nvme_zns_blk_co_append(void *opaque)
     uint16_t status = NVME_SUCCESS;
     int ret;
 
+    iocb->buf = nvme_zns_blk_bounce_get(ns, iocb->len);
+    status = nvme_h2c(nvme_ctrl(req), iocb->buf, iocb->len, req);
+    if (status) {
+        nvme_zns_blk_done(iocb, status);
+        return;
+    }
     qemu_iovec_init_buf(&qiov, iocb->buf, iocb->len);
     block_acct_start(blk_get_stats(blk), &req->acct, iocb->len,
                      BLOCK_ACCT_WRITE);
@@ -578,7 +628,6 @@ static uint16_t nvme_zns_blk_append(NvmeCtrl *n, NvmeRequest *req)
     uint32_t nlb = (uint32_t)le16_to_cpu(rw->nlb) + 1;
     uint64_t data_size = nvme_l2b(ns, nlb);
     uint16_t status;
-    void *buf;
 
     trace_pci_nvme_zns_blk_append(nvme_cid(req), nvme_nsid(ns), slba, nlb);
 
@@ -597,14 +646,7 @@ static uint16_t nvme_zns_blk_append(NvmeCtrl *n, NvmeRequest *req)
     }
 
     /* At most ZASL: the data goes through a buffer to blk_co_zone_append() */
-    buf = g_malloc(data_size);
-    status = nvme_h2c(n, buf, data_size, req);
-    if (status) {
-        g_free(buf);
-        return status;
-    }
-
-    return nvme_zns_blk_run(req, nvme_zns_blk_co_append, buf, data_size);
+    return nvme_zns_blk_run(req, nvme_zns_blk_co_append, NULL, data_size);
 }
 
 static bool nvme_zns_blk_zone_matches(uint8_t zrasf, BlockZoneState state)
@@ -674,11 +716,14 @@ static void coroutine_fn nvme_zns_blk_co_report(void *opaque)
     uint64_t end = nvme_zns_blk_end(ns);
     uint64_t offset = nvme_l2b(ns, slba - slba % ns->zone_size);
     uint64_t nr_descr = 0, nr_matching = 0;
-    NvmeZoneReportHeader *header = iocb->buf;
-    NvmeZoneDescr *descr = iocb->buf + sizeof(NvmeZoneReportHeader);
+    NvmeZoneReportHeader *header;
+    NvmeZoneDescr *descr;
     g_autofree BlockZoneDescriptor *zones = NULL;
     uint16_t status = NVME_SUCCESS;
 
+    iocb->buf = nvme_zns_blk_bounce_get(ns, iocb->len);
+    header = iocb->buf;
+    descr = iocb->buf + sizeof(NvmeZoneReportHeader);
     zones = g_new(BlockZoneDescriptor, NVME_ZNS_BLK_REPORT_CHUNK);
 
     while (offset < end && !(partial && nr_descr == max_descr)) {
@@ -762,7 +807,7 @@ static uint16_t nvme_zns_blk_zone_mgmt_recv(NvmeCtrl *n, NvmeRequest *req)
     len = MIN(data_size, sizeof(NvmeZoneReportHeader) +
                          zones_left * sizeof(NvmeZoneDescr));
 
-    return nvme_zns_blk_run(req, nvme_zns_blk_co_report, g_malloc0(len), len);
+    return nvme_zns_blk_run(req, nvme_zns_blk_co_report, NULL, len);
 }
 
 /* Whether select-all applies @action to a zone in @state (ZNS, 4.5) */

@@ -117,15 +117,15 @@ static void nvme_enable(Nvme *c)
     g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
 }
 
-/* Start with ZNS_DRIVE and @drive_opts added to its options */
-static Nvme *nvme_start_drive(const char *drive_opts)
+/* Start with the options @drive of a drive (or node) named "z" */
+static Nvme *nvme_start_with(const char *drive)
 {
     Nvme *c = g_new0(Nvme, 1);
     int i;
 
-    c->qs = qtest_pc_boot(ZNS_DRIVE "%s -device nvme,id=nvme0,serial=zns,"
+    c->qs = qtest_pc_boot("%s -device nvme,id=nvme0,serial=zns,"
                           "addr=04.0 -device nvme-ns,bus=nvme0,nsid=1,"
-                          "drive=z,zoned.backend=on", drive_opts);
+                          "drive=z,zoned.backend=on", drive);
     c->dev = qpci_device_find(c->qs->pcibus, QPCI_DEVFN(4, 0));
     g_assert(c->dev);
     qpci_device_enable(c->dev);
@@ -140,6 +140,14 @@ static Nvme *nvme_start_drive(const char *drive_opts)
 
     nvme_enable(c);
     return c;
+}
+
+/* Start with ZNS_DRIVE and @drive_opts added to its options */
+static Nvme *nvme_start_drive(const char *drive_opts)
+{
+    g_autofree char *drive = g_strdup_printf(ZNS_DRIVE "%s", drive_opts);
+
+    return nvme_start_with(drive);
 }
 
 static Nvme *nvme_start(void)
@@ -640,6 +648,96 @@ static void test_read_only(void)
     nvme_stop(c);
 }
 
+/*
+ * The buffers of appends in flight are bounded together, whatever the guest
+ * queues: 255 appends of 512 KiB (ZASL) at once, held by a throttle node,
+ * would take 127.5 MiB of host memory; QEMU's peak resident size grows by
+ * less than 32 MiB (the namespace allows 8 MiB of buffers), and every
+ * append lands.
+ */
+#define BIG_QSIZE       256
+#define BIG_APPEND_LBAS 1024    /* 512 KiB */
+
+static void test_append_buffers(void)
+{
+    Nvme *c = nvme_start_with(
+        "-object throttle-group,id=tg0,x-bps-write=268435456 "
+        "-blockdev driver=null-co,node-name=zz,size=268435456,"
+        "zoned=host-managed,zone-size=134217728,max-append-bytes=524288 "
+        "-blockdev driver=throttle,node-name=z,throttle-group=tg0,file=zz");
+    QTestState *qts = c->qs->qts;
+    uint64_t cq = guest_alloc(&c->qs->alloc, 2 * BIG_QSIZE * 16 + 4096);
+    uint64_t sq = guest_alloc(&c->qs->alloc, BIG_QSIZE * 64 + 4096);
+    uint64_t data = guest_alloc(&c->qs->alloc, BIG_APPEND_LBAS * 512 + 4096);
+    uint64_t prps[BIG_APPEND_LBAS * 512 / 4096];
+    NvmeCmd cmd = {};
+    long base, peak;
+    int i, n = BIG_QSIZE - 1;
+
+    cq = QEMU_ALIGN_UP(cq, 4096);
+    sq = QEMU_ALIGN_UP(sq, 4096);
+    data = QEMU_ALIGN_UP(data, 4096);
+    qtest_memset(qts, cq, 0, BIG_QSIZE * 16);
+
+    /* I/O queue pair 2, of 256 entries */
+    cmd.opcode = NVME_ADM_CMD_CREATE_CQ;
+    cmd.dptr.prp1 = cpu_to_le64(cq);
+    cmd.cdw10 = cpu_to_le32((BIG_QSIZE - 1) << 16 | 2);
+    cmd.cdw11 = cpu_to_le32(1);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+    cmd.opcode = NVME_ADM_CMD_CREATE_SQ;
+    cmd.dptr.prp1 = cpu_to_le64(sq);
+    cmd.cdw11 = cpu_to_le32(2 << 16 | 1);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+
+    /* The data: the first page in PRP1, the list of the others in PRP2 */
+    for (i = 1; i < ARRAY_SIZE(prps); i++) {
+        prps[i - 1] = cpu_to_le64(data + i * 4096);
+    }
+    qtest_memwrite(qts, c->buf, prps, sizeof(prps) - sizeof(prps[0]));
+    for (i = 0; i < n; i++) {
+        NvmeCmd app = {
+            .opcode = NVME_CMD_ZONE_APPEND,
+            .cid = cpu_to_le16(i),
+            .nsid = cpu_to_le32(NSID),
+            .dptr.prp1 = cpu_to_le64(data),
+            .dptr.prp2 = cpu_to_le64(c->buf),
+            .cdw12 = cpu_to_le32(BIG_APPEND_LBAS - 1),
+        };
+
+        qtest_memwrite(qts, sq + i * sizeof(app), &app, sizeof(app));
+    }
+
+    if (qtest_peak_rss_kb(qts) < 0 || !qtest_reset_peak_rss(qts)) {
+        g_test_skip("the host does not tell the peak resident size");
+        nvme_stop(c);
+        return;
+    }
+    base = qtest_peak_rss_kb(qts);
+    qpci_io_writel(c->dev, c->bar, 0x1000 + 8 * 2, n);
+
+    for (i = 0; i < n; i++) {
+        NvmeCqe cqe;
+        int t;
+
+        for (t = 0; ; t++) {
+            qtest_memread(qts, cq + i * sizeof(cqe), &cqe, sizeof(cqe));
+            if (le16_to_cpu(cqe.status) & 1) {
+                break;
+            }
+            g_assert_cmpint(t, <, 1000000);
+            g_usleep(10);
+        }
+        g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
+    }
+    peak = qtest_peak_rss_kb(qts);
+    g_test_message("peak resident size grew by %ld kB", peak - base);
+    g_assert_cmpint(peak - base, <, 32 * 1024);
+    g_assert_cmpuint(zone_wp(c, 0), ==, (uint64_t)n * BIG_APPEND_LBAS);
+
+    nvme_stop(c);
+}
+
 /* QEMU with @drive and @ns must fail to start, saying @msg */
 static void check_realize_error(const char *drive, const char *ns,
                                 const char *msg)
@@ -699,6 +797,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvme-zns/limits", test_limits);
     qtest_add_func("/nvme-zns/shutdown", test_shutdown);
     qtest_add_func("/nvme-zns/read-only", test_read_only);
+    qtest_add_func("/nvme-zns/append-buffers", test_append_buffers);
     qtest_add_func("/nvme-zns/realize-errors", test_realize_errors);
 
     return g_test_run();
