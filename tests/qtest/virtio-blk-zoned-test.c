@@ -1068,6 +1068,36 @@ static void zoned_unzoned_driver(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
+ * A host-aware drive to a driver that accepted VIRTIO_BLK_F_ZONED: its zones
+ * are sequential write preferred, they take writes anywhere, and zone
+ * appends, which the specification allows in SWR zones only, fail with
+ * ZONE_INVALID_CMD.
+ */
+static void zoned_host_aware(void *obj, void *data, QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = g_malloc0(ZT_SECTOR);
+    uint64_t nr = 0;
+    ZoneInfo zi;
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+    g_assert_cmpuint(qvirtio_config_readb(t.dev,
+                         offsetof(struct virtio_blk_config, zoned.model)),
+                     ==, VIRTIO_BLK_Z_HA);
+    g_assert_cmpuint(zt_report(&t, 0, 1, &nr, &zi), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(nr, ==, 1);
+    g_assert_cmpuint(zi.type, ==, VIRTIO_BLK_ZT_SWP);
+
+    g_assert_cmpuint(zt_write(&t, 8, buf, ZT_SECTOR), ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_append(&t, 0, buf, ZT_SECTOR, NULL), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_append(&t, ZT_HA_ZONE_SECTORS, buf, ZT_SECTOR, NULL),
+                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+
+    zt_cleanup(&t);
+}
+
+/*
  * Wait until the VM stopped for an I/O error of drive0's device (werror=stop)
  * and check the request @r did not complete; then resume it and return the
  * status of @r, which the device did again (and what it wrote, in @in).
@@ -1450,6 +1480,7 @@ static void register_virtio_blk_zoned_test(void)
     opts.before = zoned_ha_test_setup;
     qos_add_test("zoned-unzoned-driver", "virtio-blk", zoned_unzoned_driver,
                  &opts);
+    qos_add_test("zoned-host-aware", "virtio-blk", zoned_host_aware, &opts);
     opts.before = zoned_4k_test_setup;
     qos_add_test("zoned-append-block-size", "virtio-blk",
                  zoned_append_block_size, &opts);
