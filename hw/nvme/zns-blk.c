@@ -400,9 +400,12 @@ static void nvme_zns_blk_complete(void *opaque, int ret)
     nvme_enqueue_req_completion(nvme_cq(req), req);
 }
 
-/* Run @entry in a coroutine; it ends with nvme_zns_blk_done() */
+/*
+ * Run @entry in a coroutine; it ends with nvme_zns_blk_done().  @len is the
+ * size of the buffer that @entry takes with nvme_zns_blk_bounce_get(), if any.
+ */
 static uint16_t nvme_zns_blk_run(NvmeRequest *req, CoroutineEntry *entry,
-                                 void *buf, size_t len)
+                                 size_t len)
 {
     NvmeNamespace *ns = req->ns;
     NvmeZnsBlkAIOCB *iocb;
@@ -410,7 +413,7 @@ static uint16_t nvme_zns_blk_run(NvmeRequest *req, CoroutineEntry *entry,
     iocb = blk_aio_get(&nvme_zns_blk_aiocb_info, ns->blkconf.blk,
                        nvme_zns_blk_complete, req);
     iocb->req = req;
-    iocb->buf = buf;
+    iocb->buf = NULL;
     iocb->len = len;
     req->aiocb = &iocb->common;
 
@@ -489,7 +492,7 @@ static void nvme_zns_blk_rw_cb(void *opaque, int ret)
     block_acct_failed(stats, &req->acct);
 
     if (ret == -EIO && write) {
-        nvme_zns_blk_run(req, nvme_zns_blk_co_write_error, NULL, 0);
+        nvme_zns_blk_run(req, nvme_zns_blk_co_write_error, 0);
         return;
     }
 
@@ -646,7 +649,7 @@ static uint16_t nvme_zns_blk_append(NvmeCtrl *n, NvmeRequest *req)
     }
 
     /* At most ZASL: the data goes through a buffer to blk_co_zone_append() */
-    return nvme_zns_blk_run(req, nvme_zns_blk_co_append, NULL, data_size);
+    return nvme_zns_blk_run(req, nvme_zns_blk_co_append, data_size);
 }
 
 static bool nvme_zns_blk_zone_matches(uint8_t zrasf, BlockZoneState state)
@@ -807,7 +810,7 @@ static uint16_t nvme_zns_blk_zone_mgmt_recv(NvmeCtrl *n, NvmeRequest *req)
     len = MIN(data_size, sizeof(NvmeZoneReportHeader) +
                          zones_left * sizeof(NvmeZoneDescr));
 
-    return nvme_zns_blk_run(req, nvme_zns_blk_co_report, NULL, len);
+    return nvme_zns_blk_run(req, nvme_zns_blk_co_report, len);
 }
 
 /* Whether select-all applies @action to a zone in @state (ZNS, 4.5) */
@@ -939,7 +942,7 @@ static uint16_t nvme_zns_blk_zone_mgmt_send(NvmeCtrl *n, NvmeRequest *req)
     case NVME_ZONE_ACTION_FINISH:
     case NVME_ZONE_ACTION_RESET:
     case NVME_ZONE_ACTION_OFFLINE:
-        return nvme_zns_blk_run(req, nvme_zns_blk_co_mgmt, NULL, 0);
+        return nvme_zns_blk_run(req, nvme_zns_blk_co_mgmt, 0);
 
     case NVME_ZONE_ACTION_ZRWA_FLUSH:
         return all ? NVME_INVALID_FIELD | NVME_DNR :
