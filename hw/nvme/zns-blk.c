@@ -225,8 +225,7 @@ static void *coroutine_fn nvme_zns_blk_bounce_get(NvmeNamespace *ns,
 {
     qemu_co_mutex_lock(&ns->zns_blk.bounce_lock);
     while (ns->zns_blk.bounce_bytes &&
-           len > NVME_ZNS_BLK_BOUNCE_MAX - MIN(ns->zns_blk.bounce_bytes,
-                                               NVME_ZNS_BLK_BOUNCE_MAX)) {
+           ns->zns_blk.bounce_bytes + len > NVME_ZNS_BLK_BOUNCE_MAX) {
         trace_pci_nvme_zns_blk_bounce_wait(nvme_nsid(ns), len,
                                            ns->zns_blk.bounce_bytes);
         qemu_co_queue_wait(&ns->zns_blk.bounce_queue,
