@@ -6,7 +6,12 @@
 # configuration, executions per second and the line coverage of the device
 # code it is meant to reach: the whole file, and the lines the series adds
 # to it (git diff base..HEAD of build/src).  DEVFUZZ_SECONDS=0 measures the
-# corpora as they are.  Goal (issue 21): >= 70 % of the new device code.
+# corpora as they are.  Then, per source file, the union of the
+# configurations that reach it (generic-fuzz and the queue or command
+# target of a device: what fuzzing covers of it).  Goal (issue 21): >= 70 %
+# of the new device code.  The profiles, and per configuration and for each
+# union the series' lines that did not run, stay in COV_KEEP (default
+# build/bench/device-fuzz-cov).
 #   scripts/bench/device-fuzz.sh [NAME...]
 set -euo pipefail
 
@@ -42,8 +47,10 @@ fi
 FUZZ_COVERAGE=1 BUILD_DIR="$cov_build" "$here/build-fuzz.sh" qemu-fuzz-x86_64 >&2 \
     || die "building the coverage tree failed: run FUZZ_COVERAGE=1 BUILD_DIR=$cov_build scripts/build-fuzz.sh qemu-fuzz-x86_64"
 bin="$cov_build/qemu-fuzz-x86_64"
-prof=$(mktemp -d "${TMPDIR:-/tmp}/device-fuzz-cov.XXXXXX")
-trap 'rm -rf "$prof"' EXIT
+prof=${COV_KEEP:-$build_dir/bench/device-fuzz-cov}
+rm -rf "$prof"
+mkdir -p "$prof"
+declare -A reached      # source file -> the profiles of the configurations
 
 printf '%-26s %7s %8s  %-28s %14s %14s\n' config inputs execs/s file "lines" "series' lines"
 for c in "${configs[@]}"; do
@@ -57,12 +64,33 @@ for c in "${configs[@]}"; do
         --fuzz-target="$(device_fuzz_target "$c")" -runs=0 "$d/corpus" >"$prof/$c.log" 2>&1) \
         || info "$c: replaying the corpus failed (log $prof/$c.log)"
     llvm-profdata-14 merge -o "$prof/$c.profdata" "$prof/$c"-*.profraw
+    rm -f "$prof/$c"-*.profraw
     read -r -a files <<<"$(surface "$c")"
-    python3 "$here/bench/series-line-coverage.py" "$bin" "$prof/$c.profdata" \
-        "$src_dir" "${files[@]}" | {
-        for f in "${files[@]}"; do
-            read -r all added
-            printf '%-26s %7d %8s  %-28s %14s %14s\n' "$c" "$n" "$rate" "$f" "$all" "$added"
-        done
-    }
+    for f in "${files[@]}"; do
+        reached[$f]+=" $c"
+    done
+    python3 "$here/bench/series-line-coverage.py" --uncovered "$bin" \
+        "$prof/$c.profdata" "$src_dir" "${files[@]}" >"$prof/$c.cov"
+    for i in "${!files[@]}"; do
+        read -r all added < <(sed -n "$((i + 1))p" "$prof/$c.cov")
+        printf '%-26s %7d %8s  %-28s %14s %14s\n' "$c" "$n" "$rate" "${files[$i]}" "$all" "$added"
+    done
 done
+
+# What fuzzing covers of each file: the configurations that reach it, merged
+echo
+printf '%-38s  %-28s %14s %14s\n' "configurations (union)" file lines "series' lines"
+for f in "${!reached[@]}"; do
+    read -r -a cs <<<"${reached[$f]}"
+    u=$prof/union-$(echo "$f" | tr / _)
+    profiles=()
+    for c in "${cs[@]}"; do
+        profiles+=("$prof/$c.profdata")
+    done
+    llvm-profdata-14 merge -o "$u.profdata" "${profiles[@]}"
+    python3 "$here/bench/series-line-coverage.py" --uncovered "$bin" \
+        "$u.profdata" "$src_dir" "$f" >"$u.cov"
+    read -r all added < <(head -n 1 "$u.cov")
+    printf '%-38s  %-28s %14s %14s\n' "$(IFS=+; echo "${cs[*]}")" "$f" "$all" "$added"
+done | sort -k2
+echo "(the series' lines that no run reached: $prof/*.cov)"

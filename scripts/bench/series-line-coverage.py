@@ -2,12 +2,15 @@
 """Line coverage of source files from a source-based coverage profile: all
 of each file, and only the lines the series adds to it.
 
-    series-line-coverage.py BINARY PROFDATA SRC_DIR FILE...
+    series-line-coverage.py [--uncovered] BINARY PROFDATA SRC_DIR FILE...
 
 Prints a line "covered/total(percent) covered/total(percent)" per FILE, in
-order (llvm-cov reads the binary's coverage mapping once); lines that are not
-code (no DA: record in llvm-cov's lcov export) do not count.  The series' lines are
-those "git diff base HEAD" adds in SRC_DIR.
+order; with --uncovered, then the series' code lines of each FILE that did
+not run, as ranges ("FILE: 120-124 130 ..."), to see what a fuzzer misses
+(llvm-cov-14 show BINARY -instr-profile=PROFDATA FILE shows them in place).
+llvm-cov reads the binary's coverage mapping once; lines that are not code
+(no DA: record in llvm-cov's lcov export) do not count.  The series' lines
+are those "git diff base HEAD" adds in SRC_DIR.
 """
 import re
 import subprocess
@@ -51,16 +54,35 @@ def fmt(covered, total):
     return f'{covered}/{total}({100 * covered / total:.1f}%)'
 
 
+def ranges(lines):
+    out = []
+    for n in sorted(lines):
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return ' '.join(str(a) if a == b else f'{a}-{b}' for a, b in out)
+
+
 def main():
-    binary, profdata, src = sys.argv[1:4]
-    paths = sys.argv[4:]
+    args = sys.argv[1:]
+    uncovered = args[:1] == ['--uncovered']
+    if uncovered:
+        args = args[1:]
+    binary, profdata, src = args[:3]
+    paths = args[3:]
     all_counts = counts(binary, profdata, paths)
+    missed = {}
     for path in paths:
         c = all_counts[path]
         new = added_lines(src, path)
         all_cov = sum(1 for v in c.values() if v)
         new_lines = [v for k, v in c.items() if k in new]
         print(fmt(all_cov, len(c)), fmt(sum(new_lines), len(new_lines)))
+        missed[path] = [k for k, v in c.items() if k in new and not v]
+    if uncovered:
+        for path in paths:
+            print(f'{path}: {ranges(missed[path])}')
 
 
 if __name__ == '__main__':
