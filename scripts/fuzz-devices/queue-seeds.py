@@ -225,15 +225,31 @@ def blk_scenarios():
     ])
 
 
-def scsi_request(cdb, data_len=0, write_data=None, extra_kicks=0):
-    """A command on the request queue (2) for LUN 0 of target 1"""
-    req = bytes([1, 1, 0, 0, 0, 0, 0, 0]) + struct.pack('<QBBB', 1, 0, 0, 0)
+def large_buffers(queue, n):
+    """n device-writable descriptors of 255 * 256 bytes, chained, the last
+    one kicked: the large buffers of virtio-scsi-zbc-flags-fuzz (write byte
+    3), which take no bytes of the input"""
+    return b''.join(struct.pack('<5B', queue, 255, 3, i < n - 1, i == n - 1)
+                    for i in range(n))
+
+
+LARGE_BUFFER = 255 * 256
+
+
+def scsi_request(cdb, data_len=0, write_data=None, extra_kicks=0, lun=0,
+                 large=0):
+    """A command on the request queue (2) for @lun of target 1; its data in
+    @large large buffers instead, if any"""
+    req = bytes([1, 1, 0, lun, 0, 0, 0, 0]) + struct.pack('<QBBB', 1, 0, 0, 0)
     req += cdb + bytes(32 - len(cdb))
     out = action(2, req, 0, 1, 0)
     if write_data is not None:
         out += buffers(2, write_data, 0, 1, 0)
-    out += action(2, bytes(108), 1, 1 if data_len else 0, 0 if data_len else 1)
-    if data_len:
+    more = data_len or large
+    out += action(2, bytes(108), 1, 1 if more else 0, 0 if more else 1)
+    if large:
+        out += large_buffers(2, large)
+    elif data_len:
         out += buffers(2, bytes(data_len), 1, 0, 1)
     return out + kicks(2, extra_kicks)
 
@@ -327,6 +343,33 @@ def scsi_seeds():
         write_same16(zone(8) - 2, 4), write_data=b'\x66' * 512)
     yield 'write-same-large', scsi_request(write_same16(0, 1536),
                                            write_data=b'\x77' * 512)
+    # LUN 1 restricts reads (URSWRZ 0): a read of an empty sequential zone,
+    # READ INVALID DATA after the zone report of the read check (a read
+    # below the write pointer is a scenario, below); a read of its
+    # conventional zone.  LUN 2 is write protected.
+    yield 'lun1-read-empty-zone', scsi_request(rw16(READ_16, zone(1), 1), 512,
+                                               lun=1)
+    yield 'lun1-read-conventional', scsi_request(rw16(READ_16, 0, 1), 512,
+                                                 lun=1)
+    yield 'lun2-write', scsi_request(rw16(WRITE_16, zone(1), 1),
+                                     write_data=block, lun=2)
+    yield 'lun2-zone-op', scsi_request(zbc_out(ZO_OPEN, zone(1)), lun=2)
+    # LUN 3: 4096 zones of 1 MiB, whose REPORT ZONES data (256 KiB) comes
+    # in chunks of 64 KiB: two, three and four large buffers; from a zone in
+    # the middle; with a reporting option and PARTIAL
+    zone3 = lambda z: z * 2048
+    for n in (2, 3, 4):
+        yield 'lun3-report-%d' % n, scsi_request(
+            zbc_in(0, n * LARGE_BUFFER), lun=3, large=n)
+    yield 'lun3-report-middle', scsi_request(
+        zbc_in(zone3(1500), 2 * LARGE_BUFFER), lun=3, large=2)
+    yield 'lun3-report-empty-partial', scsi_request(
+        zbc_in(0, 3 * LARGE_BUFFER, 0x81), lun=3, large=3)
+    yield from scenario(2, 4950, [
+        ('lun3-zs-1-open', scsi_request(zbc_out(ZO_OPEN, zone3(3000)), lun=3)),
+        ('lun3-zs-2-report-open', scsi_request(
+            zbc_in(0, 2 * LARGE_BUFFER, 0x02), lun=3, large=2)),
+    ])
     yield from scsi_scenarios()
 
 
@@ -337,6 +380,12 @@ def scsi_scenarios():
     out = lambda sa, z, all_=0, count=0: scsi_request(
         zbc_out(sa, zone(z), all_, count))
     write = lambda cdb: scsi_request(cdb, write_data=block)
+    yield from scenario(2, 4900, [
+        ('lun1-zs-1-write', scsi_request(rw16(WRITE_16, zone(2), 2),
+                                         write_data=block * 2, lun=1)),
+        ('lun1-zs-2-read', scsi_request(rw16(READ_16, zone(2), 1), 512,
+                                        lun=1)),
+    ])
     yield from scenario(2, 5000, [
         # From empty zones (reset all also gives back their memory)
         ('zs-01-reset-all', out(ZO_RESET, 0, 1)),
