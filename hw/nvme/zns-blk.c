@@ -121,8 +121,6 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
         return -1;
     }
     end = nvme_zns_blk_end(ns);
-    qemu_co_mutex_init(&ns->zns_blk.bounce_lock);
-    qemu_co_queue_init(&ns->zns_blk.bounce_queue);
 
     ns->zns_blk.max_append_bytes =
         (uint64_t)bs->bl.max_append_sectors << BDRV_SECTOR_BITS;
@@ -209,6 +207,7 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
     }
 
     ns->id_ns_zoned = id_ns_z;
+    ns->zns_blk.bounce = shres_create(NVME_ZNS_BLK_BOUNCE_MAX);
 
     trace_pci_nvme_zns_blk_setup(name, ns->zone_size, ns->num_zones,
                                  max_open, max_active,
@@ -223,16 +222,8 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
 static void *coroutine_fn nvme_zns_blk_bounce_get(NvmeNamespace *ns,
                                                    size_t len)
 {
-    qemu_co_mutex_lock(&ns->zns_blk.bounce_lock);
-    while (ns->zns_blk.bounce_bytes &&
-           ns->zns_blk.bounce_bytes + len > NVME_ZNS_BLK_BOUNCE_MAX) {
-        trace_pci_nvme_zns_blk_bounce_wait(nvme_nsid(ns), len,
-                                           ns->zns_blk.bounce_bytes);
-        qemu_co_queue_wait(&ns->zns_blk.bounce_queue,
-                           &ns->zns_blk.bounce_lock);
-    }
-    ns->zns_blk.bounce_bytes += len;
-    qemu_co_mutex_unlock(&ns->zns_blk.bounce_lock);
+    trace_pci_nvme_zns_blk_bounce_get(nvme_nsid(ns), len);
+    co_get_from_shres(ns->zns_blk.bounce, MIN(len, NVME_ZNS_BLK_BOUNCE_MAX));
     return g_malloc0(len);
 }
 
@@ -240,10 +231,7 @@ static void coroutine_fn nvme_zns_blk_bounce_put(NvmeNamespace *ns, void *buf,
                                                  size_t len)
 {
     g_free(buf);
-    qemu_co_mutex_lock(&ns->zns_blk.bounce_lock);
-    ns->zns_blk.bounce_bytes -= len;
-    qemu_co_queue_restart_all(&ns->zns_blk.bounce_queue);
-    qemu_co_mutex_unlock(&ns->zns_blk.bounce_lock);
+    co_put_to_shres(ns->zns_blk.bounce, MIN(len, NVME_ZNS_BLK_BOUNCE_MAX));
 }
 
 void nvme_zns_blk_drain(NvmeNamespace *ns)
