@@ -1379,6 +1379,46 @@ static void test_format_quiesces(void)
 }
 
 /*
+ * A controller reset while Format NVM runs (a null-co drive whose requests
+ * take 300 ms).  The reset's drain completes the format, whose completion
+ * waits for the admin CQ's bottom half; the reset then frees the admin SQ,
+ * and freeing the I/O SQ of the IOThread ran the main loop's bottom halves:
+ * the admin CQ's posted the completion of a request that the admin SQ took
+ * with it (a use after free found by nvme-iothread-cmd-fuzz), and wrote it
+ * into the admin CQ after CC.EN=0.  The admin CQ stays as the reset found
+ * it, and the controller works after it.
+ */
+static void test_reset_during_format(void)
+{
+    static const Mode m = {
+        "reset-during-format",
+        "-object iothread,id=t0,poll-max-ns=0 -blockdev null-co,"
+        "node-name=d1,size=16777216,memory-backed=on,latency-ns=300000000",
+        "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
+        "'drive': 'd1', 'ioeventfd': true, 'iothread': 't0'}",
+        false, true
+    };
+    Nvme *c = nvme_boot(&m, 1, QSIZE, NULL);
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_FORMAT_NVM,
+        .nsid = cpu_to_le32(NSID),
+    };
+    NvmeCqe cqe;
+    int i;
+
+    /* whether the bottom half is still pending then depends on timing */
+    for (i = 0; i < 10; i++) {
+        nvme_submit(c, 0, &cmd);
+        g_usleep(50 * 1000);
+        nvme_disable(c);
+        g_assert_false(nvme_cqe_ready(c, 0, &cqe));
+        nvme_enable(c);
+    }
+    nvme_io_rounds(c, 1);
+    nvme_stop(c);
+}
+
+/*
  * Abort of a read in flight in an IOThread.  Abort walks the commands of
  * the I/O queue, which the IOThread owns and completes from; it runs
  * with the queues stopped and the namespace drained, so the read has
@@ -2382,6 +2422,8 @@ int main(int argc, char **argv)
     qtest_add_func("/nvme-iothread/realize-undo", test_realize_undo);
     qtest_add_func("/nvme-iothread/abort-in-flight", test_abort_in_flight);
     qtest_add_func("/nvme-iothread/format-quiesces", test_format_quiesces);
+    qtest_add_func("/nvme-iothread/reset-during-format",
+                   test_reset_during_format);
     qtest_add_data_func("/nvme-iothread/cancel-bounce-wait/delete",
                         "delete", test_cancel_bounce_wait);
     qtest_add_data_func("/nvme-iothread/cancel-bounce-wait/abort",
