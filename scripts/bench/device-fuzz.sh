@@ -48,8 +48,8 @@ FUZZ_COVERAGE=1 BUILD_DIR="$cov_build" "$here/build-fuzz.sh" qemu-fuzz-x86_64 >&
     || die "building the coverage tree failed: run FUZZ_COVERAGE=1 BUILD_DIR=$cov_build scripts/build-fuzz.sh qemu-fuzz-x86_64"
 bin="$cov_build/qemu-fuzz-x86_64"
 prof=${COV_KEEP:-$build_dir/bench/device-fuzz-cov}
-rm -rf "$prof"
 mkdir -p "$prof"
+rm -f "$prof"/*.profraw "$prof"/*.profdata "$prof"/*.cov "$prof"/*.log
 declare -A reached      # source file -> the profiles of the configurations
 
 printf '%-26s %7s %8s  %-28s %14s %14s\n' config inputs execs/s file "lines" "series' lines"
