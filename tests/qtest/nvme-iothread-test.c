@@ -1344,6 +1344,19 @@ static void test_cq_no_fds(const void *opaque)
 }
 
 /*
+ * The I/O queues in an IOThread, and a null-co drive whose requests take
+ * 300 ms: long enough to act while Format NVM runs
+ */
+static const Mode slow_format_mode = {
+    "slow-format",
+    "-object iothread,id=t0,poll-max-ns=0 -blockdev null-co,"
+    "node-name=d1,size=16777216,memory-backed=on,latency-ns=300000000",
+    "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
+    "'drive': 'd1', 'ioeventfd': true, 'iothread': 't0'}",
+    false, true
+};
+
+/*
  * Format NVM changes the namespace under the I/O queues: the queues in
  * IOThreads wait until it completes.  A write submitted while the format
  * runs (a null-co drive whose requests take 300 ms) completes after it
@@ -1353,15 +1366,7 @@ static void test_cq_no_fds(const void *opaque)
  */
 static void test_format_quiesces(void)
 {
-    static const Mode m = {
-        "format",
-        "-object iothread,id=t0,poll-max-ns=0 -blockdev null-co,"
-        "node-name=d1,size=16777216,memory-backed=on,latency-ns=300000000",
-        "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
-        "'drive': 'd1', 'ioeventfd': true, 'iothread': 't0'}",
-        false, true
-    };
-    Nvme *c = nvme_boot(&m, 1, QSIZE, NULL);
+    Nvme *c = nvme_boot(&slow_format_mode, 1, QSIZE, NULL);
     NvmeCmd cmd = {
         .opcode = NVME_ADM_CMD_FORMAT_NVM,
         .nsid = cpu_to_le32(NSID),
@@ -1390,15 +1395,7 @@ static void test_format_quiesces(void)
  */
 static void test_reset_during_format(void)
 {
-    static const Mode m = {
-        "reset-during-format",
-        "-object iothread,id=t0,poll-max-ns=0 -blockdev null-co,"
-        "node-name=d1,size=16777216,memory-backed=on,latency-ns=300000000",
-        "{'driver': 'nvme', 'id': 'nvme0', 'serial': 'iot', 'addr': '04.0', "
-        "'drive': 'd1', 'ioeventfd': true, 'iothread': 't0'}",
-        false, true
-    };
-    Nvme *c = nvme_boot(&m, 1, QSIZE, NULL);
+    Nvme *c = nvme_boot(&slow_format_mode, 1, QSIZE, NULL);
     NvmeCmd cmd = {
         .opcode = NVME_ADM_CMD_FORMAT_NVM,
         .nsid = cpu_to_le32(NSID),
