@@ -39,6 +39,7 @@ typedef struct SnapfuzzKept {
 typedef struct SnapfuzzDevState {
     uint8_t *buf;
     size_t len;
+    size_t cap;             /* bytes allocated at buf */
     uint64_t *mark;
     unsigned nr_mark;       /* sections + 1 */
     unsigned long *always;  /* sections that restores load all the same */
@@ -120,6 +121,9 @@ struct SnapfuzzState {
     SnapfuzzDevState dev;   /* device and CPU vmstate */
     SnapfuzzDevState dev_now;   /* the state a restore compares with it */
     GByteArray *dev_load;   /* what a restore loads of it */
+    /* What device state is saved through, kept from one save to the next */
+    QIOChannelBuffer *save_ioc;
+    QEMUFile *save_file;
     SnapfuzzLevel levels[SNAPFUZZ_MAX_DEPTH];
     uint32_t depth;         /* levels in use */
 

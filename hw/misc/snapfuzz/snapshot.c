@@ -30,6 +30,7 @@
 #include "qobject/qdict.h"
 #include "qemu/bitmap.h"
 #include "qemu/bitops.h"
+#include "qemu/cutils.h"
 #include "exec/cputlb.h"
 #include "exec/ramlist.h"
 #include "exec/target_page.h"
@@ -53,6 +54,9 @@
 #include "snapfuzz-overlay.h"
 #include "trace.h"
 
+/* Words of a dirty bitmap that a restore tests at once: 16 MiB of RAM */
+#define SNAPFUZZ_SCAN_LONGS 64
+
 static bool snapfuzz_own_block(SnapfuzzState *s, RAMBlock *rb)
 {
     return rb->mr == &s->input_ram || rb->mr == &s->cov_ram;
@@ -64,6 +68,17 @@ static void snapfuzz_devstate_free(SnapfuzzDevState *d)
     g_free(d->mark);
     g_free(d->always);
     memset(d, 0, sizeof(*d));
+}
+
+/* The channel and file that device state is saved through */
+static void snapfuzz_save_file_free(SnapfuzzState *s)
+{
+    if (s->save_file) {
+        qemu_fclose(s->save_file);
+        s->save_file = NULL;
+        object_unref(OBJECT(s->save_ioc));
+        s->save_ioc = NULL;
+    }
 }
 
 static void snapfuzz_level_free(SnapfuzzState *s, SnapfuzzLevel *l)
@@ -97,6 +112,7 @@ void snapfuzz_snapshot_free(SnapfuzzState *s)
         g_byte_array_unref(s->dev_load);
         s->dev_load = NULL;
     }
+    snapfuzz_save_file_free(s);
     s->have_snapshot = false;
 }
 
@@ -159,45 +175,56 @@ static bool snapfuzz_mark(void *opaque, uint64_t pos)
 }
 
 /*
- * The vmstate goes through a QIOChannelBuffer whose data the device owns:
- * closing the QEMUFile closes the channel, which would free it.  The
+ * The vmstate goes through a QIOChannelBuffer and a QEMUFile that stay
+ * open from one save to the next: creating them costs more than a
+ * restore's comparison with the current state saves.  The data saved is
+ * swapped with @d's buffer, which the next save writes over; closing the
+ * file closes the channel, which frees the buffer it has then.  The
  * sections set in @skip (@nr_skip bits) are left out.
  */
-static bool snapfuzz_save_devices(SnapfuzzDevState *d,
+static bool snapfuzz_save_devices(SnapfuzzState *s, SnapfuzzDevState *d,
                                   const unsigned long *skip, unsigned nr_skip,
                                   Error **errp)
 {
     SnapfuzzMarks m = { .skip = skip, .nr_skip = nr_skip };
     QIOChannelBuffer *bioc;
-    QEMUFile *f;
+    uint8_t *old_buf = d->buf;
+    size_t old_cap = d->cap;
     int ret;
 
-    bioc = qio_channel_buffer_new(d->len ? d->len : 65536);
-    qio_channel_set_name(QIO_CHANNEL(bioc), "snapfuzz-save");
-    f = qemu_file_new_output(QIO_CHANNEL(bioc));
+    if (!s->save_file) {
+        s->save_ioc = qio_channel_buffer_new(0);
+        qio_channel_set_name(QIO_CHANNEL(s->save_ioc), "snapfuzz-save");
+        s->save_file = qemu_file_new_output(QIO_CHANNEL(s->save_ioc));
+    }
+    bioc = s->save_ioc;
+    bioc->usage = bioc->offset = 0;
     m.pos = g_array_sized_new(false, false, sizeof(uint64_t),
                               d->nr_mark ? d->nr_mark : 64);
-    m.base = qemu_file_transferred(f);
+    m.base = qemu_file_transferred(s->save_file);
     /* Its post_load wants a run state; migration stores it the same way. */
     global_state_store();
-    ret = qemu_save_device_state_marked(f, snapfuzz_mark, &m);
-    qemu_fflush(f);
+    ret = qemu_save_device_state_marked(s->save_file, snapfuzz_mark, &m);
+    qemu_fflush(s->save_file);
     if (ret >= 0) {
-        ret = qemu_file_get_error(f);
+        ret = qemu_file_get_error(s->save_file);
     }
+    d->buf = NULL;
     snapfuzz_devstate_free(d);
     d->buf = bioc->data;
+    d->cap = bioc->capacity;
     d->len = bioc->usage;
     d->nr_mark = m.pos->len;
     d->mark = (uint64_t *)g_array_free(m.pos, false);
-    bioc->data = NULL;
-    bioc->capacity = bioc->usage = bioc->offset = 0;
-    qemu_fclose(f);
-    object_unref(OBJECT(bioc));
+    bioc->data = old_buf;
+    bioc->capacity = old_cap;
+    bioc->usage = bioc->offset = 0;
     if (ret >= 0 && (!d->nr_mark || d->mark[d->nr_mark - 1] >= d->len)) {
         ret = -EINVAL;
     }
     if (ret < 0) {
+        /* The file keeps its error: start again with a new one */
+        snapfuzz_save_file_free(s);
         error_setg(errp, "saving the device state failed (%d)", ret);
         return false;
     }
@@ -316,7 +343,7 @@ static bool snapfuzz_load_changed(SnapfuzzState *s, SnapfuzzDevState *snap,
     unsigned n = snap->nr_mark - 1, loaded = 0;
 
     /* Those that are loaded anyway need no comparison. */
-    if (!snapfuzz_save_devices(now, snap->always, n, errp)) {
+    if (!snapfuzz_save_devices(s, now, snap->always, n, errp)) {
         return false;
     }
     if (now->nr_mark != snap->nr_mark || now->mark[0] != snap->mark[0]) {
@@ -410,7 +437,7 @@ static bool snapfuzz_take_vm(SnapfuzzState *s, Error **errp)
         copied += r->len;
     }
 
-    if (!snapfuzz_save_devices(&s->dev, NULL, 0, errp)) {
+    if (!snapfuzz_save_devices(s, &s->dev, NULL, 0, errp)) {
         snapfuzz_snapshot_free(s);
         return false;
     }
@@ -454,29 +481,51 @@ static uint8_t *snapfuzz_snap_page(SnapfuzzState *s, unsigned i,
     return s->ram[i].copy + (uint64_t)p * qemu_target_page_size();
 }
 
+/* Copy page @p of RAM block @i back from the snapshot. */
+static void snapfuzz_copy_page(SnapfuzzState *s, unsigned i, unsigned long p)
+{
+    SnapfuzzRAM *r = &s->ram[i];
+    size_t page_size = qemu_target_page_size();
+    uint64_t off = (uint64_t)p * page_size;
+
+    clear_bit(p, r->dirty);
+    memcpy(r->host + off, snapfuzz_snap_page(s, i, p), page_size);
+#ifdef CONFIG_TCG
+    if (tcg_enabled()) {
+        ram_addr_t addr = r->rb->offset + off;
+
+        /* A page with translated code has its CODE bit clear. */
+        if (!physical_memory_get_dirty_flag(addr, DIRTY_MEMORY_CODE)) {
+            tb_invalidate_phys_range(NULL, addr, addr + page_size - 1);
+        }
+    }
+#endif
+}
+
 static void snapfuzz_copy_back(SnapfuzzState *s, unsigned i)
 {
     SnapfuzzRAM *r = &s->ram[i];
     size_t page_size = qemu_target_page_size();
     unsigned long npages = r->len / page_size;
-    unsigned long p;
+    unsigned long w, nwords = BITS_TO_LONGS(npages);
 
-    for (p = find_first_bit(r->dirty, npages); p < npages;
-         p = find_next_bit(r->dirty, npages, p + 1)) {
-        uint64_t off = (uint64_t)p * page_size;
+    /*
+     * Skip clean stretches of the bitmap a chunk at a time (a vectorised
+     * test), not a word at a time: an input dirties a few dozen pages,
+     * and a block has up to millions.
+     */
+    for (w = 0; w < nwords; w += SNAPFUZZ_SCAN_LONGS) {
+        unsigned long n = MIN(SNAPFUZZ_SCAN_LONGS, nwords - w);
+        unsigned long end = MIN(npages, (w + n) * BITS_PER_LONG);
+        unsigned long p;
 
-        clear_bit(p, r->dirty);
-        memcpy(r->host + off, snapfuzz_snap_page(s, i, p), page_size);
-#ifdef CONFIG_TCG
-        if (tcg_enabled()) {
-            ram_addr_t addr = r->rb->offset + off;
-
-            /* A page with translated code has its CODE bit clear. */
-            if (!physical_memory_get_dirty_flag(addr, DIRTY_MEMORY_CODE)) {
-                tb_invalidate_phys_range(NULL, addr, addr + page_size - 1);
-            }
+        if (buffer_is_zero(r->dirty + w, n * sizeof(unsigned long))) {
+            continue;
         }
-#endif
+        for (p = find_next_bit(r->dirty, end, w * BITS_PER_LONG); p < end;
+             p = find_next_bit(r->dirty, end, p + 1)) {
+            snapfuzz_copy_page(s, i, p);
+        }
     }
 }
 
@@ -589,7 +638,7 @@ static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
         }
         kept += k->n;
     }
-    if (!snapfuzz_save_devices(&l->dev, NULL, 0, errp)) {
+    if (!snapfuzz_save_devices(s, &l->dev, NULL, 0, errp)) {
         /* The kept pages still differ from the snapshot below. */
         s->depth++;
         snapfuzz_pop_vm(s);
