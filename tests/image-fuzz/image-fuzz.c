@@ -859,6 +859,21 @@ int __wrap_qcrypto_pbkdf2(QCryptoHashAlgo hash, const uint8_t *key,
                                  out, nout, errp);
 }
 
+/*
+ * Creating a LUKS image times PBKDF2 for half a second or more to pick its
+ * iteration counts from iter-time: a count instead, the same on every
+ * machine, which gives the least that LUKS takes (1000) at iter-time=1.
+ */
+#define FUZZ_PBKDF_ITERS_PER_SECOND 1000
+
+uint64_t __wrap_qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash,
+                                           const uint8_t *key, size_t nkey,
+                                           const uint8_t *salt, size_t nsalt,
+                                           size_t nout, Error **errp)
+{
+    return FUZZ_PBKDF_ITERS_PER_SECOND;
+}
+
 /* The header's encryption method of a qcow or qcow2 image, 0 if none */
 static uint32_t fuzz_qcow_crypt_method(const char *name)
 {
@@ -1369,7 +1384,22 @@ static void stage_amend(BlockBackend *blk, uint64_t *seed)
         "zone.mode=host-aware,zone.size=131072,zone.max_active_zones=3",
         "zone.mode=none",
     };
+    /*
+     * LUKS key slots, as qemu-img amend -o state=... changes them: a new
+     * key in the first free slot or a given one, and slots erased by
+     * number or by the key they hold (the last active one is kept:
+     * erasing it needs --force)
+     */
+    static const char *const amend_luks[] = {
+        "state=active,new-secret=" FUZZ_SECRET_ID ",iter-time=1",
+        "state=active,new-secret=" FUZZ_SECRET_ID ",iter-time=1,keyslot=7",
+        "state=inactive,keyslot=0",
+        "state=inactive,keyslot=3",
+        "state=inactive,old-secret=" FUZZ_SECRET_ID,
+    };
     BlockDriverState *bs = blk_bs(blk);
+    bool luks = !strcmp(fuzz_format, "luks");
+    const char *opt_str;
     QEMUSnapshotInfo *list = NULL;
     Error *local_err = NULL;
     QemuOpts *opts;
@@ -1386,40 +1416,67 @@ static void stage_amend(BlockBackend *blk, uint64_t *seed)
         return;
     }
     g_free(list);
+    opt_str = luks ? amend_luks[fuzz_rand(seed) % ARRAY_SIZE(amend_luks)] :
+                     amend[fuzz_rand(seed) % ARRAY_SIZE(amend)];
     opts = qemu_opts_create(bs->drv->amend_opts, NULL, 0, &error_abort);
-    if (qemu_opts_do_parse(opts, amend[fuzz_rand(seed) % ARRAY_SIZE(amend)],
-                           NULL, &local_err)) {
+    if (qemu_opts_do_parse(opts, opt_str, NULL, &local_err)) {
         bdrv_graph_rdlock_main_loop();
         bdrv_amend_options(bs, opts, fuzz_amend_status, NULL, false,
                            &local_err);
         bdrv_graph_rdunlock_main_loop();
     }
+    if (fuzz_verbose()) {
+        fprintf(stderr, "image-fuzz: amend -o %s: %s\n", opt_str,
+                local_err ? error_get_pretty(local_err) : "ok");
+    }
     error_free(local_err);
     qemu_opts_del(opts);
 }
 
-/* qemu-img measure -O qcow2 of the input */
-static void stage_measure(BlockBackend *blk)
+/* qemu-img measure -O @format -o @opt_str of the input */
+static void fuzz_measure(BlockBackend *blk, const char *format,
+                         const char *opt_str)
 {
-    BlockDriver *drv = bdrv_find_format("qcow2");
-    int64_t len = blk_getlength(blk);
+    BlockDriver *drv = bdrv_find_format(format);
     BlockMeasureInfo *info;
     Error *local_err = NULL;
     QemuOpts *opts;
 
-    if (len < 0 || len > MAX_MEASURE_BYTES) {
-        return;
-    }
     opts = qemu_opts_create(drv->create_opts, NULL, 0, &error_abort);
+    if (opt_str && !qemu_opts_do_parse(opts, opt_str, NULL, &local_err)) {
+        /* The table is ours: an option the driver does not know is a bug */
+        error_report_err(local_err);
+        abort();
+    }
     info = bdrv_measure(drv, opts, blk_bs(blk), &local_err);
     if (fuzz_verbose() && info) {
-        fprintf(stderr, "image-fuzz: measure: required %" PRIu64
-                ", fully allocated %" PRIu64 "\n", info->required,
+        /* qcow2's line is the one scripts/image-fuzz-stages.sh compares */
+        fprintf(stderr, "image-fuzz: measure%s%s: required %" PRIu64
+                ", fully allocated %" PRIu64 "\n",
+                strcmp(format, "qcow2") ? " -O " : "",
+                strcmp(format, "qcow2") ? format : "", info->required,
                 info->fully_allocated);
     }
     qapi_free_BlockMeasureInfo(info);
     error_free(local_err);
     qemu_opts_del(opts);
+}
+
+/*
+ * qemu-img measure -O qcow2 of the input, and -O luks of a LUKS input
+ * (the other formats that the fuzzer has cannot be measured)
+ */
+static void stage_measure(BlockBackend *blk)
+{
+    int64_t len = blk_getlength(blk);
+
+    if (len < 0 || len > MAX_MEASURE_BYTES) {
+        return;
+    }
+    fuzz_measure(blk, "qcow2", NULL);
+    if (!strcmp(fuzz_format, "luks")) {
+        fuzz_measure(blk, "luks", "key-secret=" FUZZ_SECRET_ID ",iter-time=1");
+    }
 }
 
 /*
@@ -1540,6 +1597,13 @@ static const struct {
                "cluster_size=65536,table_size=16" } },
     { "parallels", { "cluster_size=4096", "cluster_size=1048576" } },
     { "qcow", { "" } },
+    { "luks", { "key-secret=" FUZZ_SECRET_ID ",iter-time=1",
+                "key-secret=" FUZZ_SECRET_ID ",iter-time=1,cipher-alg=aes-128,"
+                "cipher-mode=cbc,ivgen-alg=essiv,ivgen-hash-alg=sha256",
+                "key-secret=" FUZZ_SECRET_ID ",iter-time=1,hash-alg=sha1,"
+                "ivgen-alg=plain",
+                "key-secret=" FUZZ_SECRET_ID ",iter-time=1,cipher-alg=aes-192,"
+                "cipher-mode=cbc,ivgen-alg=plain64" } },
 };
 
 /*

@@ -14,7 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv, char ***envp);
 
-/* The link wraps qcrypto_pbkdf2() (meson.build) */
+/* The link wraps qcrypto_pbkdf2() and qcrypto_pbkdf2_count_iters() */
 int __real_qcrypto_pbkdf2(QCryptoHashAlgo hash, const uint8_t *key,
                           size_t nkey, const uint8_t *salt, size_t nsalt,
                           uint64_t iterations, uint8_t *out, size_t nout,
@@ -23,5 +23,9 @@ int __wrap_qcrypto_pbkdf2(QCryptoHashAlgo hash, const uint8_t *key,
                           size_t nkey, const uint8_t *salt, size_t nsalt,
                           uint64_t iterations, uint8_t *out, size_t nout,
                           Error **errp);
+uint64_t __wrap_qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash,
+                                           const uint8_t *key, size_t nkey,
+                                           const uint8_t *salt, size_t nsalt,
+                                           size_t nout, Error **errp);
 
 #endif

@@ -217,7 +217,7 @@ def chunks(image):
     """The non-zero blocks of an image as chunks (le32 offset, le16 length,
     data)"""
     out = bytearray()
-    off = 0
+    off = last = 0
     while off < len(image):
         if not any(image[off:off + BLOCK]):
             off += BLOCK
@@ -228,7 +228,11 @@ def chunks(image):
             end += BLOCK
         end = min(end, len(image))
         out += struct.pack('<IH', off, end - off) + image[off:end]
-        off = end
+        off = last = end
+    if last < len(image):
+        # An empty chunk at the end keeps the zeroes there: a LUKS image
+        # whose payload is shorter than its header says does not open
+        out += struct.pack('<IH', len(image), 0)
     return bytes(out)
 
 
