@@ -121,9 +121,11 @@ struct SnapfuzzState {
     SnapfuzzDevState dev;   /* device and CPU vmstate */
     SnapfuzzDevState dev_now;   /* the state a restore compares with it */
     GByteArray *dev_load;   /* what a restore loads of it */
-    /* What device state is saved through, kept from one save to the next */
+    /* What device state is saved and loaded through, kept for the next */
     QIOChannelBuffer *save_ioc;
     QEMUFile *save_file;
+    QIOChannelBuffer *load_ioc;
+    QEMUFile *load_file;
     SnapfuzzLevel levels[SNAPFUZZ_MAX_DEPTH];
     uint32_t depth;         /* levels in use */
 

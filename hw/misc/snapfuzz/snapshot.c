@@ -81,6 +81,17 @@ static void snapfuzz_save_file_free(SnapfuzzState *s)
     }
 }
 
+/* The channel and file that device state is loaded through */
+static void snapfuzz_load_file_free(SnapfuzzState *s)
+{
+    if (s->load_file) {
+        qemu_fclose(s->load_file);
+        s->load_file = NULL;
+        object_unref(OBJECT(s->load_ioc));
+        s->load_ioc = NULL;
+    }
+}
+
 static void snapfuzz_level_free(SnapfuzzState *s, SnapfuzzLevel *l)
 {
     if (l->kept) {
@@ -113,6 +124,7 @@ void snapfuzz_snapshot_free(SnapfuzzState *s)
         s->dev_load = NULL;
     }
     snapfuzz_save_file_free(s);
+    snapfuzz_load_file_free(s);
     s->have_snapshot = false;
 }
 
@@ -231,30 +243,48 @@ static bool snapfuzz_save_devices(SnapfuzzState *s, SnapfuzzDevState *d,
     return true;
 }
 
-static bool snapfuzz_load_devices(const uint8_t *buf, size_t len,
-                                  Error **errp)
+/*
+ * Like saves, loads go through a channel and a file kept from one load to
+ * the next.  The channel reads the bytes given (it neither frees nor
+ * changes them: they are taken back before the file is closed).  A load
+ * that succeeds has read them all, up to their QEMU_VM_EOF, so that the
+ * next load starts at its own first byte; one that fails may have left
+ * some, or an error, in the file, which is then made anew.
+ */
+static bool snapfuzz_load_devices(SnapfuzzState *s, const uint8_t *buf,
+                                  size_t len, Error **errp)
 {
     QIOChannelBuffer *bioc;
     QEMUFile *f;
     int ret = -1;
 
-    bioc = qio_channel_buffer_new(0);
-    qio_channel_set_name(QIO_CHANNEL(bioc), "snapfuzz-load");
-    g_free(bioc->data);
-    /* Only read: the channel does not free or change it (see below). */
+    if (!s->load_file) {
+        s->load_ioc = qio_channel_buffer_new(0);
+        qio_channel_set_name(QIO_CHANNEL(s->load_ioc), "snapfuzz-load");
+        g_free(s->load_ioc->data);
+        s->load_ioc->data = NULL;
+        s->load_file = qemu_file_new_input(QIO_CHANNEL(s->load_ioc));
+    }
+    bioc = s->load_ioc;
+    f = s->load_file;
     bioc->data = (uint8_t *)buf;
     bioc->capacity = bioc->usage = len;
-    f = qemu_file_new_input(QIO_CHANNEL(bioc));
+    bioc->offset = 0;
     if (qemu_get_be32(f) != QEMU_VM_FILE_MAGIC ||
         qemu_get_be32(f) != QEMU_VM_FILE_VERSION) {
         error_setg(errp, "the saved device state is corrupt");
     } else {
         ret = qemu_load_device_state(f, errp);
     }
+    if (ret >= 0 && (bioc->offset != len || qemu_file_get_error(f))) {
+        error_setg(errp, "the saved device state has bytes past its end");
+        ret = -1;
+    }
     bioc->data = NULL;
     bioc->capacity = bioc->usage = bioc->offset = 0;
-    qemu_fclose(f);
-    object_unref(OBJECT(bioc));
+    if (ret < 0) {
+        snapfuzz_load_file_free(s);
+    }
     return ret >= 0;
 }
 
@@ -348,7 +378,7 @@ static bool snapfuzz_load_changed(SnapfuzzState *s, SnapfuzzDevState *snap,
     }
     if (now->nr_mark != snap->nr_mark || now->mark[0] != snap->mark[0]) {
         s->stats.sections = n;
-        return snapfuzz_load_devices(snap->buf, snap->len, errp);
+        return snapfuzz_load_devices(s, snap->buf, snap->len, errp);
     }
     if (!s->dev_load) {
         s->dev_load = g_byte_array_sized_new(snap->len);
@@ -369,7 +399,8 @@ static bool snapfuzz_load_changed(SnapfuzzState *s, SnapfuzzDevState *snap,
         return true;
     }
     g_byte_array_append(s->dev_load, &eof, 1);
-    return snapfuzz_load_devices(s->dev_load->data, s->dev_load->len, errp);
+    return snapfuzz_load_devices(s, s->dev_load->data, s->dev_load->len,
+                                 errp);
 }
 
 /* The snapshot that restores go back to: the top one. */
