@@ -156,7 +156,8 @@ fi
 cov_secs=${COV_SECONDS:-600}
 [ "$cov_secs" -gt 0 ] || exit 0
 cov_build=${COV_BUILD_DIR:-$build_dir/fuzz-cov}
-cov_keep=${COV_KEEP:-$build_dir/bench/image-fuzz-cov}
+# Absolute: upstream's runner.py runs its tools in directories of its own
+cov_keep=$(realpath -m "${COV_KEEP:-$build_dir/bench/image-fuzz-cov}")
 read -r -a cov_targets <<<"${COV_TARGETS:-${targets[*]}}"
 command -v llvm-cov-14 >/dev/null && command -v llvm-profdata-14 >/dev/null \
     || die "llvm-cov-14/llvm-profdata-14 are missing: apt-get install llvm-14"
