@@ -246,10 +246,11 @@ static bool snapfuzz_save_devices(SnapfuzzState *s, SnapfuzzDevState *d,
 /*
  * Like saves, loads go through a channel and a file kept from one load to
  * the next.  The channel reads the bytes given (it neither frees nor
- * changes them: they are taken back before the file is closed).  A load
- * that succeeds has read them all, up to their QEMU_VM_EOF, so that the
- * next load starts at its own first byte; one that fails may have left
- * some, or an error, in the file, which is then made anew.
+ * changes them: they are taken back before the file is closed).  The
+ * streams loaded here end with their QEMU_VM_EOF, so a load that succeeds
+ * has read them all, and the next load starts at its own first byte; the
+ * channel must have none left.  A load that fails may leave bytes, or an
+ * error, in the file, which is then made anew.
  */
 static bool snapfuzz_load_devices(SnapfuzzState *s, const uint8_t *buf,
                                   size_t len, Error **errp)
@@ -276,13 +277,13 @@ static bool snapfuzz_load_devices(SnapfuzzState *s, const uint8_t *buf,
     } else {
         ret = qemu_load_device_state(f, errp);
     }
-    if (ret >= 0 && (bioc->offset != len || qemu_file_get_error(f))) {
+    if (ret >= 0 && bioc->offset != len) {
         error_setg(errp, "the saved device state has bytes past its end");
         ret = -1;
     }
     bioc->data = NULL;
     bioc->capacity = bioc->usage = bioc->offset = 0;
-    if (ret < 0) {
+    if (ret < 0 || qemu_file_get_error(f)) {
         snapfuzz_load_file_free(s);
     }
     return ret >= 0;
