@@ -70,25 +70,17 @@ static void snapfuzz_devstate_free(SnapfuzzDevState *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* The channel and file that device state is saved through */
-static void snapfuzz_save_file_free(SnapfuzzState *s)
+/*
+ * Close a file that device state is saved or loaded through, and its
+ * channel (s->save_file and s->save_ioc, or s->load_file and s->load_ioc)
+ */
+static void snapfuzz_file_close(QEMUFile **f, QIOChannelBuffer **ioc)
 {
-    if (s->save_file) {
-        qemu_fclose(s->save_file);
-        s->save_file = NULL;
-        object_unref(OBJECT(s->save_ioc));
-        s->save_ioc = NULL;
-    }
-}
-
-/* The channel and file that device state is loaded through */
-static void snapfuzz_load_file_free(SnapfuzzState *s)
-{
-    if (s->load_file) {
-        qemu_fclose(s->load_file);
-        s->load_file = NULL;
-        object_unref(OBJECT(s->load_ioc));
-        s->load_ioc = NULL;
+    if (*f) {
+        qemu_fclose(*f);
+        *f = NULL;
+        object_unref(OBJECT(*ioc));
+        *ioc = NULL;
     }
 }
 
@@ -123,8 +115,8 @@ void snapfuzz_snapshot_free(SnapfuzzState *s)
         g_byte_array_unref(s->dev_load);
         s->dev_load = NULL;
     }
-    snapfuzz_save_file_free(s);
-    snapfuzz_load_file_free(s);
+    snapfuzz_file_close(&s->save_file, &s->save_ioc);
+    snapfuzz_file_close(&s->load_file, &s->load_ioc);
     s->have_snapshot = false;
 }
 
@@ -236,7 +228,7 @@ static bool snapfuzz_save_devices(SnapfuzzState *s, SnapfuzzDevState *d,
     }
     if (ret < 0) {
         /* The file keeps its error: start again with a new one */
-        snapfuzz_save_file_free(s);
+        snapfuzz_file_close(&s->save_file, &s->save_ioc);
         error_setg(errp, "saving the device state failed (%d)", ret);
         return false;
     }
@@ -284,7 +276,7 @@ static bool snapfuzz_load_devices(SnapfuzzState *s, const uint8_t *buf,
     bioc->data = NULL;
     bioc->capacity = bioc->usage = bioc->offset = 0;
     if (ret < 0 || qemu_file_get_error(f)) {
-        snapfuzz_load_file_free(s);
+        snapfuzz_file_close(&s->load_file, &s->load_ioc);
     }
     return ret >= 0;
 }
