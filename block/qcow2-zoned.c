@@ -168,6 +168,18 @@ static BlockZoneEmu *zoned_check_ext(BlockDriverState *bs, uint64_t size,
         error_setg(errp, "%s%s is zero", what, n->max_append_bytes);
         return NULL;
     }
+    if (base && is_power_of_2(ext->zone_size) &&
+        DIV_ROUND_UP(size, ext->zone_size) * sizeof(uint64_t) !=
+        ext->zonedmeta_size) {
+        /*
+         * Before the zones are made: the table, which the caller found in
+         * the image file, bounds how many an image can make QEMU allocate.
+         */
+        error_setg(errp, "zoned extension: zonedmeta_size (%" PRIu64 ") is "
+                   "not 8 bytes a zone (%" PRIu64 ")", ext->zonedmeta_size,
+                   DIV_ROUND_UP(size, ext->zone_size) * sizeof(uint64_t));
+        return NULL;
+    }
     ze = block_zone_emu_new(&cfg, errp);
     if (!ze) {
         error_prepend(errp, "%s", what);
@@ -381,22 +393,28 @@ qcow2_zoned_open(BlockDriverState *bs, int flags, Error **errp)
                    "an external data file is not supported");
         return -ENOTSUP;
     }
-    ze = zoned_check_ext(bs, size, &cfg, errp);
-    if (!ze) {
+    if (s->image_backing_file || s->nb_snapshots) {
+        error_setg(errp, "zoned images have no %s: this one is inconsistent",
+                   s->image_backing_file ? "backing file" :
+                   "internal snapshots");
         return -EINVAL;
     }
+    /* Before the zones are made: the table has an entry a zone */
     file_length = bdrv_co_getlength(bs->file->bs);
     if (file_length < 0) {
         error_setg_errno(errp, -file_length, "Could not get the length of "
                          "the image file");
-        block_zone_emu_free(ze);
         return file_length;
     }
-    if (ext->zonedmeta_offset + ext->zonedmeta_size > file_length) {
+    if (ext->zonedmeta_offset > file_length ||
+        ext->zonedmeta_size > file_length - ext->zonedmeta_offset) {
         error_setg(errp, "zoned extension: the write pointers at "
                    "zonedmeta_offset (0x%" PRIx64 ") are beyond the end of "
                    "the image file", ext->zonedmeta_offset);
-        block_zone_emu_free(ze);
+        return -EINVAL;
+    }
+    ze = zoned_check_ext(bs, size, &cfg, errp);
+    if (!ze) {
         return -EINVAL;
     }
     ret = qcow2_check_metadata_overlap(bs, QCOW2_OL_ZONED_TABLE,
@@ -734,10 +752,15 @@ qcow2_zoned_co_create(BlockDriverState *bs, Qcow2ZoneOptions *opts,
                    "above (use version=v3 or greater)");
         return -EINVAL;
     }
-    if (s->nb_snapshots || bs->backing) {
+    if (s->nb_snapshots || bs->backing || s->image_backing_file) {
         error_setg(errp, "zoned images cannot have snapshots or a backing "
                    "file");
         return -EINVAL;
+    }
+    if (has_data_file(bs)) {
+        error_setg(errp, "zoned images keep their data in the image file: "
+                   "an external data file is not supported");
+        return -ENOTSUP;
     }
     *ext = (Qcow2ZonedHeaderExtension) {
         .zoned = opts->mode == BLOCK_ZONED_MODEL_HOST_AWARE ?
@@ -824,17 +847,21 @@ qcow2_zoned_check_refcounts(BlockDriverState *bs, BdrvCheckResult *res,
 
 /*
  * From @start on, up to @end: where the run of allocated clusters (data or
- * zeroes) ends (@prefix_end), and how many bytes of clusters that hold data
+ * zeroes) ends (@prefix_end), where the last allocated cluster ends
+ * (@alloc_end, if not NULL), and how many bytes of clusters that hold data
  * there are (@data_bytes, if not NULL).
  */
 static int coroutine_fn GRAPH_RDLOCK
 zoned_scan(BlockDriverState *bs, uint64_t start, uint64_t end,
-           uint64_t *prefix_end, uint64_t *data_bytes)
+           uint64_t *prefix_end, uint64_t *alloc_end, uint64_t *data_bytes)
 {
     uint64_t pos = start;
     bool in_prefix = true;
 
     *prefix_end = start;
+    if (alloc_end) {
+        *alloc_end = start;
+    }
     if (data_bytes) {
         *data_bytes = 0;
     }
@@ -850,11 +877,16 @@ zoned_scan(BlockDriverState *bs, uint64_t start, uint64_t end,
         }
         if (type == QCOW2_SUBCLUSTER_UNALLOCATED_PLAIN) {
             in_prefix = false;
-            if (!data_bytes) {
+            if (!alloc_end && !data_bytes) {
                 break;
             }
-        } else if (in_prefix) {
-            *prefix_end = MIN(pos + bytes, end);
+        } else {
+            if (in_prefix) {
+                *prefix_end = MIN(pos + bytes, end);
+            }
+            if (alloc_end) {
+                *alloc_end = MIN(pos + bytes, end);
+            }
         }
         if (data_bytes && type != QCOW2_SUBCLUSTER_UNALLOCATED_PLAIN &&
             type != QCOW2_SUBCLUSTER_ZERO_PLAIN) {
@@ -874,6 +906,7 @@ zoned_check_zero(BlockDriverState *bs, uint64_t from, uint64_t end)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t mid = MIN(ROUND_UP(from, s->cluster_size), end);
+    uint64_t disk_end = bs->total_sectors * BDRV_SECTOR_SIZE;
     uint64_t pos = from;
     int ret;
 
@@ -906,8 +939,15 @@ zoned_check_zero(BlockDriverState *bs, uint64_t from, uint64_t end)
         pos += bytes;
     }
     if (end > mid) {
-        return qcow2_cluster_discard(bs, mid, end - mid, QCOW2_DISCARD_ALWAYS,
-                                     true);
+        /*
+         * From @mid, a cluster boundary, whole clusters: the one that @end
+         * (a zone's capacity) may end inside is in its zone, and what it
+         * holds above @end cannot be read.
+         */
+        uint64_t drop_end = MIN(ROUND_UP(end, s->cluster_size), disk_end);
+
+        return qcow2_cluster_discard(bs, mid, drop_end - mid,
+                                     QCOW2_DISCARD_ALWAYS, true);
     }
     return 0;
 }
@@ -915,11 +955,14 @@ zoned_check_zero(BlockDriverState *bs, uint64_t from, uint64_t end)
 /*
  * Check (and with @fix repair) the write pointers against the data: each
  * one inside its zone's writable range, a multiple of 512 bytes, and, in a
- * zone that is not full, no cluster below it unallocated (a write pointer
- * ahead of the data: writes allocate their clusters, but a finish need not
- * allocate the rest of the zone, which reads as zeroes).  Data
+ * host-managed zone that is not full, no cluster below it unallocated (a
+ * write pointer ahead of the data: writes allocate their clusters, but a
+ * finish need not allocate the rest of the zone, which reads as zeroes; a
+ * host-aware zone takes writes anywhere below its write pointer).  A
+ * write pointer that is repaired goes where the zone's data ends.  Data
  * above a write pointer is what a crash can leave: it is counted as leaked
- * space, and dropped by a repair of leaks.  Called with s->lock held.
+ * space, and dropped by a repair of leaks, but not in a zone whose write
+ * pointer is wrong and stays so.  Called with s->lock held.
  */
 int coroutine_fn GRAPH_RDLOCK
 qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
@@ -952,14 +995,20 @@ qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
         uint64_t len = MIN(ext->zone_size, size - start);
         uint64_t cap = MIN(ext->zone_capacity, len);
         uint64_t wp = wps[i], fixed = wp;
-        uint64_t prefix_end, data_from, stale;
+        uint64_t prefix_end, alloc_end, data_end, data_from, stale;
+        bool wp_bad = false;
 
-        ret = zoned_scan(bs, start, start + len, &prefix_end, NULL);
+        ret = zoned_scan(bs, start, start + len, &prefix_end,
+                         ext->zoned == QCOW2_ZONED_HA ? &alloc_end : NULL,
+                         NULL);
         if (ret < 0) {
             res->check_errors++;
             return ret;
         }
         prefix_end = MIN(prefix_end, start + cap);
+        /* Where the zone's data ends */
+        data_end = ext->zoned == QCOW2_ZONED_HA ?
+                   MIN(alloc_end, start + cap) : prefix_end;
 
         if (block_zone_emu_check_wp(z->ze, i, wp, &local_err) < 0) {
             fprintf(stderr, "%s %s\n",
@@ -967,9 +1016,11 @@ qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
                     error_get_pretty(local_err));
             error_free(local_err);
             local_err = NULL;
-            fixed = wp < start ? start :
-                    QEMU_ALIGN_DOWN(MIN(wp, prefix_end), BDRV_SECTOR_SIZE);
-        } else if (wp > start && wp < start + cap && prefix_end < wp) {
+            wp_bad = true;
+            fixed = QEMU_ALIGN_DOWN(wp < start ? data_end : MIN(wp, data_end),
+                                    BDRV_SECTOR_SIZE);
+        } else if (ext->zoned == QCOW2_ZONED_HM &&
+                   wp > start && wp < start + cap && prefix_end < wp) {
             fprintf(stderr, "%s zone %" PRIu32 ": write pointer 0x%" PRIx64
                     " ahead of the data (allocated up to 0x%" PRIx64 ")\n",
                     fix & BDRV_FIX_ERRORS ? "Repairing" : "ERROR", i, wp,
@@ -983,7 +1034,12 @@ qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
                 nr_fixed++;
                 res->corruptions--;
                 res->corruptions_fixed++;
+                wp_bad = false;
             }
+        }
+        if (wp_bad) {
+            /* Which clusters are above it is not known */
+            continue;
         }
 
         /* Clusters above the write pointer that hold data */
@@ -991,7 +1047,8 @@ qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
         if (data_from < start + len) {
             uint64_t unused;
 
-            ret = zoned_scan(bs, data_from, start + len, &unused, &stale);
+            ret = zoned_scan(bs, data_from, start + len, &unused, NULL,
+                             &stale);
             if (ret < 0) {
                 res->check_errors++;
                 return ret;
@@ -1134,11 +1191,18 @@ static int coroutine_fn GRAPH_RDLOCK zoned_has_data(BlockDriverState *bs)
     return ret;
 }
 
+/*
+ * The header names the new zones, or none, before the old table goes: an
+ * amend that fails leaves the image as it was, and a crash in between
+ * leaks the old table's clusters at worst.
+ */
 static void coroutine_fn zoned_amend_entry(void *opaque)
 {
     ZonedAmend *a = opaque;
     BlockDriverState *bs = a->bs;
     BDRVQcow2State *s = bs->opaque;
+    Qcow2ZonedHeaderExtension old_ext = s->zoned_ext;
+    uint64_t old_features = s->incompatible_features;
     int ret;
 
     GRAPH_RDLOCK_GUARD();
@@ -1154,12 +1218,6 @@ static void coroutine_fn zoned_amend_entry(void *opaque)
         }
         goto out;
     }
-    if (s->zoned) {
-        /* Drop the old zones and their table */
-        qcow2_free_clusters(bs, s->zoned_ext.zonedmeta_offset,
-                            s->zoned_ext.zonedmeta_size, QCOW2_DISCARD_OTHER);
-        qcow2_zoned_close(bs);
-    }
     s->zoned_ext = (Qcow2ZonedHeaderExtension) { 0 };
     s->incompatible_features &= ~QCOW2_INCOMPAT_ZONED;
     if (a->want->mode == BLOCK_ZONED_MODEL_NONE) {
@@ -1167,10 +1225,21 @@ static void coroutine_fn zoned_amend_entry(void *opaque)
         if (ret < 0) {
             error_setg_errno(a->errp, -ret, "Could not update the header");
         }
+    } else {
+        ret = qcow2_zoned_co_create(bs, a->want, a->errp);
+    }
+    if (ret < 0) {
+        s->zoned_ext = old_ext;
+        s->incompatible_features = old_features;
         goto out;
     }
-    ret = qcow2_zoned_co_create(bs, a->want, a->errp);
-    if (ret == 0) {
+    if (s->zoned) {
+        /* Drop the old zones and their table */
+        qcow2_free_clusters(bs, old_ext.zonedmeta_offset,
+                            old_ext.zonedmeta_size, QCOW2_DISCARD_OTHER);
+        qcow2_zoned_close(bs);
+    }
+    if (a->want->mode != BLOCK_ZONED_MODEL_NONE) {
         ret = qcow2_zoned_open(bs, bs->open_flags, a->errp);
     }
 out:
