@@ -271,8 +271,21 @@ static int coroutine_fn zone_write_locked(BlockZoneEmu *ze, EmuZone *z,
                                           BlockZoneEmuStoreFunc *store,
                                           void *opaque, uint64_t req_offset)
 {
-    int ret = zone_bad_cond(z);
+    int ret;
 
+    /*
+     * A write that starts where the writes in flight to the zone are going
+     * is judged when they are done, as a drive judges commands in order: it
+     * fails if they move the write pointer past it, and goes on if one
+     * fails and leaves the write pointer at it.  Judged at once, it would
+     * fail with the write pointer that a report shows at its start, which
+     * a frontend takes for the drive failing the write.
+     */
+    while (z->type == BLK_ZT_SWR && z->in_flight &&
+           offset >= z->wp && offset < z->wp_alloc) {
+        qemu_co_queue_wait(&ze->waiters, &ze->lock);
+    }
+    ret = zone_bad_cond(z);
     if (ret) {
         return ret;
     }

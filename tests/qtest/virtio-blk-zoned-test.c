@@ -113,13 +113,13 @@ typedef struct ZtRequest {
 } ZtRequest;
 
 /*
- * Submit one request: the header, @out_len bytes the device reads (from
- * @out, or left as they are in guest memory when @out is NULL), @in_len
- * bytes the device writes, and the status byte.
+ * Queue one request without notifying the device: the header, @out_len
+ * bytes the device reads (from @out, or left as they are in guest memory
+ * when @out is NULL), @in_len bytes the device writes, and the status byte.
  */
-static void zt_submit(ZonedTest *t, ZtRequest *r, uint32_t type,
-                      uint64_t sector, const void *out, size_t out_len,
-                      size_t in_len)
+static void zt_queue(ZonedTest *t, ZtRequest *r, uint32_t type,
+                     uint64_t sector, const void *out, size_t out_len,
+                     size_t in_len)
 {
     struct {
         uint32_t type;
@@ -156,6 +156,14 @@ static void zt_submit(ZonedTest *t, ZtRequest *r, uint32_t type,
         qvirtqueue_add(t->qts, t->vq, r->in_addr, in_len, true, true);
     }
     qvirtqueue_add(t->qts, t->vq, r->status_addr, 1, true, false);
+}
+
+/* Queue one request (see zt_queue) and notify the device. */
+static void zt_submit(ZonedTest *t, ZtRequest *r, uint32_t type,
+                      uint64_t sector, const void *out, size_t out_len,
+                      size_t in_len)
+{
+    zt_queue(t, r, type, sector, out, out_len, in_len);
     qvirtqueue_kick(t->qts, t->dev, t->vq, r->head);
 }
 
@@ -1192,6 +1200,170 @@ static void zoned_media_error(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
+ * Make the requests queued with zt_queue() (@n of them, heads in @heads)
+ * available to the device, and notify it once: it takes them together.
+ */
+static void zt_kick_all(ZonedTest *t, const uint32_t *heads, unsigned n)
+{
+    uint16_t idx = qtest_readw(t->qts, t->vq->avail + 2);
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        qtest_writew(t->qts,
+                     t->vq->avail + 4 + 2 * ((idx + i) % t->vq->size),
+                     heads[i]);
+    }
+    qtest_writew(t->qts, t->vq->avail + 2, idx + n);
+    t->dev->bus->virtqueue_kick(t->dev, t->vq);
+}
+
+/*
+ * Wait for @n requests of zt_queue() (@rs), completed in any order, and
+ * return the status of each in @status.
+ */
+static void zt_complete_all(ZonedTest *t, ZtRequest *rs, unsigned n,
+                            uint8_t *status)
+{
+    gint64 start_time = g_get_monotonic_time();
+    unsigned i, done = 0;
+
+    while (done < n) {
+        /* One interrupt may tell of both: look at the used ring itself */
+        if (qvirtqueue_get_buf(t->qts, t->vq, NULL, NULL)) {
+            done++;
+            continue;
+        }
+        g_assert(g_get_monotonic_time() - start_time <= ZT_TIMEOUT_US);
+    }
+    for (i = 0; i < n; i++) {
+        status[i] = qtest_readb(t->qts, rs[i].status_addr);
+        guest_free(t->alloc, rs[i].addr);
+    }
+}
+
+/* zoned_no_merge()'s drive: zones of 64 MiB that take 64 KiB each */
+#define ZT_SMALL_CAP            (64 * 1024)
+
+/*
+ * Requests of one notification to a zoned drive are not merged: each gets
+ * its own status.  A write at the write pointer, then one right after it
+ * that crosses the zone's capacity: the first is written, the second fails
+ * alone (a merged write failed both, and lost the first one's data).
+ */
+static void zoned_no_merge(void *obj, void *data, QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = zt_pattern(ZT_SMALL_CAP, 9);
+    g_autofree uint8_t *rbuf = g_malloc0(16 * 1024);
+    ZtRequest r[2];
+    uint32_t heads[2];
+    uint8_t status[2];
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+    zt_queue(&t, &r[0], VIRTIO_BLK_T_OUT, ZSTART(1), buf, 16 * 1024, 0);
+    zt_queue(&t, &r[1], VIRTIO_BLK_T_OUT, ZSTART(1) + 32, buf, ZT_SMALL_CAP,
+             0);
+    heads[0] = r[0].head;
+    heads[1] = r[1].head;
+    zt_kick_all(&t, heads, 2);
+    zt_complete_all(&t, r, 2, status);
+    g_assert_cmpuint(status[0], ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(status[1], ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 32);
+    g_assert_cmpuint(zt_read(&t, ZSTART(1), rbuf, 16 * 1024), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(rbuf, 16 * 1024, buf, 16 * 1024);
+    zt_cleanup(&t);
+}
+
+/* The image of zoned_write_in_flight(), made by zoned_qcow2_setup() */
+static char *zt_qcow2_path;
+
+/*
+ * On a drive whose writes yield while their data is stored (a zoned qcow2
+ * image), a write to the write pointer while a write to the zone is in
+ * flight: the drive judges it after that write, as a drive takes commands
+ * in order.  That write moves the write pointer past it, so it is a write
+ * off the write pointer (ZONE_UNALIGNED_WP).  Judged at once, it failed
+ * with the write pointer at its start: the drive failing, IOERR, and with
+ * werror=stop a VM that any guest could stop.
+ */
+static void zoned_write_in_flight(void *obj, void *data,
+                                  QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = zt_pattern(64 * 1024, 10);
+    ZtRequest r[2];
+    uint32_t heads[2];
+    uint8_t status[2];
+    ZonedTest t;
+    QDict *rsp;
+
+    if (!zt_qcow2_path) {
+        g_test_skip("no qemu-img to make a zoned qcow2 image");
+        return;
+    }
+    zt_init(&t, obj, alloc);
+    zt_queue(&t, &r[0], VIRTIO_BLK_T_OUT, ZSTART(1), buf, 64 * 1024, 0);
+    zt_queue(&t, &r[1], VIRTIO_BLK_T_OUT, ZSTART(1), buf, 4096, 0);
+    heads[0] = r[0].head;
+    heads[1] = r[1].head;
+    zt_kick_all(&t, heads, 2);
+    zt_complete_all(&t, r, 2, status);
+    g_assert_cmpuint(status[0], ==, VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(status[1], ==, VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 128);
+
+    rsp = qtest_qmp(t.qts, "{'execute': 'query-status'}");
+    g_assert_true(qdict_get_bool(qdict_get_qdict(rsp, "return"), "running"));
+    qobject_unref(rsp);
+    zt_cleanup(&t);
+}
+
+/* zoned_report_reset()'s drive: 4096 zones, 16 chunks of a report */
+#define ZT_MANY_NR_ZONES        4096
+#define ZT_MANY_ZONE_BYTES      (64 * 1024)
+#define ZT_MANY_LATENCY_NS      (20 * 1000 * 1000)
+
+/*
+ * A device reset while a report of many zones is in flight, each chunk of
+ * it taking a while: the reset waits for the report, which completes in the
+ * queue it was made in.  The queue set up after the reset gets nothing of
+ * it.  The report's chunks went on after the reset, and put an element the
+ * guest never made in the new queue (or, after an unplug, crashed QEMU).
+ */
+static void zoned_report_reset(void *obj, void *data, QGuestAllocator *alloc)
+{
+    size_t len = sizeof(struct virtio_blk_zone_report) +
+                 ZT_MANY_NR_ZONES * sizeof(struct virtio_blk_zone_descriptor);
+    struct virtio_blk_zone_report hdr;
+    QVirtioBlk *blk = obj;
+    ZonedTest t;
+    ZtRequest r;
+
+    zt_init(&t, obj, alloc);
+    zt_submit(&t, &r, VIRTIO_BLK_T_ZONE_REPORT, 0, NULL, 0, len);
+    /* In the middle of the report */
+    g_usleep(ZT_MANY_LATENCY_NS / 1000 * 3);
+
+    qvirtio_start_device(blk->vdev);
+    /* The reset waited for the report: it is all in the guest's buffer */
+    g_assert_cmpuint(qtest_readb(t.qts, r.status_addr), ==, VIRTIO_BLK_S_OK);
+    qtest_memread(t.qts, r.in_addr, &hdr, sizeof(hdr));
+    g_assert_cmpuint(zt_host64(&t, hdr.nr_zones), ==, ZT_MANY_NR_ZONES);
+    guest_free(t.alloc, r.addr);
+    zt_cleanup(&t);
+
+    zt_init(&t, obj, alloc);
+    /* Longer than the whole report */
+    g_usleep(ZT_MANY_LATENCY_NS / 1000 * (ZT_MANY_NR_ZONES / 256 + 4));
+    qtest_clock_step(t.qts, 1000);
+    g_assert_cmpuint(qtest_readw(t.qts, t.vq->used + 2), ==, 0);
+    g_assert_cmpuint(zt_request(&t, VIRTIO_BLK_T_IN, 0, NULL, 0, NULL, 512),
+                     ==, VIRTIO_BLK_S_OK);
+    zt_cleanup(&t);
+}
+
+/*
  * A read-only drive: the device offers VIRTIO_BLK_F_RO, and a zone append
  * or zone operation gets VIRTIO_BLK_S_IOERR as a write would, without
  * stopping the VM (werror=stop); reports and reads work, and no zone
@@ -1374,6 +1546,75 @@ static void *zoned_ro_test_setup(GString *cmd_line, void *arg)
     return arg;
 }
 
+static void *zoned_small_cap_setup(GString *cmd_line, void *arg)
+{
+    g_string_append(cmd_line, " -global virtio-blk-device.werror=stop"
+                              " -global virtio-blk-device.rerror=stop");
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=null-co,node-name=drive0,"
+                           "size=%llu,zoned=host-managed,zone-size=%llu,"
+                           "zone-nr-conv=%d,zone-capacity=%d,"
+                           "memory-backed=on ",
+                           ZT_CAPACITY, ZT_ZONE_BYTES, ZT_NR_CONV,
+                           ZT_SMALL_CAP);
+    g_test_queue_destroy(zt_invalidate_qemu, NULL);
+    return arg;
+}
+
+static void zt_remove_qcow2(void *unused)
+{
+    unlink(zt_qcow2_path);
+    g_free(zt_qcow2_path);
+    zt_qcow2_path = NULL;
+}
+
+/* A zoned qcow2 image of zoned_test_setup()'s geometry, empty */
+static void *zoned_qcow2_setup(GString *cmd_line, void *arg)
+{
+    g_autofree char *cmd = NULL;
+    int fd, status;
+
+    g_string_append(cmd_line, " -global virtio-blk-device.werror=stop"
+                              " -global virtio-blk-device.rerror=stop");
+    g_test_queue_destroy(zt_invalidate_qemu, NULL);
+    if (!have_qemu_img()) {
+        g_string_append_printf(cmd_line,
+                               " -blockdev driver=null-co,node-name=drive0,"
+                               "size=%llu,zoned=host-managed,zone-size=%llu ",
+                               ZT_CAPACITY, ZT_ZONE_BYTES);
+        return arg;
+    }
+    fd = g_file_open_tmp("qtest-zoned-XXXXXX.qcow2", &zt_qcow2_path, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    cmd = g_strdup_printf("%s create -q -f qcow2 -o zone.mode=host-managed,"
+                          "zone.size=%llu,zone.conventional_zones=%d %s %llu",
+                          g_getenv("QTEST_QEMU_IMG"), ZT_ZONE_BYTES,
+                          ZT_NR_CONV, zt_qcow2_path, ZT_CAPACITY);
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
+    g_assert_cmpint(status, ==, 0);
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=qcow2,node-name=drive0,"
+                           "file.driver=file,file.filename=%s ",
+                           zt_qcow2_path);
+    g_test_queue_destroy(zt_remove_qcow2, NULL);
+    return arg;
+}
+
+static void *zoned_many_test_setup(GString *cmd_line, void *arg)
+{
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=null-co,node-name=drive0,"
+                           "size=%llu,zoned=host-managed,zone-size=%llu,"
+                           "latency-ns=%llu ",
+                           (unsigned long long)ZT_MANY_NR_ZONES *
+                           ZT_MANY_ZONE_BYTES,
+                           (unsigned long long)ZT_MANY_ZONE_BYTES,
+                           (unsigned long long)ZT_MANY_LATENCY_NS);
+    g_test_queue_destroy(zt_invalidate_qemu, NULL);
+    return arg;
+}
+
 /* zoned_test_setup()'s device without the modern virtio-pci interface */
 static void *zoned_legacy_test_setup(GString *cmd_line, void *arg)
 {
@@ -1486,6 +1727,14 @@ static void register_virtio_blk_zoned_test(void)
                  zoned_append_block_size, &opts);
     opts.before = zoned_ro_test_setup;
     qos_add_test("zoned-read-only", "virtio-blk", zoned_read_only, &opts);
+    opts.before = zoned_small_cap_setup;
+    qos_add_test("zoned-no-merge", "virtio-blk", zoned_no_merge, &opts);
+    opts.before = zoned_qcow2_setup;
+    qos_add_test("zoned-write-in-flight", "virtio-blk", zoned_write_in_flight,
+                 &opts);
+    opts.before = zoned_many_test_setup;
+    qos_add_test("zoned-report-reset", "virtio-blk", zoned_report_reset,
+                 &opts);
     opts.before = zoned_legacy_test_setup;
     qos_add_test("zoned-legacy-driver", "virtio-blk", zoned_legacy_driver,
                  &opts);
