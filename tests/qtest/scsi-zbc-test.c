@@ -963,6 +963,140 @@ static void zbc_active_limit(void *obj, void *data, QGuestAllocator *alloc)
     assert_running();
 }
 
+/*
+ * MODE SELECT with a block descriptor may change the logical block size of
+ * a regular disk; a zoned one has its zones, write pointers and last LBA
+ * in blocks of the size it was set up with, and refuses (INVALID FIELD IN
+ * PARAMETER LIST).  With 4 KiB blocks taken, LBAs counted in the old size
+ * passed the LBA check and read the zone bitmap out of its bounds.
+ */
+static void zbc_block_size(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    const uint8_t ms[VIRTIO_SCSI_CDB_SIZE] = { MODE_SELECT, 0x10, 0, 0, 12 };
+    /* Header, then a block descriptor for 4096-byte blocks */
+    const uint8_t param[12] = { 0, 0, 0, 8, 0, 0, 0, 0, 0, 0x00, 0x10, 0x00 };
+    uint8_t rc16[VIRTIO_SCSI_CDB_SIZE] = {
+        SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16,
+    };
+    uint8_t cap[32];
+
+    assert_sense(t, zbc_cmd(t, ms, param, sizeof(param), NULL, 0),
+                 ILLEGAL_REQUEST, 0x26, 0x00);
+    stl_be_p(&rc16[10], sizeof(cap));
+    assert_good(t, zbc_cmd(t, rc16, NULL, 0, cap, sizeof(cap)));
+    g_assert_cmpuint(ldl_be_p(&cap[8]), ==, 512);
+    g_assert_cmpuint(ldq_be_p(&cap[0]), ==,
+                     (uint64_t)NR_ZONES * ZONE_BLOCKS - 1);
+    /* Across the last two zones: a boundary, in 512-byte blocks */
+    assert_sense(t, write_blocks(t, ZSTART(NR_ZONES - 2) - 1, 2),
+                 ILLEGAL_REQUEST, 0x21, 0x05);
+    assert_running();
+    zbc_free(t);
+}
+
+/*
+ * Wait for the element of @head in the used ring of @vq, without the
+ * interrupt: the control queue's may not be taken by the time it is used.
+ */
+static void wait_used(QVirtQueue *vq, uint32_t head)
+{
+    gint64 start_time = g_get_monotonic_time();
+    uint32_t got;
+
+    while (!qvirtqueue_get_buf(global_qtest, vq, &got, NULL)) {
+        g_assert(g_get_monotonic_time() - start_time <= TIMEOUT_US);
+    }
+    g_assert_cmpuint(got, ==, head);
+}
+
+/* zbc_abort_report()'s drive takes this long for each zone report */
+#define ABORT_LATENCY_NS    100000000
+
+/*
+ * ABORT TASK of a REPORT ZONES whose zone report is in flight: the abort
+ * completes when the command is done with, and no data of it reaches the
+ * guest after that.  The abort completed at once, and the report, when the
+ * drive answered, was copied through the scatter/gather list of a request
+ * the HBA had freed (into the aborted command's buffer, or the next one's).
+ */
+static void zbc_abort_report(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    QTestState *qts = global_qtest;
+    struct virtio_scsi_cmd_req req = { { 0 } };
+    struct virtio_scsi_cmd_resp resp = { .response = 0xff, .status = 0xff };
+    struct virtio_scsi_ctrl_tmf_req tmf = {
+        .type = cpu_to_le32(VIRTIO_SCSI_T_TMF),
+        .subtype = cpu_to_le32(VIRTIO_SCSI_T_TMF_ABORT_TASK),
+        .tag = cpu_to_le64(7),
+    };
+    struct virtio_scsi_ctrl_tmf_resp tmf_resp = { .response = 0xff };
+    uint64_t req_addr, resp_addr, in_addr, tmf_addr, tmf_resp_addr;
+    uint8_t in[4096], expect[4096];
+    uint32_t head, tmf_head;
+
+    req.lun[0] = 1;
+    req.lun[1] = 1;
+    req.tag = cpu_to_le64(7);
+    req.cdb[0] = ZBC_IN;
+    req.cdb[1] = ZI_REPORT_ZONES;
+    stl_be_p(&req.cdb[10], sizeof(in));
+    req_addr = guest_alloc(t->alloc, sizeof(req));
+    memwrite(req_addr, &req, sizeof(req));
+    resp_addr = guest_alloc(t->alloc, sizeof(resp));
+    memwrite(resp_addr, &resp, sizeof(resp));
+    in_addr = guest_alloc(t->alloc, sizeof(in));
+    qtest_memset(qts, in_addr, 0xa5, sizeof(in));
+    head = qvirtqueue_add(qts, t->vq[2], req_addr, sizeof(req), false, true);
+    qvirtqueue_add(qts, t->vq[2], resp_addr, sizeof(resp), true, true);
+    qvirtqueue_add(qts, t->vq[2], in_addr, sizeof(in), true, false);
+    qvirtqueue_kick(qts, t->dev, t->vq[2], head);
+    /* The report's second pass (its descriptors) is waiting for the drive */
+    g_usleep(ABORT_LATENCY_NS / 1000 * 3 / 2);
+
+    memcpy(tmf.lun, req.lun, sizeof(tmf.lun));
+    tmf_addr = guest_alloc(t->alloc, sizeof(tmf));
+    memwrite(tmf_addr, &tmf, sizeof(tmf));
+    tmf_resp_addr = guest_alloc(t->alloc, sizeof(tmf_resp));
+    memwrite(tmf_resp_addr, &tmf_resp, sizeof(tmf_resp));
+    tmf_head = qvirtqueue_add(qts, t->vq[0], tmf_addr, sizeof(tmf), false,
+                              true);
+    qvirtqueue_add(qts, t->vq[0], tmf_resp_addr, sizeof(tmf_resp), true,
+                   false);
+    qvirtqueue_kick(qts, t->dev, t->vq[0], tmf_head);
+    wait_used(t->vq[0], tmf_head);
+    memread(tmf_resp_addr, &tmf_resp, sizeof(tmf_resp));
+    /* FUNCTION COMPLETE */
+    g_assert_cmpuint(tmf_resp.response, ==, VIRTIO_SCSI_S_OK);
+    wait_used(t->vq[2], head);
+    memread(resp_addr, &resp, sizeof(resp));
+    g_assert_cmpuint(resp.response, ==, VIRTIO_SCSI_S_ABORTED);
+
+    /*
+     * A READ while the drive would still answer the report: the HBA may
+     * give it what the aborted command had (the freed request), and it
+     * must read the data, zeroes, not the report
+     */
+    assert_good(t, rw16(t, false, 0, 8, in));
+    memset(expect, 0, sizeof(expect));
+    g_assert_cmpmem(in, sizeof(in), expect, sizeof(expect));
+    /* Nothing came to the aborted command's buffer after the abort */
+    g_usleep(ABORT_LATENCY_NS / 1000 * 2);
+    memset(expect, 0xa5, sizeof(expect));
+    memread(in_addr, in, sizeof(in));
+    g_assert_cmpmem(in, sizeof(in), expect, sizeof(expect));
+
+    /* The drive still answers */
+    g_assert_cmpuint(zone_cond(t, NR_CONV, NULL), ==, ZC_EMPTY);
+    guest_free(t->alloc, req_addr);
+    guest_free(t->alloc, resp_addr);
+    guest_free(t->alloc, in_addr);
+    guest_free(t->alloc, tmf_addr);
+    guest_free(t->alloc, tmf_resp_addr);
+    zbc_free(t);
+}
+
 /* The drive of the test cases; HM_DRIVE_OPTS adds options to the node */
 #define HM_DRIVE_OPTS(opts) \
     " -blockdev driver=null-co,node-name=z0,size=%d,zoned=host-managed," \
@@ -986,6 +1120,17 @@ static void *zbc_setup(GString *cmd_line, void *arg)
     g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
                            MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
     g_string_append(cmd_line, ",zoned-unrestricted-reads=off");
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
+    return arg;
+}
+
+static void *zbc_setup_slow(GString *cmd_line, void *arg)
+{
+    g_string_append_printf(cmd_line,
+                           HM_DRIVE_OPTS(",latency-ns="
+                                         stringify(ABORT_LATENCY_NS)),
+                           NR_ZONES << 20, NR_CONV, MAX_OPEN, RO_ZONE,
+                           OFFLINE_ZONE);
     g_test_queue_destroy(zbc_invalidate_qemu, NULL);
     return arg;
 }
@@ -1091,6 +1236,9 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-mgmt", "virtio-scsi", zbc_mgmt, &opts);
     qos_add_test("zbc-rw", "virtio-scsi", zbc_rw, &opts);
     qos_add_test("zbc-active-limit", "virtio-scsi", zbc_active_limit, &opts);
+    qos_add_test("zbc-block-size", "virtio-scsi", zbc_block_size, &opts);
+    opts.before = zbc_setup_slow;
+    qos_add_test("zbc-abort-report", "virtio-scsi", zbc_abort_report, &opts);
     opts.before = zbc_setup_media_error;
     qos_add_test("zbc-media-error", "virtio-scsi", zbc_media_error, &opts);
     opts.arg = (void *)"stop";
