@@ -321,6 +321,17 @@ static int coroutine_fn zone_write_locked(BlockZoneEmu *ze, EmuZone *z,
     }
 
     /* Host-aware: the data is stored with the zones locked. */
+    if (offset > z->wp && z->cond != BLK_ZS_FULL && ze->cfg.zone_finish_cb) {
+        /*
+         * The write pointer moves over [wp, offset), which nothing wrote
+         * since the zone was empty: it must read as zeroes, whatever a
+         * crash or a failed write left there, as for a finish.
+         */
+        ret = ze->cfg.zone_finish_cb(ze->cfg.opaque, z->wp, offset);
+        if (ret) {
+            return ret;
+        }
+    }
     if (store) {
         ret = store(opaque, offset, bytes, req_offset);
         if (ret) {

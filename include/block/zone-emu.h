@@ -66,10 +66,11 @@ typedef struct BlockZoneEmuConfig {
     int coroutine_fn (*zone_reset_cb)(void *opaque, uint64_t start,
                                       uint64_t len);
     /*
-     * Called like zone_reset_cb before a finish moves a write pointer from
-     * @wp to the end of the zone's capacity @end: [wp, end) must read as
-     * zeroes afterwards.  A driver whose data above a write pointer always
-     * reads as zeroes needs none.
+     * Called like zone_reset_cb before a write pointer moves from @wp to
+     * @end over what nothing wrote: a finish, to the end of the zone's
+     * capacity, or a host-aware write above the write pointer, to where the
+     * write starts.  [wp, end) must read as zeroes afterwards.  A driver
+     * whose data above a write pointer always reads as zeroes needs none.
      */
     int coroutine_fn (*zone_finish_cb)(void *opaque, uint64_t wp,
                                        uint64_t end);
