@@ -1337,13 +1337,23 @@ static void zoned_report_reset(void *obj, void *data, QGuestAllocator *alloc)
                  ZT_MANY_NR_ZONES * sizeof(struct virtio_blk_zone_descriptor);
     struct virtio_blk_zone_report hdr;
     QVirtioBlk *blk = obj;
+    gint64 start_time;
     ZonedTest t;
     ZtRequest r;
 
     zt_init(&t, obj, alloc);
     zt_submit(&t, &r, VIRTIO_BLK_T_ZONE_REPORT, 0, NULL, 0, len);
-    /* In the middle of the report */
-    g_usleep(ZT_MANY_LATENCY_NS / 1000 * 3);
+    /*
+     * In the middle of the report: its first chunk is in the buffer (of
+     * guest memory that nothing wrote before, zeroes)
+     */
+    start_time = g_get_monotonic_time();
+    while (qtest_readb(t.qts, r.in_addr + sizeof(hdr) +
+                       offsetof(struct virtio_blk_zone_descriptor, z_type)) !=
+           VIRTIO_BLK_ZT_SWR) {
+        g_assert(g_get_monotonic_time() - start_time <= ZT_TIMEOUT_US);
+        g_usleep(1000);
+    }
 
     qvirtio_start_device(blk->vdev);
     /* The reset waited for the report: it is all in the guest's buffer */
