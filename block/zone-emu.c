@@ -802,7 +802,12 @@ void block_zone_emu_refresh_limits(BlockZoneEmu *ze, BlockLimits *bl)
     bl->nr_zones = ze->nr_zones;
     bl->max_open_zones = ze->cfg.max_open_zones;
     bl->max_active_zones = ze->cfg.max_active_zones;
-    bl->max_append_sectors = ze->cfg.max_append_bytes >> BDRV_SECTOR_BITS;
+    /*
+     * BlockLimits counts them in 32 bits, and zones may hold more: at most
+     * what 32 bits hold, in whole 4 KiB blocks
+     */
+    bl->max_append_sectors = MIN(ze->cfg.max_append_bytes >> BDRV_SECTOR_BITS,
+                                 QEMU_ALIGN_DOWN(UINT32_MAX, 8));
     bl->write_granularity = BDRV_SECTOR_SIZE;
 }
 
