@@ -656,8 +656,15 @@ static void nvme_dp_sync_bh(void *opaque)
 void nvme_dp_free_cq(NvmeCQueue *cq)
 {
     qemu_bh_delete(cq->bh);
-    /* let a callback of the queue that is running in its context finish */
+    /*
+     * Let a callback of the queue that is running in its context finish;
+     * admin queues wait meanwhile, as in nvme_dp_stop(): a reset frees the
+     * queues, the admin queue's first, and another controller's admin
+     * command (a namespace attachment) would post this one's events.
+     */
+    nvme_dp_transition_begin();
     aio_wait_bh_oneshot(cq->ctx, nvme_dp_sync_bh, NULL);
+    nvme_dp_transition_end();
     nvme_dp_irqfd_detach(cq);
     event_notifier_set_handler(&cq->irq_notifier, NULL);
     event_notifier_cleanup(&cq->irq_notifier);
@@ -666,7 +673,10 @@ void nvme_dp_free_cq(NvmeCQueue *cq)
 void nvme_dp_free_sq(NvmeSQueue *sq)
 {
     qemu_bh_delete(sq->bh);
+    /* As in nvme_dp_free_cq() */
+    nvme_dp_transition_begin();
     aio_wait_bh_oneshot(sq->ctx, nvme_dp_sync_bh, NULL);
+    nvme_dp_transition_end();
 }
 
 /* Asynchronous events found in an IOThread are raised in the main loop */

@@ -765,6 +765,76 @@ static void test_bar0_prp_list(const void *opaque)
 }
 
 /*
+ * A read whose PRP list is in the IOAPIC's registers.  With the I/O queues
+ * in IOThreads, reading the list there took the BQL in the IOThread, which
+ * deadlocked against a controller reset waiting for it in the main loop:
+ * guest memory that is not RAM is a Data Transfer Error there.  (In the
+ * main loop it is guest memory as any other.)
+ */
+static void test_ioapic_prp_list(const void *opaque)
+{
+    const Mode *m = opaque;
+    Nvme *c = nvme_start(m);
+    NvmeCmd cmd;
+    uint16_t st;
+
+    /* 12 KiB: PRP2 points to a PRP list */
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, c->buf);
+    cmd.dptr.prp2 = cpu_to_le64(0xfec00000);
+    cmd.cdw12 = cpu_to_le32(24 - 1);
+    st = nvme_cmd(c, 1, &cmd, NULL) & 0x7ff;
+    if (m->dp) {
+        g_assert_cmphex(st, ==, NVME_DATA_TRAS_ERROR);
+    }
+
+    nvme_check_alive(c);
+    nvme_stop(c);
+}
+
+/*
+ * An I/O completion queue in RAM that the guest then turns into ROM: the
+ * host bridge's PAM register maps 0xc0000 to RAM while the queue is
+ * created, then back to the ROM shadow.  The controller checked the queue's
+ * memory when it was created; with the I/O queues in IOThreads, its
+ * completions to ROM took the BQL in the IOThread, and the controller
+ * reset that waited for the IOThread in the main loop deadlocked.  Now the
+ * completions are refused (CSTS.CFS), and the reset completes.  (In the
+ * main loop, writes to ROM are dropped, as any device's.)
+ */
+static void test_cq_turned_rom(const void *opaque)
+{
+    const Mode *m = opaque;
+    Nvme *c = nvme_start(m);
+    QPCIDevice *host = qpci_device_find(c->qs->pcibus, QPCI_DEVFN(0, 0));
+    int q = c->nr_ioq + 1;
+    NvmeCmd cmd = {
+        .opcode = NVME_CMD_FLUSH,
+        .nsid = cpu_to_le32(NSID),
+    };
+    int i;
+
+    g_assert(host);
+    g_assert_cmpint(q, <=, NR_IOQ);
+    /* i440FX PAM1: 0xc0000-0xc7fff read and write RAM */
+    qpci_config_writeb(host, 0x5a, 0x33);
+    nvme_init_ioq(c, q);
+    g_assert_cmphex(nvme_create_cq_at(c, q, 0xc0000), ==, 0);
+    g_assert_cmphex(nvme_create_sq_at(c, q, c->sq[q]), ==, 0);
+    qpci_config_writeb(host, 0x5a, 0x00);
+
+    for (i = 0; i < c->qsize - 1; i++) {
+        nvme_queue(c, q, &cmd);
+    }
+    nvme_sq_doorbell(c, q);
+    /* A controller reset, which waits for the IOThreads */
+    nvme_disable(c);
+    nvme_enable(c);
+    nvme_check_alive(c);
+    g_free(host);
+    nvme_stop(c);
+}
+
+/*
  * Data to and from ROM (the BIOS, just below 4 GiB): in the main loop it is
  * guest memory as any other (a write to ROM is dropped); with the I/O
  * queues in IOThreads it would take the BQL there, and deadlock against a
@@ -2402,6 +2472,8 @@ int main(int argc, char **argv)
         add_mode_test(m, "bar0/dbbuf", test_bar0_dbbuf);
         add_mode_test(m, "bar0/prp-list", test_bar0_prp_list);
         add_mode_test(m, "rom-data", test_rom_data);
+        add_mode_test(m, "ioapic-prp-list", test_ioapic_prp_list);
+        add_mode_test(m, "cq-turned-rom", test_cq_turned_rom);
         add_mode_test(m, "sgl-bounce", test_sgl_bounce);
         add_mode_test(m, "dbbuf/bogus-sq-tail", test_dbbuf_bogus_sq_tail);
         add_mode_test(m, "dbbuf/bogus-cq-head", test_dbbuf_bogus_cq_head);
