@@ -541,6 +541,131 @@ static void test_incremental(void)
     sf_stop(&sf);
 }
 
+/*
+ * POP after the guest unplugged a device with an option ROM (the eject
+ * register of PIIX4's ACPI PCI hotplug): the ROM's RAM block is gone, and
+ * POP fails with ERR_HOST, dropping nothing, as a restore fails.  It
+ * synced the dirty bits of the freed block and aborted QEMU ("Bad ram
+ * offset").
+ */
+static void test_pop_ram_removed(void)
+{
+    g_autofree char *rom = NULL;
+    g_autofree char *args = NULL;
+    char zeroes[8192] = { 0 };
+    Snapfuzz sf;
+    int fd;
+
+    fd = g_file_open_tmp("snapfuzz-rom-XXXXXX", &rom, NULL);
+    g_assert(fd >= 0);
+    g_assert_cmpint(write(fd, zeroes, sizeof(zeroes)), ==, sizeof(zeroes));
+    close(fd);
+    args = g_strdup_printf("-device pci-testdev,addr=05.0,romfile=%s", rom);
+    sf_start_args(&sf, "max-inputs=4", args);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    /* Eject slot 5; its ROM's RAM block goes after an RCU grace period */
+    qtest_outl(sf.qts, 0xae08, 1 << 5);
+    g_usleep(2 * G_USEC_PER_SEC);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_POP, 0), ==, SNAPFUZZ_ST_ERR_HOST);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 1);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_INPUT);
+    sf_stop(&sf);
+    unlink(rom);
+}
+
+/* The BIOS flash of pflash_restored(): 256 KiB below 4 GiB */
+#define FLASH_SIZE  (256 * 1024)
+#define FLASH_ADDR  (0x100000000ULL - FLASH_SIZE)
+
+/*
+ * The guest programs a word of its flash (pflash_cfi01's word program)
+ * during an input: the restore brings the flash back, as it does disks.
+ * The flash's RAM changed without a dirty bit, and kept the input's data.
+ */
+static void test_pflash_restored(void)
+{
+    g_autofree char *flash = NULL;
+    g_autofree char *args = NULL;
+    g_autofree uint8_t *erased = g_malloc(FLASH_SIZE);
+    uint64_t word = FLASH_ADDR + 0x1000;
+    Snapfuzz sf;
+    int fd;
+
+    memset(erased, 0xff, FLASH_SIZE);
+    fd = g_file_open_tmp("snapfuzz-flash-XXXXXX", &flash, NULL);
+    g_assert(fd >= 0);
+    g_assert_cmpint(write(fd, erased, FLASH_SIZE), ==, FLASH_SIZE);
+    close(fd);
+    args = g_strdup_printf("-drive if=pflash,format=raw,unit=0,file=%s",
+                           flash);
+    sf_start_args(&sf, "verify=on,max-inputs=4", args);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    /* Word program, then back to reading the array */
+    qtest_writel(sf.qts, word, 0x40);
+    qtest_writel(sf.qts, word, 0x11223344);
+    qtest_writel(sf.qts, word, 0xff);
+    g_assert_cmphex(qtest_readl(sf.qts, word), ==, 0x11223344);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    qtest_writel(sf.qts, word, 0xff);
+    g_assert_cmphex(qtest_readl(sf.qts, word), ==, 0xffffffff);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+    sf_stop(&sf);
+    unlink(flash);
+}
+
+/*
+ * The guest inflates a virtio-balloon (legacy interface) by a page of its
+ * RAM during an input: the page is the snapshot's after the restore.  The
+ * balloon discarded it, which no dirty bit tells, and it came back as
+ * zeroes; now RAM discards are disabled while there are snapshots.
+ */
+static void test_balloon_restored(void)
+{
+    const uint64_t ring = 0x300000, pfns = 0x302000, page = 0x400000;
+    QPCIDevice *balloon;
+    QPCIBar io;
+    uint16_t num;
+    Snapfuzz sf;
+
+    sf_start_args(&sf, "verify=on,max-inputs=4",
+                  "-device virtio-balloon-pci,addr=06.0,disable-modern=on");
+    balloon = qpci_device_find(sf.bus, QPCI_DEVFN(6, 0));
+    g_assert(balloon);
+    qpci_device_enable(balloon);
+    io = qpci_iomap(balloon, 0, NULL);
+    /* ACKNOWLEDGE | DRIVER, no features, the inflate queue at @ring */
+    qpci_io_writeb(balloon, io, 0x12, 3);
+    qpci_io_writel(balloon, io, 0x04, 0);
+    qpci_io_writew(balloon, io, 0x0e, 0);
+    num = qpci_io_readw(balloon, io, 0x0c);
+    g_assert_cmpuint(num, >, 0);
+    qpci_io_writel(balloon, io, 0x08, ring >> 12);
+    qpci_io_writeb(balloon, io, 0x12, 7);
+
+    qtest_memset(sf.qts, page, 0xab, 4096);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    /* One descriptor: the page's frame number */
+    qtest_writel(sf.qts, pfns, page >> 12);
+    qtest_writeq(sf.qts, ring, pfns);
+    qtest_writel(sf.qts, ring + 8, 4);
+    qtest_writel(sf.qts, ring + 12, 0);
+    qtest_writew(sf.qts, ring + num * 16 + 4, 0);
+    qtest_writew(sf.qts, ring + num * 16 + 2, 1);
+    qpci_io_writew(balloon, io, 0x10, 0);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+
+    g_assert_cmphex(qtest_readl(sf.qts, page), ==, 0xabababab);
+    g_assert_cmphex(qtest_readl(sf.qts, page + 4092), ==, 0xabababab);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+    qpci_iounmap(balloon, io);
+    g_free(balloon);
+    sf_stop(&sf);
+}
+
 #ifdef CONFIG_LINUX
 /* Bytes of address space the QEMU process uses. */
 static uint64_t qemu_vm_size(Snapfuzz *sf)
@@ -882,6 +1007,76 @@ static void test_disk(void)
     unlink(copy);
 }
 
+#define ATA_DATA    0x1f0
+#define ATA_NSECT   0x1f2
+#define ATA_LBA0    0x1f3
+#define ATA_DEVICE  0x1f6
+#define ATA_CMD     0x1f7   /* the status register when read */
+#define ATA_BUSY    0x80
+#define ATA_DRQ     0x08
+#define ATA_ERR     0x01
+
+static uint8_t ata_wait(Snapfuzz *sf, uint8_t mask)
+{
+    uint8_t st;
+
+    for (int i = 0; i < 10000; i++) {
+        st = qtest_inb(sf->qts, ATA_CMD);
+        if (!(st & ATA_BUSY) && (st & mask)) {
+            return st;
+        }
+        g_usleep(100);
+    }
+    g_assert_not_reached();
+}
+
+/* WRITE SECTORS of one sector at @lba, by PIO; the status at the end */
+static uint8_t ata_write_sector(Snapfuzz *sf, uint32_t lba)
+{
+    qtest_outb(sf->qts, ATA_DEVICE, 0xe0 | (lba >> 24));
+    qtest_outb(sf->qts, ATA_NSECT, 1);
+    qtest_outb(sf->qts, ATA_LBA0, lba);
+    qtest_outb(sf->qts, ATA_LBA0 + 1, lba >> 8);
+    qtest_outb(sf->qts, ATA_LBA0 + 2, lba >> 16);
+    qtest_outb(sf->qts, ATA_CMD, 0x30);
+    ata_wait(sf, ATA_DRQ);
+    for (int i = 0; i < 256; i++) {
+        qtest_outw(sf->qts, ATA_DATA, 0x5a5a);
+    }
+    return ata_wait(sf, 0x40 | ATA_ERR);    /* DRDY, or an error */
+}
+
+/*
+ * A guest's disk writes beyond disk-limit during an input fail as I/O
+ * errors the guest sees, with the disk's default werror (enospc): the VM
+ * runs on, and the input's end restores it.  They failed with ENOSPC,
+ * which stopped the VM (io-error) for good: no input ended any more.
+ */
+static void test_disk_limit_error(void)
+{
+    g_autofree char *img = disk_file(0xaa);
+    g_autofree char *args = NULL;
+    QDict *rsp;
+    Snapfuzz sf;
+
+    args = g_strdup_printf("-drive if=ide,format=raw,file=%s", img);
+    sf_start_args(&sf, "disk-limit=8k,max-inputs=4", args);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    /* Three sectors in three 4 KiB blocks: the third one is too many */
+    g_assert_cmphex(ata_write_sector(&sf, 0) & ATA_ERR, ==, 0);
+    g_assert_cmphex(ata_write_sector(&sf, 8) & ATA_ERR, ==, 0);
+    g_assert_cmphex(ata_write_sector(&sf, 16) & ATA_ERR, ==, ATA_ERR);
+    rsp = qtest_qmp(sf.qts, "{'execute': 'query-status'}");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "status"),
+                    ==, "running");
+    qobject_unref(rsp);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_INPUT_SEQ), ==, 2);
+    sf_stop(&sf);
+    unlink(img);
+}
+
 /*
  * A device whose state cannot be saved (ivshmem as a peer blocks
  * migration) would not be restored: SNAPSHOT fails, unless
@@ -981,9 +1176,13 @@ int main(int argc, char **argv)
     qtest_add_func("/snapfuzz/timeout", test_timeout);
     qtest_add_func("/snapfuzz/libfuzzer-config", test_libfuzzer_config);
     qtest_add_func("/snapfuzz/incremental", test_incremental);
+    qtest_add_func("/snapfuzz/pop-ram-removed", test_pop_ram_removed);
+    qtest_add_func("/snapfuzz/pflash-restored", test_pflash_restored);
+    qtest_add_func("/snapfuzz/balloon-restored", test_balloon_restored);
     qtest_add_func("/snapfuzz/reset", test_reset);
     qtest_add_func("/snapfuzz/guest-end", test_guest_end);
     qtest_add_func("/snapfuzz/disk", test_disk);
+    qtest_add_func("/snapfuzz/disk-limit-error", test_disk_limit_error);
     if (qtest_has_device("ivshmem-plain")) {
         qtest_add_func("/snapfuzz/blockers", test_blockers);
     }

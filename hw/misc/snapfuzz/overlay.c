@@ -173,7 +173,12 @@ overlay_top_block(BlockDriverState *bs, int64_t blk, bool whole,
         return 0;
     }
     if (s->bytes + OVERLAY_BLOCK > s->limit) {
-        return -ENOSPC;
+        /*
+         * An I/O error, not ENOSPC: with the default werror=enospc, the
+         * guest's device would stop the VM, and no input ends while it is
+         * stopped.
+         */
+        return -EIO;
     }
     *data = g_try_malloc0(OVERLAY_BLOCK);
     if (!*data) {

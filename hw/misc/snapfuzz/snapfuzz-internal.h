@@ -143,7 +143,7 @@ struct SnapfuzzState {
 bool snapfuzz_snapshot_take(SnapfuzzState *s, Error **errp);
 bool snapfuzz_snapshot_restore(SnapfuzzState *s, Error **errp);
 bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp);
-void snapfuzz_snapshot_pop(SnapfuzzState *s);
+bool snapfuzz_snapshot_pop(SnapfuzzState *s, Error **errp);
 uint64_t snapfuzz_snapshot_verify(SnapfuzzState *s);
 void snapfuzz_snapshot_free(SnapfuzzState *s);
 void snapfuzz_input_written(SnapfuzzState *s);

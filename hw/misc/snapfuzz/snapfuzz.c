@@ -207,10 +207,17 @@ static void snapfuzz_run(SnapfuzzState *s, uint32_t cmd)
         }
         break;
     }
-    case SNAPFUZZ_CMD_POP:
-        snapfuzz_snapshot_pop(s);
-        s->status = SNAPFUZZ_ST_OK;
+    case SNAPFUZZ_CMD_POP: {
+        Error *err = NULL;
+
+        if (snapfuzz_snapshot_pop(s, &err)) {
+            s->status = SNAPFUZZ_ST_OK;
+        } else {
+            error_report_err(err);
+            s->status = SNAPFUZZ_ST_ERR_HOST;
+        }
         break;
+    }
     case SNAPFUZZ_CMD_GUEST_END:
         warn_report("snapfuzz: input %u ended in a guest %s", s->input_seq,
                     s->guest_end == SNAPFUZZ_CRASH_GUEST_PANIC ? "panic" :
@@ -736,12 +743,16 @@ fail:
     migrate_del_blocker(&s->migration_blocker);
 }
 
-/* Drop the snapshots and stop the dirty tracking they need. */
+/*
+ * Drop the snapshots and stop the dirty tracking they need, and let RAM be
+ * discarded again.
+ */
 static void snapfuzz_drop_snapshots(SnapfuzzState *s)
 {
     snapfuzz_snapshot_free(s);
     if (s->dirty_log_on) {
         memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
+        ram_block_discard_disable(false);
         s->dirty_log_on = false;
     }
 }

@@ -410,7 +410,17 @@ static bool snapfuzz_take_vm(SnapfuzzState *s, Error **errp)
     RAMBlock *rb;
 
     if (!s->dirty_log_on) {
+        /*
+         * A discard (virtio-balloon inflating, free page reporting) drops
+         * RAM without a dirty bit: a restore would not bring it back.
+         */
+        if (ram_block_discard_disable(true)) {
+            error_setg(errp, "a device needs to discard RAM (virtio-mem, a "
+                       "VFIO device?), which snapshots could not restore");
+            return false;
+        }
         if (!memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION, errp)) {
+            ram_block_discard_disable(false);
             return false;
         }
         s->dirty_log_on = true;
@@ -849,12 +859,17 @@ bool snapfuzz_snapshot_push(SnapfuzzState *s, Error **errp)
     return ok;
 }
 
-void snapfuzz_snapshot_pop(SnapfuzzState *s)
+bool snapfuzz_snapshot_pop(SnapfuzzState *s, Error **errp)
 {
+    /* The pages to keep dirty are in RAM blocks that must still be there */
+    if (!snapfuzz_ram_unchanged(s, errp)) {
+        return false;
+    }
     snapfuzz_quiesce_begin();
     snapfuzz_pop_vm(s);
     snapfuzz_disks(snapfuzz_overlay_pop);
     bdrv_drain_all_end();
+    return true;
 }
 
 /*
