@@ -57,7 +57,8 @@ static void coroutine_fn writer_co(void *opaque)
     uint8_t *buf = blk_blockalign(zr->blk, WRITE_SIZE);
     int i;
 
-    for (i = 0; i < NR_WRITES; i++) {
+    /* At least one of them gets through, however the threads are run */
+    for (i = 0; i < NR_WRITES || !w->ok; i++) {
         int64_t start = (i % NR_ZONES) * ZONE_SIZE;
         BlockZoneDescriptor zone;
         unsigned int nr = 1;
@@ -67,7 +68,9 @@ static void coroutine_fn writer_co(void *opaque)
         g_assert_cmpint(ret, ==, 0);
         g_assert_cmpuint(nr, ==, 1);
         if (zone.wp + WRITE_SIZE > start + ZONE_SIZE) {
-            continue;   /* full: the resetter empties it */
+            /* Full: the resetter empties it, if it gets the time to */
+            qemu_co_sleep_ns(QEMU_CLOCK_REALTIME, 20 * SCALE_US);
+            continue;
         }
         memset(buf, 0x11 + i % 200, WRITE_SIZE);
         if (w->append) {
