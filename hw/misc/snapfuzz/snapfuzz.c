@@ -195,22 +195,13 @@ static void snapfuzz_run(SnapfuzzState *s, uint32_t cmd)
     case SNAPFUZZ_CMD_CRASH:
         snapfuzz_finish_input(s, SNAPFUZZ_RESULT_CRASH, 0);
         break;
-    case SNAPFUZZ_CMD_PUSH: {
-        Error *err = NULL;
-
-        /* The input goes on either way. */
-        if (snapfuzz_snapshot_push(s, &err)) {
-            s->status = SNAPFUZZ_ST_OK;
-        } else {
-            error_report_err(err);
-            s->status = SNAPFUZZ_ST_ERR_HOST;
-        }
-        break;
-    }
+    case SNAPFUZZ_CMD_PUSH:
     case SNAPFUZZ_CMD_POP: {
         Error *err = NULL;
 
-        if (snapfuzz_snapshot_pop(s, &err)) {
+        /* The input goes on either way. */
+        if (cmd == SNAPFUZZ_CMD_PUSH ? snapfuzz_snapshot_push(s, &err)
+                                     : snapfuzz_snapshot_pop(s, &err)) {
             s->status = SNAPFUZZ_ST_OK;
         } else {
             error_report_err(err);
