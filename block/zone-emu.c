@@ -293,13 +293,19 @@ static int coroutine_fn zone_write_locked(BlockZoneEmu *ze, EmuZone *z,
         /* A write pointer moves by whole logical blocks only. */
         return -EINVAL;
     }
+    if (z->type == BLK_ZT_SWR &&
+        (z->cond == BLK_ZS_FULL || z->wp_alloc == z->start + z->cap)) {
+        /*
+         * A full zone, before the capacity check: an append goes to the
+         * write pointer, at the capacity, and is no boundary violation.
+         */
+        return -EIO;
+    }
     if (offset + bytes > z->start + z->cap) {
         /* Crosses the zone's capacity (ZBC: write boundary violation). */
         return -EINVAL;
     }
-    if (z->type == BLK_ZT_SWR &&
-        (z->cond == BLK_ZS_FULL || z->wp_alloc == z->start + z->cap ||
-         offset != z->wp_alloc)) {
+    if (z->type == BLK_ZT_SWR && offset != z->wp_alloc) {
         return -EIO;
     }
     if (z->cond == BLK_ZS_EMPTY || z->cond == BLK_ZS_CLOSED) {

@@ -589,12 +589,7 @@ static void coroutine_fn nvme_zns_blk_co_append(void *opaque)
         res->slba = cpu_to_le64(offset / ns->lbasz);
     } else {
         block_acct_failed(blk_get_stats(blk), &req->acct);
-        BlockZoneDescriptor zone;
-        unsigned int nr = 1;
-
-        if (ret == -EIO || (ret == -EINVAL &&
-            blk_co_zone_report(blk, offset, &nr, &zone) == 0 && nr == 1 &&
-            zone.state == BLK_ZS_FULL)) {
+        if (ret == -EIO) {
             /* an append is always at the write pointer: the zone is full */
             status = NVME_ZONE_FULL | NVME_DNR;
         } else if (nvme_zns_blk_io_status(ret, true)) {

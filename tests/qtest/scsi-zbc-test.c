@@ -392,11 +392,25 @@ static void zbc_report(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmpuint(ldl_be_p(&buf[0]), ==, 64 * (NR_ZONES - 5));
     g_assert_cmpuint(ldq_be_p(&buf[64 + 16]), ==, ZSTART(5));
 
-    /* Short allocation length: the full count, unless PARTIAL */
+    /*
+     * Short allocation length: the full count, unless PARTIAL; the data
+     * ends with the allocation length (SPC-4), inside zone 2's descriptor
+     */
     assert_good(t, report_zones(t, 0, 0x00, sizeof(small), small));
     g_assert_cmpuint(ldl_be_p(&small[0]), ==, 64 * NR_ZONES);
     g_assert_cmpuint(ldq_be_p(&small[128 + 16]), ==, ZSTART(1));
-    g_assert_cmphex(small[192], ==, 0xa5);  /* never overrun */
+    g_assert_cmphex(small[192] & 0xf, ==, 2);
+    g_assert_cmphex(small[193] >> 4, ==, ZC_IOPEN);
+    {
+        uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { ZBC_IN, ZI_REPORT_ZONES };
+
+        /* A larger buffer than the allocation length: never overrun */
+        stl_be_p(&cdb[10], sizeof(small));
+        assert_good(t, zbc_cmd(t, cdb, NULL, 0, buf, len));
+        g_assert_cmphex(buf[sizeof(small) - 1], ==, 0);
+        g_assert_cmphex(buf[sizeof(small)], ==, 0xa5);
+        g_assert_cmpuint(t->resp.resid, ==, len - sizeof(small));
+    }
     assert_good(t, report_zones(t, 0, 0x80, sizeof(small), small));
     g_assert_cmpuint(ldl_be_p(&small[0]), ==, 64 * 2);
     assert_good(t, report_zones(t, 0, 0x81, sizeof(small), small));
@@ -738,6 +752,82 @@ static void zbc_media_error_stop(void *obj, void *data,
     assert_good(t, zone_op(t, ZO_RESET_WRITE_POINTER, ZSTART(5), 0));
     g_assert_cmphex(zone_cond(t, 5, &wp), ==, ZC_EMPTY);
     g_assert_cmpuint(wp, ==, ZSTART(5));
+    zbc_free(t);
+}
+
+/*
+ * A FUA write whose flush fails (a zoned qcow2 image, which has no FUA of
+ * its own, on blkdebug's -EIO for a flush after the data): the data is
+ * written and the write pointer has moved past it, but the error is the
+ * flush's, no zone error, and goes through werror (report here, stop below,
+ * where the retry flushes only: writing the data again would miss the write
+ * pointer).
+ */
+/* The image of zbc_setup_fua() */
+static char *zbc_qcow2_path;
+
+/* A cluster of the image: a write of it that needs no copy on write */
+#define FUA_BLOCKS      128
+
+static void zbc_fua_write(ZbcTest *t, uint64_t lba, uint8_t *buf,
+                          uint8_t expect)
+{
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { WRITE_16, 0x08 };    /* FUA */
+    g_autofree uint8_t *rbuf = g_malloc(FUA_BLOCKS * 512);
+
+    stq_be_p(&cdb[2], lba);
+    stl_be_p(&cdb[10], FUA_BLOCKS);
+    memset(buf, 0x5a ^ (lba & 0xff), FUA_BLOCKS * 512);
+    if (expect == GOOD) {
+        assert_good(t, zbc_cmd(t, cdb, buf, FUA_BLOCKS * 512, NULL, 0));
+    } else {
+        assert_sense(t, zbc_cmd(t, cdb, buf, FUA_BLOCKS * 512, NULL, 0),
+                     ABORTED_COMMAND, 0x00, 0x06);
+    }
+    assert_good(t, rw16(t, false, lba, FUA_BLOCKS, rbuf));
+    g_assert_cmpmem(rbuf, FUA_BLOCKS * 512, buf, FUA_BLOCKS * 512);
+}
+
+static void zbc_fua_flush_error(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    g_autofree uint8_t *buf = g_malloc0(FUA_BLOCKS * 512);
+    uint64_t wp;
+
+    if (!zbc_qcow2_path) {
+        g_test_skip("no qemu-img to make a zoned qcow2 image");
+        zbc_free(t);
+        return;
+    }
+    /* A write first, so that the flush after the next one has work to do */
+    assert_good(t, rw16(t, true, ZSTART(7), FUA_BLOCKS, buf));
+    zbc_fua_write(t, ZSTART(6), buf, CHECK_CONDITION);
+    assert_io_error_reported();
+    g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
+    g_assert_cmpuint(wp, ==, ZSTART(6) + FUA_BLOCKS);
+    zbc_fua_write(t, ZSTART(6) + FUA_BLOCKS, buf, GOOD);
+    g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
+    g_assert_cmpuint(wp, ==, ZSTART(6) + 2 * FUA_BLOCKS);
+    zbc_free(t);
+}
+
+static void zbc_fua_flush_error_stop(void *obj, void *data,
+                                     QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    g_autofree uint8_t *buf = g_malloc0(FUA_BLOCKS * 512);
+    uint64_t wp;
+
+    if (!zbc_qcow2_path) {
+        g_test_skip("no qemu-img to make a zoned qcow2 image");
+        zbc_free(t);
+        return;
+    }
+    assert_good(t, rw16(t, true, ZSTART(7), FUA_BLOCKS, buf));
+    t->stop_expected = true;
+    zbc_fua_write(t, ZSTART(6), buf, GOOD);
+    g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
+    g_assert_cmpuint(wp, ==, ZSTART(6) + FUA_BLOCKS);
     zbc_free(t);
 }
 
@@ -1227,6 +1317,59 @@ static void *zbc_setup_media_error(GString *cmd_line, void *arg)
     return arg;
 }
 
+static void zbc_remove_qcow2(void *unused)
+{
+    unlink(zbc_qcow2_path);
+    g_free(zbc_qcow2_path);
+    zbc_qcow2_path = NULL;
+}
+
+/*
+ * zbc_fua_flush_error()'s drive: HM_DRIVE's zones in a zoned qcow2 image on
+ * blkdebug, which fails the first flush after qcow2 wrote guest data (the
+ * flushes of its cluster allocation before that succeed); werror=report, or
+ * @arg.  Without qemu-img, HM_DRIVE (the test skips).
+ */
+static void *zbc_setup_fua(GString *cmd_line, void *arg)
+{
+    const char *werror = arg ? arg : "report";
+    g_autofree char *cmd = NULL;
+    int fd, status;
+
+    g_test_queue_destroy(zbc_invalidate_qemu, NULL);
+    if (!have_qemu_img()) {
+        g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
+                               MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
+        return arg;
+    }
+    fd = g_file_open_tmp("qtest-zbc-XXXXXX.qcow2", &zbc_qcow2_path, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    cmd = g_strdup_printf("%s create -q -f qcow2 -o zone.mode=host-managed,"
+                          "zone.size=1048576,zone.conventional_zones=%d %s %d",
+                          g_getenv("QTEST_QEMU_IMG"), NR_CONV, zbc_qcow2_path,
+                          NR_ZONES << 20);
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
+    g_assert_cmpint(status, ==, 0);
+    g_string_append_printf(cmd_line,
+                           " -blockdev driver=file,node-name=f0,filename=%s"
+                           " -blockdev driver=blkdebug,node-name=d0,image=f0,"
+                           "set-state.0.event=write_aio,"
+                           "set-state.0.state=1,"
+                           "set-state.0.new_state=2,"
+                           "inject-error.0.event=flush_to_disk,"
+                           "inject-error.0.state=2,"
+                           "inject-error.0.iotype=flush,"
+                           "inject-error.0.errno=%d,"
+                           "inject-error.0.once=on"
+                           " -blockdev driver=qcow2,node-name=z0,file=d0"
+                           " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
+                           "werror=%s,rerror=%s",
+                           zbc_qcow2_path, EIO, werror, werror);
+    g_test_queue_destroy(zbc_remove_qcow2, NULL);
+    return arg;
+}
+
 static void register_scsi_zbc_test(void)
 {
     QOSGraphTestOptions opts = { .before = zbc_setup };
@@ -1243,6 +1386,12 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-media-error", "virtio-scsi", zbc_media_error, &opts);
     opts.arg = (void *)"stop";
     qos_add_test("zbc-media-error-stop", "virtio-scsi", zbc_media_error_stop,
+                 &opts);
+    opts.before = zbc_setup_fua;
+    qos_add_test("zbc-fua-flush-error-stop", "virtio-scsi",
+                 zbc_fua_flush_error_stop, &opts);
+    opts.arg = NULL;
+    qos_add_test("zbc-fua-flush-error", "virtio-scsi", zbc_fua_flush_error,
                  &opts);
     opts.arg = NULL;
     opts.before = zbc_setup_urswrz;
