@@ -728,6 +728,52 @@ static void test_push_no_memory(void)
 #endif
 
 /*
+ * The pages that pushed snapshots keep take at most ram-limit in all,
+ * whatever the guest dirties (up to all of its RAM for each of
+ * SNAPFUZZ_MAX_DEPTH levels otherwise): a PUSH beyond it fails with
+ * ERR_HOST and the input goes on; popping a level gives its pages back.
+ */
+static void test_push_ram_limit(void)
+{
+    Snapfuzz sf;
+
+    sf_start(&sf, "verify=on,ram-limit=64k");
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_NEXT_INPUT, 0), ==,
+                     SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_A, 17, 1);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==,
+                     SNAPFUZZ_ST_ERR_HOST);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 0);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_STATE), ==, SNAPFUZZ_STATE_INPUT);
+    /* Every page the input wrote is put back */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+
+    /* 8 pages, then 8 more: the limit; one more page is beyond it */
+    fill(&sf, RAM_A, 8, 2);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_B, 8, 3);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_A, 1, 4);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==,
+                     SNAPFUZZ_ST_ERR_HOST);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 2);
+
+    /* Without the second level, 8 pages fit again */
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_POP, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    fill(&sf, RAM_B, 8, 5);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_PUSH, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_DEPTH), ==, 2);
+    fill(&sf, RAM_A, 8, 6);
+    g_assert_cmpuint(cmd(&sf, SNAPFUZZ_CMD_DONE, 0), ==, SNAPFUZZ_ST_OK);
+    g_assert_true(check(&sf, RAM_A, 8, 2));
+    g_assert_true(check(&sf, RAM_B, 8, 5));
+    g_assert_cmpuint(rd(&sf, SNAPFUZZ_REG_VERIFY_ERRORS), ==, 0);
+    sf_stop(&sf);
+}
+
+/*
  * A reset drops the snapshots and puts every register back to its reset
  * value, even with an input running on a pushed snapshot; the device then
  * works as it did after realize.
@@ -1179,6 +1225,7 @@ int main(int argc, char **argv)
     qtest_add_func("/snapfuzz/pop-ram-removed", test_pop_ram_removed);
     qtest_add_func("/snapfuzz/pflash-restored", test_pflash_restored);
     qtest_add_func("/snapfuzz/balloon-restored", test_balloon_restored);
+    qtest_add_func("/snapfuzz/push-ram-limit", test_push_ram_limit);
     qtest_add_func("/snapfuzz/reset", test_reset);
     qtest_add_func("/snapfuzz/guest-end", test_guest_end);
     qtest_add_func("/snapfuzz/disk", test_disk);

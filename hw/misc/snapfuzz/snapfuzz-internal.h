@@ -52,6 +52,7 @@ typedef struct SnapfuzzDevState {
  */
 typedef struct SnapfuzzLevel {
     SnapfuzzKept *kept;     /* one per RAM block */
+    uint64_t kept_bytes;    /* of all their pages, counted in ram-limit */
     SnapfuzzDevState dev;
 } SnapfuzzLevel;
 
@@ -85,6 +86,7 @@ struct SnapfuzzState {
     bool libfuzzer;
     bool ignore_blockers;
     uint64_t disk_limit;
+    uint64_t ram_limit;
 
     /* Registers */
     uint32_t status;

@@ -829,6 +829,7 @@ static const Property snapfuzz_properties[] = {
     DEFINE_PROP_BOOL("ignore-blockers", SnapfuzzState, ignore_blockers,
                      false),
     DEFINE_PROP_SIZE("disk-limit", SnapfuzzState, disk_limit, 1 * GiB),
+    DEFINE_PROP_SIZE("ram-limit", SnapfuzzState, ram_limit, 1 * GiB),
 };
 
 static void snapfuzz_class_init(ObjectClass *klass, const void *data)

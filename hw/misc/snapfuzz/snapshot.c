@@ -94,6 +94,7 @@ static void snapfuzz_level_free(SnapfuzzState *s, SnapfuzzLevel *l)
     }
     g_free(l->kept);
     l->kept = NULL;
+    l->kept_bytes = 0;
     snapfuzz_devstate_free(&l->dev);
 }
 
@@ -622,7 +623,7 @@ static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
 {
     size_t page_size = qemu_target_page_size();
     SnapfuzzLevel *l = &s->levels[s->depth];
-    uint64_t kept = 0;
+    uint64_t kept = 0, below = 0;
 
     if (!snapfuzz_ram_unchanged(s, errp)) {
         return false;
@@ -630,9 +631,25 @@ static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
     snapfuzz_sync_dirty(s, false);
 
     /*
-     * The guest decides how many pages there are to keep: allocate for all
-     * of them before anything changes, and fail if the host cannot.
+     * The guest decides how many pages there are to keep: with those of
+     * the levels below, no more than ram-limit; allocate for all of them
+     * before anything changes, and fail if the host cannot.
      */
+    for (unsigned i = 0; i < s->nr_ram; i++) {
+        kept += bitmap_count_one(s->ram[i].dirty,
+                                 s->ram[i].len / page_size) * page_size;
+    }
+    for (unsigned d = 0; d < s->depth; d++) {
+        below += s->levels[d].kept_bytes;
+    }
+    if (kept > s->ram_limit || below > s->ram_limit - kept) {
+        error_setg(errp, "a snapshot above the root would keep %" PRIu64
+                   " bytes of RAM, beyond ram-limit (%" PRIu64 " bytes, "
+                   "%" PRIu64 " of them kept by the snapshots below)",
+                   kept, s->ram_limit, below);
+        return false;
+    }
+    kept = 0;
     l->kept = g_try_new0(SnapfuzzKept, s->nr_ram);
     if (!l->kept && s->nr_ram) {
         error_setg(errp, "no memory for a snapshot above the root");
@@ -679,6 +696,7 @@ static bool snapfuzz_push_vm(SnapfuzzState *s, Error **errp)
         return false;
     }
     snapfuzz_find_always(&l->dev);
+    l->kept_bytes = kept * page_size;
     s->depth++;
     trace_snapfuzz_snapshot(s->depth, kept * page_size, l->dev.len);
     return true;
