@@ -788,19 +788,33 @@ static void zbc_fua_write(ZbcTest *t, uint64_t lba, uint8_t *buf,
     g_assert_cmpmem(rbuf, FUA_BLOCKS * 512, buf, FUA_BLOCKS * 512);
 }
 
-static void zbc_fua_flush_error(void *obj, void *data, QGuestAllocator *alloc)
+/*
+ * The drive of zbc_setup_fua(), with a plain write done first, so that the
+ * flush after the next write has work to do; NULL when the test skips
+ */
+static ZbcTest *zbc_fua_init(QVirtioSCSI *scsi, QGuestAllocator *alloc,
+                             uint8_t *buf)
 {
-    ZbcTest *t = zbc_init(obj, alloc);
-    g_autofree uint8_t *buf = g_malloc0(FUA_BLOCKS * 512);
-    uint64_t wp;
+    ZbcTest *t = zbc_init(scsi, alloc);
 
     if (!zbc_qcow2_path) {
         g_test_skip("no qemu-img to make a zoned qcow2 image");
         zbc_free(t);
+        return NULL;
+    }
+    assert_good(t, rw16(t, true, ZSTART(7), FUA_BLOCKS, buf));
+    return t;
+}
+
+static void zbc_fua_flush_error(void *obj, void *data, QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = g_malloc0(FUA_BLOCKS * 512);
+    ZbcTest *t = zbc_fua_init(obj, alloc, buf);
+    uint64_t wp;
+
+    if (!t) {
         return;
     }
-    /* A write first, so that the flush after the next one has work to do */
-    assert_good(t, rw16(t, true, ZSTART(7), FUA_BLOCKS, buf));
     zbc_fua_write(t, ZSTART(6), buf, CHECK_CONDITION);
     assert_io_error_reported();
     g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
@@ -814,16 +828,13 @@ static void zbc_fua_flush_error(void *obj, void *data, QGuestAllocator *alloc)
 static void zbc_fua_flush_error_stop(void *obj, void *data,
                                      QGuestAllocator *alloc)
 {
-    ZbcTest *t = zbc_init(obj, alloc);
     g_autofree uint8_t *buf = g_malloc0(FUA_BLOCKS * 512);
+    ZbcTest *t = zbc_fua_init(obj, alloc, buf);
     uint64_t wp;
 
-    if (!zbc_qcow2_path) {
-        g_test_skip("no qemu-img to make a zoned qcow2 image");
-        zbc_free(t);
+    if (!t) {
         return;
     }
-    assert_good(t, rw16(t, true, ZSTART(7), FUA_BLOCKS, buf));
     t->stop_expected = true;
     zbc_fua_write(t, ZSTART(6), buf, GOOD);
     g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
