@@ -208,6 +208,8 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
 
     ns->id_ns_zoned = id_ns_z;
     ns->zns_blk.bounce = shres_create(NVME_ZNS_BLK_BOUNCE_MAX);
+    /* See nvme_zns_blk_writethrough() */
+    blk_set_device_writethrough(blk, true);
 
     trace_pci_nvme_zns_blk_setup(name, ns->zone_size, ns->num_zones,
                                  max_open, max_active,
@@ -460,6 +462,46 @@ static void coroutine_fn nvme_zns_blk_co_write_error(void *opaque)
     nvme_zns_blk_done(iocb, status);
 }
 
+/*
+ * Without a volatile write cache, the block backend makes writes FUA, and a
+ * driver without FUA of its own emulates it with a flush after the write
+ * whose error fails the write: nvme_zns_blk_co_write_error() would find the
+ * write pointer past the write and call it an invalid write, and an append
+ * would be a full zone.  So the drive writes without FUA
+ * (blk_set_device_writethrough()) and flushes after each write itself; a
+ * failed flush is a write fault, which a retry of the write that landed
+ * cannot mend (DNR).
+ */
+static bool nvme_zns_blk_writethrough(NvmeNamespace *ns)
+{
+    return !blk_enable_write_cache(ns->blkconf.blk);
+}
+
+static uint16_t nvme_zns_blk_flush_status(NvmeRequest *req, int ret)
+{
+    trace_pci_nvme_zns_blk_flush(nvme_cid(req), ret);
+    if (ret) {
+        error_report("nvme: flush after a write failed: %s", strerror(-ret));
+        return NVME_WRITE_FAULT | NVME_DNR;
+    }
+    return NVME_SUCCESS;
+}
+
+static void nvme_zns_blk_flush_cb(void *opaque, int ret)
+{
+    NvmeRequest *req = opaque;
+    BlockAcctStats *stats = blk_get_stats(req->ns->blkconf.blk);
+
+    if (ret) {
+        block_acct_failed(stats, &req->acct);
+    } else {
+        block_acct_done(stats, &req->acct);
+    }
+    req->aiocb = NULL;
+    req->status = nvme_zns_blk_flush_status(req, ret);
+    nvme_enqueue_req_completion(nvme_cq(req), req);
+}
+
 static void nvme_zns_blk_rw_cb(void *opaque, int ret)
 {
     NvmeRequest *req = opaque;
@@ -472,6 +514,12 @@ static void nvme_zns_blk_rw_cb(void *opaque, int ret)
 
     if (!ret) {
         block_acct_done(stats, &req->acct);
+        if (write && nvme_zns_blk_writethrough(ns)) {
+            block_acct_start(stats, &req->acct, 0, BLOCK_ACCT_FLUSH);
+            req->aiocb = blk_aio_flush(ns->blkconf.blk, nvme_zns_blk_flush_cb,
+                                       req);
+            return;
+        }
         nvme_enqueue_req_completion(nvme_cq(req), req);
         return;
     }
@@ -587,6 +635,9 @@ static void coroutine_fn nvme_zns_blk_co_append(void *opaque)
     if (ret == 0) {
         block_acct_done(blk_get_stats(blk), &req->acct);
         res->slba = cpu_to_le64(offset / ns->lbasz);
+        if (nvme_zns_blk_writethrough(ns)) {
+            status = nvme_zns_blk_flush_status(req, blk_co_flush(blk));
+        }
     } else {
         block_acct_failed(blk_get_stats(blk), &req->acct);
         if (ret == -EIO) {

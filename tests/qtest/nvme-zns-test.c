@@ -738,6 +738,86 @@ static void test_append_buffers(void)
     nvme_stop(c);
 }
 
+/*
+ * Without a volatile write cache (Set Features VWC=0), every write is
+ * flushed.  A zoned qcow2 image has no FUA of its own: the block layer made
+ * the writes FUA, flushed after them, and failed a write whose data was
+ * written when the flush failed, so the guest got Zone Invalid Write (the
+ * write pointer was past the write) and, for an append, Zone Is Full.  The
+ * namespace flushes itself now: Write Fault, which a retry of a write that
+ * landed cannot mend (DNR), and the write pointer after the data.  blkdebug
+ * fails the flush after the second and the fourth data write.
+ */
+static void test_writethrough(void)
+{
+    const char *qemu_img = g_getenv("QTEST_QEMU_IMG");
+    g_autofree char *path = NULL;
+    g_autofree char *cmd = NULL;
+    g_autofree char *drive = NULL;
+    NvmeCmd vwc = {
+        .opcode = NVME_ADM_CMD_SET_FEATURES,
+        .cdw10 = cpu_to_le32(NVME_VOLATILE_WRITE_CACHE),
+    };
+    uint32_t dw0 = 0;
+    Nvme *c;
+    int fd, status;
+
+    if (!qemu_img || access(qemu_img, X_OK)) {
+        g_test_skip("no qemu-img to make a zoned qcow2 image");
+        return;
+    }
+    fd = g_file_open_tmp("qtest-zns-XXXXXX.qcow2", &path, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    cmd = g_strdup_printf("%s create -q -f qcow2 -o zone.mode=host-managed,"
+                          "zone.size=4194304 %s 33554432", qemu_img, path);
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
+    g_assert_cmpint(status, ==, 0);
+    drive = g_strdup_printf("-blockdev driver=file,node-name=f0,filename=%s "
+                            "-blockdev driver=blkdebug,node-name=d0,image=f0,"
+                            "set-state.0.event=write_aio,"
+                            "set-state.0.state=1,set-state.0.new_state=2,"
+                            "set-state.1.event=write_aio,"
+                            "set-state.1.state=2,set-state.1.new_state=3,"
+                            "set-state.2.event=write_aio,"
+                            "set-state.2.state=3,set-state.2.new_state=4,"
+                            "set-state.3.event=write_aio,"
+                            "set-state.3.state=4,set-state.3.new_state=5,"
+                            "inject-error.0.event=flush_to_disk,"
+                            "inject-error.0.state=3,"
+                            "inject-error.0.iotype=flush,"
+                            "inject-error.0.errno=%d,"
+                            "inject-error.0.once=on,"
+                            "inject-error.1.event=flush_to_disk,"
+                            "inject-error.1.state=5,"
+                            "inject-error.1.iotype=flush,"
+                            "inject-error.1.errno=%d,"
+                            "inject-error.1.once=on "
+                            "-blockdev driver=qcow2,node-name=z,file=d0",
+                            path, EIO, EIO);
+    c = nvme_start_with(drive);
+
+    g_assert_cmphex(nvme_cmd(c, 0, &vwc, NULL), ==, 0);
+    fill(c, 0xa1, 4096);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_WRITE, 0, 8, NULL), ==, 0);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_WRITE, 8, 8, NULL), ==,
+                    NVME_WRITE_FAULT | NVME_DNR);
+    g_assert_cmpuint(zone_wp(c, 0), ==, 16);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_WRITE, 16, 8, NULL), ==, 0);
+    g_assert_cmpuint(zone_wp(c, 0), ==, 24);
+
+    fill(c, 0xb2, 4096);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_ZONE_APPEND, ZSZE, 8, &dw0), ==,
+                    NVME_WRITE_FAULT | NVME_DNR);
+    g_assert_cmpuint(zone_wp(c, 1), ==, ZSZE + 8);
+    fill(c, 0, 4096);
+    g_assert_cmphex(nvme_rw(c, NVME_CMD_READ, ZSZE, 8, NULL), ==, 0);
+    g_assert_cmphex(qtest_readb(c->qs->qts, c->buf + 4095), ==, 0xb2);
+
+    nvme_stop(c);
+    unlink(path);
+}
+
 /* QEMU with @drive and @ns must fail to start, saying @msg */
 static void check_realize_error(const char *drive, const char *ns,
                                 const char *msg)
@@ -798,6 +878,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvme-zns/shutdown", test_shutdown);
     qtest_add_func("/nvme-zns/read-only", test_read_only);
     qtest_add_func("/nvme-zns/append-buffers", test_append_buffers);
+    qtest_add_func("/nvme-zns/writethrough", test_writethrough);
     qtest_add_func("/nvme-zns/realize-errors", test_realize_errors);
 
     return g_test_run();

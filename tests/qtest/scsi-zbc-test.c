@@ -761,20 +761,28 @@ static void zbc_media_error_stop(void *obj, void *data,
  * written and the write pointer has moved past it, but the error is the
  * flush's, no zone error, and goes through werror (report here, stop below,
  * where the retry flushes only: writing the data again would miss the write
- * pointer).
+ * pointer).  The same for any write without a write cache (WCE=0), which
+ * the block layer made FUA.
  */
 /* The image of zbc_setup_fua() */
 static char *zbc_qcow2_path;
 
+/* The argument of zbc_setup_fua() and its tests */
+typedef struct ZbcFuaArg {
+    const char *werror;
+    bool writethrough;      /* write-cache=off, and writes without FUA */
+} ZbcFuaArg;
+
 /* A cluster of the image: a write of it that needs no copy on write */
 #define FUA_BLOCKS      128
 
-static void zbc_fua_write(ZbcTest *t, uint64_t lba, uint8_t *buf,
-                          uint8_t expect)
+static void zbc_fua_write(ZbcTest *t, const ZbcFuaArg *arg, uint64_t lba,
+                          uint8_t *buf, uint8_t expect)
 {
-    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { WRITE_16, 0x08 };    /* FUA */
+    uint8_t cdb[VIRTIO_SCSI_CDB_SIZE] = { WRITE_16 };
     g_autofree uint8_t *rbuf = g_malloc(FUA_BLOCKS * 512);
 
+    cdb[1] = arg->writethrough ? 0 : 0x08;                      /* FUA */
     stq_be_p(&cdb[2], lba);
     stl_be_p(&cdb[10], FUA_BLOCKS);
     memset(buf, 0x5a ^ (lba & 0xff), FUA_BLOCKS * 512);
@@ -789,8 +797,8 @@ static void zbc_fua_write(ZbcTest *t, uint64_t lba, uint8_t *buf,
 }
 
 /*
- * The drive of zbc_setup_fua(), with a plain write done first, so that the
- * flush after the next write has work to do; NULL when the test skips
+ * The drive of zbc_setup_fua(), with a plain write done first: blkdebug
+ * fails the flush after the next one.  NULL when the test skips.
  */
 static ZbcTest *zbc_fua_init(QVirtioSCSI *scsi, QGuestAllocator *alloc,
                              uint8_t *buf)
@@ -815,11 +823,11 @@ static void zbc_fua_flush_error(void *obj, void *data, QGuestAllocator *alloc)
     if (!t) {
         return;
     }
-    zbc_fua_write(t, ZSTART(6), buf, CHECK_CONDITION);
+    zbc_fua_write(t, data, ZSTART(6), buf, CHECK_CONDITION);
     assert_io_error_reported();
     g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
     g_assert_cmpuint(wp, ==, ZSTART(6) + FUA_BLOCKS);
-    zbc_fua_write(t, ZSTART(6) + FUA_BLOCKS, buf, GOOD);
+    zbc_fua_write(t, data, ZSTART(6) + FUA_BLOCKS, buf, GOOD);
     g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
     g_assert_cmpuint(wp, ==, ZSTART(6) + 2 * FUA_BLOCKS);
     zbc_free(t);
@@ -836,7 +844,7 @@ static void zbc_fua_flush_error_stop(void *obj, void *data,
         return;
     }
     t->stop_expected = true;
-    zbc_fua_write(t, ZSTART(6), buf, GOOD);
+    zbc_fua_write(t, data, ZSTART(6), buf, GOOD);
     g_assert_cmphex(zone_cond(t, 6, &wp), ==, ZC_IOPEN);
     g_assert_cmpuint(wp, ==, ZSTART(6) + FUA_BLOCKS);
     zbc_free(t);
@@ -1337,13 +1345,13 @@ static void zbc_remove_qcow2(void *unused)
 
 /*
  * zbc_fua_flush_error()'s drive: HM_DRIVE's zones in a zoned qcow2 image on
- * blkdebug, which fails the first flush after qcow2 wrote guest data (the
- * flushes of its cluster allocation before that succeed); werror=report, or
- * @arg.  Without qemu-img, HM_DRIVE (the test skips).
+ * blkdebug, which fails the first flush after qcow2 wrote guest data twice
+ * (zbc_fua_init() writes once; the flushes before that succeed); @arg is a
+ * ZbcFuaArg.  Without qemu-img, HM_DRIVE (the test skips).
  */
 static void *zbc_setup_fua(GString *cmd_line, void *arg)
 {
-    const char *werror = arg ? arg : "report";
+    const ZbcFuaArg *fua = arg;
     g_autofree char *cmd = NULL;
     int fd, status;
 
@@ -1368,18 +1376,27 @@ static void *zbc_setup_fua(GString *cmd_line, void *arg)
                            "set-state.0.event=write_aio,"
                            "set-state.0.state=1,"
                            "set-state.0.new_state=2,"
+                           "set-state.1.event=write_aio,"
+                           "set-state.1.state=2,"
+                           "set-state.1.new_state=3,"
                            "inject-error.0.event=flush_to_disk,"
-                           "inject-error.0.state=2,"
+                           "inject-error.0.state=3,"
                            "inject-error.0.iotype=flush,"
                            "inject-error.0.errno=%d,"
                            "inject-error.0.once=on"
                            " -blockdev driver=qcow2,node-name=z0,file=d0"
                            " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
-                           "werror=%s,rerror=%s",
-                           zbc_qcow2_path, EIO, werror, werror);
+                           "werror=%s,rerror=%s%s",
+                           zbc_qcow2_path, EIO, fua->werror, fua->werror,
+                           fua->writethrough ? ",write-cache=off" : "");
     g_test_queue_destroy(zbc_remove_qcow2, NULL);
     return arg;
 }
+
+static ZbcFuaArg zbc_fua_report = { "report", false };
+static ZbcFuaArg zbc_fua_stop = { "stop", false };
+static ZbcFuaArg zbc_writethrough_report = { "report", true };
+static ZbcFuaArg zbc_writethrough_stop = { "stop", true };
 
 static void register_scsi_zbc_test(void)
 {
@@ -1399,11 +1416,18 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-media-error-stop", "virtio-scsi", zbc_media_error_stop,
                  &opts);
     opts.before = zbc_setup_fua;
+    opts.arg = &zbc_fua_stop;
     qos_add_test("zbc-fua-flush-error-stop", "virtio-scsi",
                  zbc_fua_flush_error_stop, &opts);
-    opts.arg = NULL;
+    opts.arg = &zbc_fua_report;
     qos_add_test("zbc-fua-flush-error", "virtio-scsi", zbc_fua_flush_error,
                  &opts);
+    opts.arg = &zbc_writethrough_stop;
+    qos_add_test("zbc-writethrough-flush-error-stop", "virtio-scsi",
+                 zbc_fua_flush_error_stop, &opts);
+    opts.arg = &zbc_writethrough_report;
+    qos_add_test("zbc-writethrough-flush-error", "virtio-scsi",
+                 zbc_fua_flush_error, &opts);
     opts.arg = NULL;
     opts.before = zbc_setup_urswrz;
     qos_add_test("zbc-unrestricted-reads", "virtio-scsi", zbc_urswrz, &opts);

@@ -1319,6 +1319,100 @@ static void zoned_write_in_flight(void *obj, void *data,
     zt_cleanup(&t);
 }
 
+/*
+ * Without a write cache, every write is flushed.  A zoned qcow2 image has
+ * no FUA of its own: the block layer made the writes FUA, flushed after
+ * them, and failed a write whose data was written when the flush failed.
+ * The write pointer was past the write, so the guest got UNALIGNED_WP for
+ * the drive's error, and a retry (werror=stop) wrote the data again.  The
+ * device flushes itself now: a failed flush is an I/O error, and a retry
+ * only flushes.  The tests skip without qemu-img (zoned_writethrough_setup).
+ */
+static bool zt_writethrough_init(ZonedTest *t, void *obj,
+                                 QGuestAllocator *alloc, const uint8_t *buf)
+{
+    if (!zt_qcow2_path) {
+        g_test_skip("no qemu-img to make a zoned qcow2 image");
+        return false;
+    }
+    zt_init(t, obj, alloc);
+    /* The first of the two data writes before the flush that fails */
+    g_assert_cmpuint(zt_write(t, ZSTART(1), buf, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    return true;
+}
+
+/* The 8 sectors of @buf are at @sector of zone @z, its write pointer 8 on */
+static void zt_assert_written(ZonedTest *t, unsigned z, uint64_t sector,
+                              const uint8_t *buf)
+{
+    g_autofree uint8_t *rbuf = g_malloc(8 * ZT_SECTOR);
+
+    zt_assert_zone(t, z, VIRTIO_BLK_ZS_IOPEN, sector + 8 - ZSTART(z));
+    g_assert_cmpuint(zt_read(t, sector, rbuf, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpmem(rbuf, 8 * ZT_SECTOR, buf, 8 * ZT_SECTOR);
+}
+
+/* werror=report: the write is an I/O error, its data is there */
+static void zoned_writethrough_report(void *obj, void *data,
+                                      QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = zt_pattern(8 * ZT_SECTOR, 11);
+    ZonedTest t;
+
+    if (!zt_writethrough_init(&t, obj, alloc, buf)) {
+        return;
+    }
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 8, buf, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_IOERR);
+    zt_assert_written(&t, 1, ZSTART(1) + 8, buf);
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 16, buf, 8 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 24);
+    zt_cleanup(&t);
+}
+
+/* werror=stop: the VM stops, and "cont" completes the write once */
+static void zoned_writethrough_stop(void *obj, void *data,
+                                    QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = zt_pattern(8 * ZT_SECTOR, 12);
+    ZonedTest t;
+    ZtRequest r;
+
+    if (!zt_writethrough_init(&t, obj, alloc, buf)) {
+        return;
+    }
+    zt_submit(&t, &r, VIRTIO_BLK_T_OUT, ZSTART(1) + 8, buf, 8 * ZT_SECTOR,
+              0);
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_written(&t, 1, ZSTART(1) + 8, buf);
+    zt_cleanup(&t);
+}
+
+/* werror=stop: the VM stops, and "cont" completes the append once */
+static void zoned_writethrough_append_stop(void *obj, void *data,
+                                           QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = zt_pattern(8 * ZT_SECTOR, 13);
+    uint64_t where = UINT64_MAX;
+    ZonedTest t;
+    ZtRequest r;
+
+    if (!zt_writethrough_init(&t, obj, alloc, buf)) {
+        return;
+    }
+    zt_submit(&t, &r, VIRTIO_BLK_T_ZONE_APPEND, ZSTART(2), buf,
+              8 * ZT_SECTOR, sizeof(where));
+    g_assert_cmpuint(zt_stopped_then_resumed(&t, &r, &where), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_host64(&t, where), ==, ZSTART(2));
+    zt_assert_written(&t, 2, ZSTART(2), buf);
+    zt_cleanup(&t);
+}
+
 /* zoned_report_reset()'s drive: 4096 zones, 16 chunks of a report */
 #define ZT_MANY_NR_ZONES        4096
 #define ZT_MANY_ZONE_BYTES      (64 * 1024)
@@ -1578,21 +1672,28 @@ static void zt_remove_qcow2(void *unused)
     zt_qcow2_path = NULL;
 }
 
-/* A zoned qcow2 image of zoned_test_setup()'s geometry, empty */
-static void *zoned_qcow2_setup(GString *cmd_line, void *arg)
+/*
+ * A zoned qcow2 image of zoned_test_setup()'s geometry, empty, as drive0
+ * with @file_opts between it and its file (a blkdebug node "d0" on file
+ * "f0", or nothing); werror and rerror are @werror.  Without qemu-img, a
+ * null-co zoned drive0 (the test skips).
+ */
+static void zt_add_qcow2(GString *cmd_line, const char *file_opts,
+                         const char *werror)
 {
     g_autofree char *cmd = NULL;
     int fd, status;
 
-    g_string_append(cmd_line, " -global virtio-blk-device.werror=stop"
-                              " -global virtio-blk-device.rerror=stop");
+    g_string_append_printf(cmd_line, " -global virtio-blk-device.werror=%s"
+                           " -global virtio-blk-device.rerror=%s",
+                           werror, werror);
     g_test_queue_destroy(zt_invalidate_qemu, NULL);
     if (!have_qemu_img()) {
         g_string_append_printf(cmd_line,
                                " -blockdev driver=null-co,node-name=drive0,"
                                "size=%llu,zoned=host-managed,zone-size=%llu ",
                                ZT_CAPACITY, ZT_ZONE_BYTES);
-        return arg;
+        return;
     }
     fd = g_file_open_tmp("qtest-zoned-XXXXXX.qcow2", &zt_qcow2_path, NULL);
     g_assert(fd >= 0);
@@ -1604,10 +1705,42 @@ static void *zoned_qcow2_setup(GString *cmd_line, void *arg)
     g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
     g_assert_cmpint(status, ==, 0);
     g_string_append_printf(cmd_line,
-                           " -blockdev driver=qcow2,node-name=drive0,"
-                           "file.driver=file,file.filename=%s ",
-                           zt_qcow2_path);
+                           " -blockdev driver=file,node-name=f0,filename=%s"
+                           "%s -blockdev driver=qcow2,node-name=drive0,"
+                           "file=%s ",
+                           zt_qcow2_path, file_opts, *file_opts ? "d0" : "f0");
     g_test_queue_destroy(zt_remove_qcow2, NULL);
+}
+
+static void *zoned_qcow2_setup(GString *cmd_line, void *arg)
+{
+    zt_add_qcow2(cmd_line, "", "stop");
+    return arg;
+}
+
+/*
+ * zt_add_qcow2() without a write cache, on blkdebug failing the first flush
+ * after qcow2 wrote guest data twice (the flushes before that succeed);
+ * werror and rerror are @arg.
+ */
+static void *zoned_writethrough_setup(GString *cmd_line, void *arg)
+{
+    g_autofree char *blkdebug =
+        g_strdup_printf(" -blockdev driver=blkdebug,node-name=d0,image=f0,"
+                        "set-state.0.event=write_aio,"
+                        "set-state.0.state=1,"
+                        "set-state.0.new_state=2,"
+                        "set-state.1.event=write_aio,"
+                        "set-state.1.state=2,"
+                        "set-state.1.new_state=3,"
+                        "inject-error.0.event=flush_to_disk,"
+                        "inject-error.0.state=3,"
+                        "inject-error.0.iotype=flush,"
+                        "inject-error.0.errno=%d,"
+                        "inject-error.0.once=on", EIO);
+
+    g_string_append(cmd_line, " -global virtio-blk-device.write-cache=off");
+    zt_add_qcow2(cmd_line, blkdebug, arg);
     return arg;
 }
 
@@ -1742,6 +1875,16 @@ static void register_virtio_blk_zoned_test(void)
     opts.before = zoned_qcow2_setup;
     qos_add_test("zoned-write-in-flight", "virtio-blk", zoned_write_in_flight,
                  &opts);
+    opts.before = zoned_writethrough_setup;
+    opts.arg = (void *)"report";
+    qos_add_test("zoned-writethrough-report", "virtio-blk",
+                 zoned_writethrough_report, &opts);
+    opts.arg = (void *)"stop";
+    qos_add_test("zoned-writethrough-stop", "virtio-blk",
+                 zoned_writethrough_stop, &opts);
+    qos_add_test("zoned-writethrough-append-stop", "virtio-blk",
+                 zoned_writethrough_append_stop, &opts);
+    opts.arg = NULL;
     opts.before = zoned_many_test_setup;
     qos_add_test("zoned-report-reset", "virtio-blk", zoned_report_reset,
                  &opts);
