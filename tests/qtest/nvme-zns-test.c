@@ -12,6 +12,7 @@
 #include "libqos/libqos-pc.h"
 #include "libqos/pci.h"
 #include "block/nvme.h"
+#include "zoned-qcow2.h"
 
 /*
  * 32 MiB, 512-byte blocks: 8 zones of 4 MiB (8192 blocks), capacity 2 MiB
@@ -750,9 +751,9 @@ static void test_append_buffers(void)
  */
 static void test_writethrough(void)
 {
-    const char *qemu_img = g_getenv("QTEST_QEMU_IMG");
-    g_autofree char *path = NULL;
-    g_autofree char *cmd = NULL;
+    static const int after[] = { 2, 4 };
+    g_autofree char *path = zoned_qcow2_create(32 << 20, 4 << 20, 0);
+    g_autofree char *blkdebug = NULL;
     g_autofree char *drive = NULL;
     NvmeCmd vwc = {
         .opcode = NVME_ADM_CMD_SET_FEATURES,
@@ -760,41 +761,15 @@ static void test_writethrough(void)
     };
     uint32_t dw0 = 0;
     Nvme *c;
-    int fd, status;
 
-    if (!qemu_img || access(qemu_img, X_OK)) {
+    if (!path) {
         g_test_skip("no qemu-img to make a zoned qcow2 image");
         return;
     }
-    fd = g_file_open_tmp("qtest-zns-XXXXXX.qcow2", &path, NULL);
-    g_assert(fd >= 0);
-    close(fd);
-    cmd = g_strdup_printf("%s create -q -f qcow2 -o zone.mode=host-managed,"
-                          "zone.size=4194304 %s 33554432", qemu_img, path);
-    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
-    g_assert_cmpint(status, ==, 0);
-    drive = g_strdup_printf("-blockdev driver=file,node-name=f0,filename=%s "
-                            "-blockdev driver=blkdebug,node-name=d0,image=f0,"
-                            "set-state.0.event=write_aio,"
-                            "set-state.0.state=1,set-state.0.new_state=2,"
-                            "set-state.1.event=write_aio,"
-                            "set-state.1.state=2,set-state.1.new_state=3,"
-                            "set-state.2.event=write_aio,"
-                            "set-state.2.state=3,set-state.2.new_state=4,"
-                            "set-state.3.event=write_aio,"
-                            "set-state.3.state=4,set-state.3.new_state=5,"
-                            "inject-error.0.event=flush_to_disk,"
-                            "inject-error.0.state=3,"
-                            "inject-error.0.iotype=flush,"
-                            "inject-error.0.errno=%d,"
-                            "inject-error.0.once=on,"
-                            "inject-error.1.event=flush_to_disk,"
-                            "inject-error.1.state=5,"
-                            "inject-error.1.iotype=flush,"
-                            "inject-error.1.errno=%d,"
-                            "inject-error.1.once=on "
-                            "-blockdev driver=qcow2,node-name=z,file=d0",
-                            path, EIO, EIO);
+    blkdebug = zoned_qcow2_flush_errors("d0", "f0", after, ARRAY_SIZE(after));
+    drive = g_strdup_printf("-blockdev driver=file,node-name=f0,filename=%s"
+                            "%s -blockdev driver=qcow2,node-name=z,file=d0",
+                            path, blkdebug);
     c = nvme_start_with(drive);
 
     g_assert_cmphex(nvme_cmd(c, 0, &vwc, NULL), ==, 0);

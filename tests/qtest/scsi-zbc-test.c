@@ -19,6 +19,7 @@
 #include "standard-headers/linux/virtio_scsi.h"
 #include "libqos/virtio-scsi.h"
 #include "libqos/qgraph.h"
+#include "zoned-qcow2.h"
 
 #define TIMEOUT_US      (10 * 1000 * 1000)
 #define ZONE_BLOCKS     2048            /* 1 MiB zones of 512-byte blocks */
@@ -1351,43 +1352,24 @@ static void zbc_remove_qcow2(void *unused)
  */
 static void *zbc_setup_fua(GString *cmd_line, void *arg)
 {
+    static const int after[] = { 2 };
     const ZbcFuaArg *fua = arg;
-    g_autofree char *cmd = NULL;
-    int fd, status;
+    g_autofree char *blkdebug = NULL;
 
     g_test_queue_destroy(zbc_invalidate_qemu, NULL);
-    if (!have_qemu_img()) {
+    zbc_qcow2_path = zoned_qcow2_create(NR_ZONES << 20, 1 << 20, NR_CONV);
+    if (!zbc_qcow2_path) {
         g_string_append_printf(cmd_line, HM_DRIVE, NR_ZONES << 20, NR_CONV,
                                MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
         return arg;
     }
-    fd = g_file_open_tmp("qtest-zbc-XXXXXX.qcow2", &zbc_qcow2_path, NULL);
-    g_assert(fd >= 0);
-    close(fd);
-    cmd = g_strdup_printf("%s create -q -f qcow2 -o zone.mode=host-managed,"
-                          "zone.size=1048576,zone.conventional_zones=%d %s %d",
-                          g_getenv("QTEST_QEMU_IMG"), NR_CONV, zbc_qcow2_path,
-                          NR_ZONES << 20);
-    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
-    g_assert_cmpint(status, ==, 0);
+    blkdebug = zoned_qcow2_flush_errors("d0", "f0", after, ARRAY_SIZE(after));
     g_string_append_printf(cmd_line,
                            " -blockdev driver=file,node-name=f0,filename=%s"
-                           " -blockdev driver=blkdebug,node-name=d0,image=f0,"
-                           "set-state.0.event=write_aio,"
-                           "set-state.0.state=1,"
-                           "set-state.0.new_state=2,"
-                           "set-state.1.event=write_aio,"
-                           "set-state.1.state=2,"
-                           "set-state.1.new_state=3,"
-                           "inject-error.0.event=flush_to_disk,"
-                           "inject-error.0.state=3,"
-                           "inject-error.0.iotype=flush,"
-                           "inject-error.0.errno=%d,"
-                           "inject-error.0.once=on"
-                           " -blockdev driver=qcow2,node-name=z0,file=d0"
+                           "%s -blockdev driver=qcow2,node-name=z0,file=d0"
                            " -device scsi-hd,drive=z0,scsi-id=1,lun=0,"
                            "werror=%s,rerror=%s%s",
-                           zbc_qcow2_path, EIO, fua->werror, fua->werror,
+                           zbc_qcow2_path, blkdebug, fua->werror, fua->werror,
                            fua->writethrough ? ",write-cache=off" : "");
     g_test_queue_destroy(zbc_remove_qcow2, NULL);
     return arg;

@@ -21,6 +21,7 @@
 #include "standard-headers/linux/virtio_blk.h"
 #include "libqos/qgraph.h"
 #include "libqos/virtio-blk.h"
+#include "zoned-qcow2.h"
 
 #define ZT_TIMEOUT_US           (30 * 1000 * 1000)
 
@@ -1681,29 +1682,19 @@ static void zt_remove_qcow2(void *unused)
 static void zt_add_qcow2(GString *cmd_line, const char *file_opts,
                          const char *werror)
 {
-    g_autofree char *cmd = NULL;
-    int fd, status;
-
     g_string_append_printf(cmd_line, " -global virtio-blk-device.werror=%s"
                            " -global virtio-blk-device.rerror=%s",
                            werror, werror);
     g_test_queue_destroy(zt_invalidate_qemu, NULL);
-    if (!have_qemu_img()) {
+    zt_qcow2_path = zoned_qcow2_create(ZT_CAPACITY, ZT_ZONE_BYTES,
+                                       ZT_NR_CONV);
+    if (!zt_qcow2_path) {
         g_string_append_printf(cmd_line,
                                " -blockdev driver=null-co,node-name=drive0,"
                                "size=%llu,zoned=host-managed,zone-size=%llu ",
                                ZT_CAPACITY, ZT_ZONE_BYTES);
         return;
     }
-    fd = g_file_open_tmp("qtest-zoned-XXXXXX.qcow2", &zt_qcow2_path, NULL);
-    g_assert(fd >= 0);
-    close(fd);
-    cmd = g_strdup_printf("%s create -q -f qcow2 -o zone.mode=host-managed,"
-                          "zone.size=%llu,zone.conventional_zones=%d %s %llu",
-                          g_getenv("QTEST_QEMU_IMG"), ZT_ZONE_BYTES,
-                          ZT_NR_CONV, zt_qcow2_path, ZT_CAPACITY);
-    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
-    g_assert_cmpint(status, ==, 0);
     g_string_append_printf(cmd_line,
                            " -blockdev driver=file,node-name=f0,filename=%s"
                            "%s -blockdev driver=qcow2,node-name=drive0,"
@@ -1725,19 +1716,9 @@ static void *zoned_qcow2_setup(GString *cmd_line, void *arg)
  */
 static void *zoned_writethrough_setup(GString *cmd_line, void *arg)
 {
+    static const int after[] = { 2 };
     g_autofree char *blkdebug =
-        g_strdup_printf(" -blockdev driver=blkdebug,node-name=d0,image=f0,"
-                        "set-state.0.event=write_aio,"
-                        "set-state.0.state=1,"
-                        "set-state.0.new_state=2,"
-                        "set-state.1.event=write_aio,"
-                        "set-state.1.state=2,"
-                        "set-state.1.new_state=3,"
-                        "inject-error.0.event=flush_to_disk,"
-                        "inject-error.0.state=3,"
-                        "inject-error.0.iotype=flush,"
-                        "inject-error.0.errno=%d,"
-                        "inject-error.0.once=on", EIO);
+        zoned_qcow2_flush_errors("d0", "f0", after, ARRAY_SIZE(after));
 
     g_string_append(cmd_line, " -global virtio-blk-device.write-cache=off");
     zt_add_qcow2(cmd_line, blkdebug, arg);
