@@ -28,7 +28,8 @@ is_overlay_path() {
         */*) ;;
         *) return 1 ;;
     esac
-    ! printf '%s\n' "$1" | grep -E "$own_dirs" >/dev/null
+    # A bash match, not grep: this runs once a file of the project
+    [[ ! "$1" =~ $own_dirs ]]
 }
 
 # The overlay files present in the project (tracked or not, unless ignored).
