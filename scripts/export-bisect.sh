@@ -41,6 +41,9 @@ bisect_dir="$build_dir/bisect"
 wt="$bisect_dir/src"
 bq="$bisect_dir/qemu"
 mkdir -p "$bisect_dir"
+# One bisect at a time: a second one would move the same worktree and
+# build under the first (it waits instead).
+lock_dir "$bisect_dir" "bisect in $bisect_dir"
 if ! git -C "$wt" rev-parse --git-dir >/dev/null 2>&1; then
     g worktree prune
     rm -rf "$wt"
