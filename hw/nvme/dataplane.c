@@ -414,6 +414,75 @@ static const BlockDevOps nvme_dp_block_ops = {
     .drained_end = nvme_dp_drained_end,
 };
 
+/*
+ * Where @n runs its I/O queues: the main loop without IOThreads, its
+ * IOThread, or NULL when it has several (iothread-vq-mapping).
+ */
+static AioContext *nvme_dp_io_ctx(NvmeCtrl *n)
+{
+    if (!n->dp) {
+        return qemu_get_aio_context();
+    }
+    return n->dp->nr_ctxs == 1 ? n->dp->ctxs[0] : NULL;
+}
+
+/* Zones that every controller of the subsystem reaches */
+static bool nvme_dp_ns_zones_shared(NvmeNamespace *ns)
+{
+    return ns->params.shared && (ns->params.zoned || ns->params.zoned_backend);
+}
+
+/*
+ * What nvme_dp_ns_realize() keeps to one IOThread of a controller can be
+ * reached by every controller of the subsystem: the zones of a shared
+ * zoned namespace, which each controller attaches (at CC.EN, or with
+ * Namespace Attachment), and the reclaim unit handles of flexible data
+ * placement, whose endurance group is the subsystem's.  Then all
+ * controllers of the subsystem must run their I/O queues in one AioContext,
+ * or two threads would change that state at once.  Check it for @n joining
+ * its subsystem (@ns NULL), or for a namespace @ns realized on @n.
+ * Context: BQL, realize.
+ */
+bool nvme_dp_check_subsys(NvmeCtrl *n, NvmeNamespace *ns, Error **errp)
+{
+    NvmeSubsystem *subsys = n->subsys;
+    AioContext *ctx = nvme_dp_io_ctx(n);
+    g_autofree char *what = NULL;
+    int i;
+
+    if (subsys->endgrp.fdp.enabled) {
+        what = g_strdup("flexible data placement");
+    } else if (ns && nvme_dp_ns_zones_shared(ns)) {
+        what = g_strdup("a shared zoned namespace");
+    } else if (!ns) {
+        for (i = 1; i <= NVME_MAX_NAMESPACES && !what; i++) {
+            NvmeNamespace *sns = nvme_subsys_ns(subsys, i);
+
+            if (sns && nvme_dp_ns_zones_shared(sns)) {
+                what = g_strdup_printf("shared zoned namespace %d", i);
+            }
+        }
+    }
+    if (!what) {
+        return true;
+    }
+
+    for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
+        NvmeCtrl *c = nvme_subsys_ctrl(subsys, i);
+
+        /* nvme_dp_ns_realize() refuses @ns on @n with several itself */
+        if ((!ctx && !ns) || (c && c != n && nvme_dp_io_ctx(c) != ctx)) {
+            error_setg(errp, "%s needs all controllers of subsystem '%s' to "
+                       "run their I/O queues in one IOThread, or all in "
+                       "the main loop", what, subsys->params.nqn);
+            error_append_hint(errp, "Give the controllers of the subsystem "
+                              "the same iothread, or none.\n");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Move a namespace of @n to the controller's first IOThread */
 bool nvme_dp_ns_realize(NvmeCtrl *n, NvmeNamespace *ns, Error **errp)
 {

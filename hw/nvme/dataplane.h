@@ -64,6 +64,7 @@ void nvme_guard_exit(NvmeCtrl *n, bool engaged);
 bool nvme_dp_realize(NvmeCtrl *n, Error **errp);
 void nvme_dp_unrealize(NvmeCtrl *n);
 bool nvme_dp_ns_realize(NvmeCtrl *n, NvmeNamespace *ns, Error **errp);
+bool nvme_dp_check_subsys(NvmeCtrl *n, NvmeNamespace *ns, Error **errp);
 void nvme_dp_ns_unrealize(NvmeCtrl *n, NvmeNamespace *ns);
 
 AioContext *nvme_dp_cq_ctx(NvmeCtrl *n, uint16_t cqid);

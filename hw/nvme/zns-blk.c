@@ -112,6 +112,21 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
         return -1;
     }
 
+    /*
+     * ZNS writes whole logical blocks: a drive that takes coarser writes in
+     * its sequential zones (a host ZBC disk of 4 KiB physical blocks) would
+     * fail writes the namespace lets the host send.
+     */
+    if (bs->bl.write_granularity > ns->lbasz) {
+        error_setg(errp, "zoned.backend=on: drive '%s' takes writes to its "
+                   "sequential zones in blocks of %" PRIu32 " bytes, more "
+                   "than the logical block size (%zu bytes)", name,
+                   bs->bl.write_granularity, ns->lbasz);
+        error_append_hint(errp, "Set logical_block_size=%" PRIu32 ".\n",
+                          bs->bl.write_granularity);
+        return -1;
+    }
+
     /* A smaller last zone is left out: the zones of a namespace are equal */
     ns->zone_size = zone_size / ns->lbasz;
     ns->num_zones = ns->size / zone_size;

@@ -1273,23 +1273,98 @@ static void test_stop_reset_cont(const void *opaque)
     nvme_stop(c);
 }
 
-static void check_realize_error(const char *args, const char *msg)
+/*
+ * Start QEMU with @args, to quit at once; returns its exit status and
+ * (g_free) stderr.
+ */
+static char *run_and_quit(const char *args, int *status)
 {
     g_autofree char *cmd = g_strdup_printf(
         "echo quit | %s -M pc -display none -nodefaults -monitor stdio "
         "-S " DRIVE " %s",
         qtest_qemu_binary(NULL), args);
     char *argv[] = { (char *)"/bin/sh", (char *)"-c", cmd, NULL };
-    g_autofree char *out = NULL, *err = NULL;
-    int status;
+    g_autofree char *out = NULL;
+    char *err = NULL;
 
     g_assert(g_spawn_sync(NULL, argv, NULL, 0, NULL, NULL, &out, &err,
-                          &status, NULL));
+                          status, NULL));
+    return err;
+}
+
+static void check_realize_error(const char *args, const char *msg)
+{
+    int status;
+    g_autofree char *err = run_and_quit(args, &status);
+
     if (!strstr(err, msg)) {
         g_test_message("stderr: %s", err);
     }
     g_assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     g_assert_nonnull(strstr(err, msg));
+}
+
+/* The same command line as check_realize_error() starts and quits cleanly */
+static void check_realize_ok(const char *args)
+{
+    int status;
+    g_autofree char *err = run_and_quit(args, &status);
+
+    if (*err) {
+        g_test_message("stderr: %s", err);
+    }
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_cmpstr(err, ==, "");
+}
+
+#define SUBSYS_ZNS_NS   "-device nvme-ns,bus=n0,drive=d0,zoned=true," \
+                        "zoned.zone_size=4M"
+
+/*
+ * A shared namespace is attached to every controller of its subsystem, and
+ * the endurance group of FDP is the subsystem's: zoned and FDP state that a
+ * controller keeps to one IOThread would be changed by two threads at once
+ * when the controllers run their I/O queues in different ones.  Whichever
+ * of the namespace and the controllers comes last is refused.
+ */
+static void test_subsys_realize_errors(void)
+{
+    const char *msg = "needs all controllers of subsystem 's' to run their "
+                      "I/O queues in one IOThread";
+
+    check_realize_error("-object iothread,id=t0 "
+                        "-device nvme-subsys,id=s0,nqn=s "
+                        "-device nvme,id=n0,serial=a,subsys=s0,iothread=t0 "
+                        "-device nvme,id=n1,serial=a,subsys=s0 "
+                        SUBSYS_ZNS_NS, msg);
+    check_realize_error("-object iothread,id=t0 -object iothread,id=t1 "
+                        "-device nvme-subsys,id=s0,nqn=s "
+                        "-device nvme,id=n0,serial=a,subsys=s0,iothread=t0 "
+                        SUBSYS_ZNS_NS " "
+                        "-device nvme,id=n1,serial=a,subsys=s0,iothread=t1",
+                        msg);
+    check_realize_error("-object iothread,id=t0 "
+                        "-device nvme-subsys,id=s0,nqn=s,fdp=on,"
+                        "fdp.runs=4M,fdp.nruh=4 "
+                        "-device nvme,id=n0,serial=a,subsys=s0 "
+                        "-device nvme,id=n1,serial=a,subsys=s0,iothread=t0",
+                        msg);
+
+    /* One IOThread for all, none at all, or a private namespace */
+    check_realize_ok("-object iothread,id=t0 "
+                     "-device nvme-subsys,id=s0,nqn=s "
+                     "-device nvme,id=n0,serial=a,subsys=s0,iothread=t0 "
+                     "-device nvme,id=n1,serial=a,subsys=s0,iothread=t0 "
+                     SUBSYS_ZNS_NS);
+    check_realize_ok("-device nvme-subsys,id=s0,nqn=s "
+                     "-device nvme,id=n0,serial=a,subsys=s0 "
+                     "-device nvme,id=n1,serial=a,subsys=s0 "
+                     SUBSYS_ZNS_NS);
+    check_realize_ok("-object iothread,id=t0 "
+                     "-device nvme-subsys,id=s0,nqn=s "
+                     "-device nvme,id=n0,serial=a,subsys=s0,iothread=t0 "
+                     "-device nvme,id=n1,serial=a,subsys=s0 "
+                     SUBSYS_ZNS_NS ",shared=off");
 }
 
 static void test_realize_errors(void)
@@ -2488,6 +2563,8 @@ int main(int argc, char **argv)
     }
     add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
+    qtest_add_func("/nvme-iothread/subsys-realize-errors",
+                   test_subsys_realize_errors);
     qtest_add_func("/nvme-iothread/realize-undo", test_realize_undo);
     qtest_add_func("/nvme-iothread/abort-in-flight", test_abort_in_flight);
     qtest_add_func("/nvme-iothread/format-quiesces", test_format_quiesces);

@@ -1034,7 +1034,8 @@ out:
 }
 
 static QDict *add_hm_disk(const char *node, int scsi_id,
-                          uint32_t max_active_zones)
+                          uint32_t max_active_zones,
+                          uint32_t physical_block_size)
 {
     QDict *rsp;
 
@@ -1046,8 +1047,23 @@ static QDict *add_hm_disk(const char *node, int scsi_id,
     qobject_unref(rsp);
 
     return qmp("{'execute': 'device_add', 'arguments': {"
-               " 'driver': 'scsi-hd', 'drive': %s, 'scsi-id': %d } }",
-               node, scsi_id);
+               " 'driver': 'scsi-hd', 'drive': %s, 'scsi-id': %d,"
+               " 'physical_block_size': %u } }",
+               node, scsi_id, physical_block_size);
+}
+
+/* add_hm_disk() fails, with @msg in its error */
+static void add_hm_disk_refused(const char *node, int scsi_id,
+                                uint32_t max_active_zones,
+                                uint32_t physical_block_size, const char *msg)
+{
+    QDict *rsp = add_hm_disk(node, scsi_id, max_active_zones,
+                             physical_block_size);
+
+    g_assert(qdict_haskey(rsp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                          "desc"), msg));
+    qobject_unref(rsp);
 }
 
 /*
@@ -1059,15 +1075,9 @@ static void zbc_active_limit(void *obj, void *data, QGuestAllocator *alloc)
 {
     QDict *rsp;
 
-    rsp = add_hm_disk("z1", 2, 7);
-    g_assert(qdict_haskey(rsp, "error"));
-    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(rsp, "error"),
-                                          "desc"),
-                            "drive 'z1' limits active zones "
-                            "(max-active-zones=7), which ZBC cannot present"));
-    qobject_unref(rsp);
-
-    rsp = add_hm_disk("z2", 3, 8);
+    add_hm_disk_refused("z1", 2, 7, 512, "drive 'z1' limits active zones "
+                        "(max-active-zones=7), which ZBC cannot present");
+    rsp = add_hm_disk("z2", 3, 8, 512);
     g_assert(qdict_haskey(rsp, "return"));
     qobject_unref(rsp);
     assert_running();
@@ -1103,6 +1113,63 @@ static void zbc_block_size(void *obj, void *data, QGuestAllocator *alloc)
                  ILLEGAL_REQUEST, 0x21, 0x05);
     assert_running();
     zbc_free(t);
+}
+
+/*
+ * ZBC-3 4.5.3.3.2: with 4 KiB physical blocks of 512-byte logical blocks
+ * (LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT 3), a write to a sequential
+ * write required zone that does not start and end on a physical block
+ * boundary is UNALIGNED WRITE COMMAND and changes nothing, even at the
+ * write pointer; conventional zones take any logical block.
+ */
+static void zbc_physical_block(void *obj, void *data, QGuestAllocator *alloc)
+{
+    ZbcTest *t = zbc_init(obj, alloc);
+    uint8_t rc16[VIRTIO_SCSI_CDB_SIZE] = {
+        SERVICE_ACTION_IN_16, SAI_READ_CAPACITY_16,
+    };
+    uint8_t cap[32];
+    uint64_t wp;
+
+    stl_be_p(&rc16[10], sizeof(cap));
+    assert_good(t, zbc_cmd(t, rc16, NULL, 0, cap, sizeof(cap)));
+    g_assert_cmpuint(ldl_be_p(&cap[8]), ==, 512);
+    g_assert_cmpuint(cap[13] & 0xf, ==, 3);
+
+    assert_sense(t, write_blocks(t, ZSTART(NR_CONV), 1),
+                 ILLEGAL_REQUEST, 0x21, 0x04);
+    assert_sense(t, write_blocks(t, ZSTART(NR_CONV), 9),
+                 ILLEGAL_REQUEST, 0x21, 0x04);
+    assert_sense(t, write_blocks(t, ZSTART(NR_CONV) + 1, 8),
+                 ILLEGAL_REQUEST, 0x21, 0x04);
+    g_assert_cmpuint(zone_cond(t, NR_CONV, &wp), ==, ZC_EMPTY);
+    g_assert_cmpuint(wp, ==, ZSTART(NR_CONV));
+
+    assert_good(t, write_blocks(t, ZSTART(NR_CONV), 8));
+    assert_sense(t, write_blocks(t, ZSTART(NR_CONV) + 8, 2),
+                 ILLEGAL_REQUEST, 0x21, 0x04);
+    assert_good(t, write_blocks(t, ZSTART(NR_CONV) + 8, 16));
+    g_assert_cmpuint(zone_cond(t, NR_CONV, &wp), ==, ZC_IOPEN);
+    g_assert_cmpuint(wp, ==, ZSTART(NR_CONV) + 24);
+
+    /* Conventional */
+    assert_good(t, write_blocks(t, 1, 1));
+    assert_good(t, write_blocks(t, 3, 2));
+    assert_running();
+    zbc_free(t);
+}
+
+/*
+ * A zone that is not whole physical blocks could not be written to its end
+ * by writes of whole physical blocks: refused at realize.
+ */
+static void zbc_physical_block_zone(void *obj, void *data,
+                                    QGuestAllocator *alloc)
+{
+    add_hm_disk_refused("z1", 2, 0, 2097152, "drive 'z1': zone size "
+                        "(1048576) is not a multiple of physical_block_size "
+                        "(2097152)");
+    assert_running();
 }
 
 /*
@@ -1231,6 +1298,13 @@ static void *zbc_setup(GString *cmd_line, void *arg)
                            MAX_OPEN, RO_ZONE, OFFLINE_ZONE);
     g_string_append(cmd_line, ",zoned-unrestricted-reads=off");
     g_test_queue_destroy(zbc_invalidate_qemu, NULL);
+    return arg;
+}
+
+static void *zbc_setup_pb(GString *cmd_line, void *arg)
+{
+    zbc_setup(cmd_line, arg);
+    g_string_append(cmd_line, ",physical_block_size=4096");
     return arg;
 }
 
@@ -1390,6 +1464,11 @@ static void register_scsi_zbc_test(void)
     qos_add_test("zbc-rw", "virtio-scsi", zbc_rw, &opts);
     qos_add_test("zbc-active-limit", "virtio-scsi", zbc_active_limit, &opts);
     qos_add_test("zbc-block-size", "virtio-scsi", zbc_block_size, &opts);
+    qos_add_test("zbc-physical-block-zone", "virtio-scsi",
+                 zbc_physical_block_zone, &opts);
+    opts.before = zbc_setup_pb;
+    qos_add_test("zbc-physical-block", "virtio-scsi", zbc_physical_block,
+                 &opts);
     opts.before = zbc_setup_slow;
     qos_add_test("zbc-abort-report", "virtio-scsi", zbc_abort_report, &opts);
     opts.before = zbc_setup_media_error;

@@ -1510,9 +1510,12 @@ static void zoned_read_only(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
- * Logical blocks of 4 KiB on a node that writes 512-byte sectors: an
- * append is whole blocks of the device (its zoned write granularity), not
- * of the node, and not empty.
+ * Logical blocks of 4 KiB on a node that writes 512-byte sectors: the
+ * device's write granularity is its block, not the node's sector.  An
+ * append that is not whole blocks is a write to an SWR zone whose end is
+ * not a multiple of write_granularity, ZONE_UNALIGNED_WP (virtio 1.3,
+ * 5.2.6); an empty one, or one that does not name a zone's start, is
+ * ZONE_INVALID_CMD.
  */
 static void zoned_append_block_size(void *obj, void *data,
                                     QGuestAllocator *alloc)
@@ -1523,12 +1526,18 @@ static void zoned_append_block_size(void *obj, void *data,
 
     zt_init(&t, obj, alloc);
     g_assert_cmpuint(qvirtio_config_readl(t.dev, 20), ==, 4096);
+    g_assert_cmpuint(qvirtio_config_readl(t.dev,
+                         offsetof(struct virtio_blk_config,
+                                  zoned.write_granularity)),
+                     ==, 4096);
 
     g_assert_cmpuint(zt_append(&t, ZSTART(1), buf, ZT_SECTOR, NULL), ==,
-                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
     g_assert_cmpuint(zt_append(&t, ZSTART(1), buf, 4096 + ZT_SECTOR, NULL),
-                     ==, VIRTIO_BLK_S_ZONE_INVALID_CMD);
+                     ==, VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
     g_assert_cmpuint(zt_append(&t, ZSTART(1), NULL, 0, NULL), ==,
+                     VIRTIO_BLK_S_ZONE_INVALID_CMD);
+    g_assert_cmpuint(zt_append(&t, ZSTART(1) + 8, buf, 4096, NULL), ==,
                      VIRTIO_BLK_S_ZONE_INVALID_CMD);
     zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_EMPTY, 0);
 
@@ -1536,6 +1545,50 @@ static void zoned_append_block_size(void *obj, void *data,
                      VIRTIO_BLK_S_OK);
     g_assert_cmpuint(where, ==, ZSTART(1));
     zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 2 * 4096 / ZT_SECTOR);
+    zt_cleanup(&t);
+}
+
+/*
+ * The same for writes: one to a sequential zone that does not start and end
+ * on the write granularity (4 KiB blocks) is ZONE_UNALIGNED_WP and changes
+ * nothing, even at the write pointer; in a conventional zone, where the
+ * granularity does not apply, it is the I/O error of any drive.
+ */
+static void zoned_write_granularity(void *obj, void *data,
+                                    QGuestAllocator *alloc)
+{
+    g_autofree uint8_t *buf = zt_pattern(2 * 4096, 6);
+    ZonedTest t;
+
+    zt_init(&t, obj, alloc);
+
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), buf, ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), buf, 4096 + ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 1, buf, 4096), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_EMPTY, 0);
+
+    g_assert_cmpuint(zt_write(&t, ZSTART(1), buf, 4096), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 8, buf, 2 * ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_ZONE_UNALIGNED_WP);
+    g_assert_cmpuint(zt_write(&t, ZSTART(1) + 8, buf, 2 * 4096), ==,
+                     VIRTIO_BLK_S_OK);
+    zt_assert_zone(&t, 1, VIRTIO_BLK_ZS_IOPEN, 3 * 4096 / ZT_SECTOR);
+
+    /* Zone 0 is conventional. */
+    g_assert_cmpuint(zt_write(&t, ZSTART(0), buf, ZT_SECTOR), ==,
+                     VIRTIO_BLK_S_IOERR);
+    g_assert_cmpuint(zt_write(&t, ZSTART(0) + 1, buf, 4096), ==,
+                     VIRTIO_BLK_S_IOERR);
+    g_assert_cmpuint(zt_write(&t, ZSTART(0), buf, 4096), ==,
+                     VIRTIO_BLK_S_OK);
+
+    /* Beyond the capacity: an I/O error, as on any drive. */
+    g_assert_cmpuint(zt_write(&t, ZT_CAPACITY / ZT_SECTOR, buf, ZT_SECTOR),
+                     ==, VIRTIO_BLK_S_IOERR);
     zt_cleanup(&t);
 }
 
@@ -1849,6 +1902,8 @@ static void register_virtio_blk_zoned_test(void)
     opts.before = zoned_4k_test_setup;
     qos_add_test("zoned-append-block-size", "virtio-blk",
                  zoned_append_block_size, &opts);
+    qos_add_test("zoned-write-granularity", "virtio-blk",
+                 zoned_write_granularity, &opts);
     opts.before = zoned_ro_test_setup;
     qos_add_test("zoned-read-only", "virtio-blk", zoned_read_only, &opts);
     opts.before = zoned_small_cap_setup;
