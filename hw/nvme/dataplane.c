@@ -467,20 +467,26 @@ bool nvme_dp_check_subsys(NvmeCtrl *n, NvmeNamespace *ns, Error **errp)
         return true;
     }
 
+    /* @n with several IOThreads (nvme_dp_ns_realize() refuses @ns itself) */
+    if (!ctx && !ns) {
+        goto refuse;
+    }
     for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
         NvmeCtrl *c = nvme_subsys_ctrl(subsys, i);
 
-        /* nvme_dp_ns_realize() refuses @ns on @n with several itself */
-        if ((!ctx && !ns) || (c && c != n && nvme_dp_io_ctx(c) != ctx)) {
-            error_setg(errp, "%s needs all controllers of subsystem '%s' to "
-                       "run their I/O queues in one IOThread, or all in "
-                       "the main loop", what, subsys->params.nqn);
-            error_append_hint(errp, "Give the controllers of the subsystem "
-                              "the same iothread, or none.\n");
-            return false;
+        if (c && c != n && nvme_dp_io_ctx(c) != ctx) {
+            goto refuse;
         }
     }
     return true;
+
+refuse:
+    error_setg(errp, "%s needs all controllers of subsystem '%s' to run "
+               "their I/O queues in one IOThread, or all in the main loop",
+               what, subsys->params.nqn);
+    error_append_hint(errp, "Give the controllers of the subsystem the same "
+                      "iothread, or none.\n");
+    return false;
 }
 
 /* Move a namespace of @n to the controller's first IOThread */
