@@ -74,12 +74,17 @@ for c in "${configs[@]}"; do
     # thread, ~100 thread round trips an input, which makes it the most
     # sensitive).  In make check, where only a hang must show, 60 s.
     tmo=$([ $check = 1 ] && echo 60 || echo 25)
+    # libFuzzer's -timeout is an alarm that a deadlock between QEMU's
+    # threads can keep from firing: a wall-clock limit aborts such a run,
+    # and libFuzzer saves the input it was running as a crash-* finding.
+    watchdog=(timeout -s ABRT -k 30)
     mkdir -p "$d/corpus" "$d/findings"
     target=$(device_fuzz_target "$c")
     if compgen -G "$seeds/reproducers/$c/*" >/dev/null; then
         n=$((n + 1))
         repro=("$seeds/reproducers/$c"/*)
-        if (cd "$d" && "$fuzz" --fuzz-target="$target" -runs=1 -timeout="$tmo" \
+        if (cd "$d" && "${watchdog[@]}" $((${#repro[@]} * tmo + 60)) \
+                "$fuzz" --fuzz-target="$target" -runs=1 -timeout="$tmo" \
                 "${repro[@]}" >"$d/replay.log" 2>&1); then
             echo "ok $n - $c: ${#repro[@]} reproducers replayed"
         else
@@ -96,7 +101,8 @@ for c in "${configs[@]}"; do
         tar -C "$d/seeds" -xJf "$seeds/$c.tar.xz"
         dirs+=("$d/seeds")
     fi
-    if (cd "$d" && "$fuzz" --fuzz-target="$target" -max_total_time="$secs" \
+    if (cd "$d" && "${watchdog[@]}" $((secs + 2 * tmo + 120)) \
+            "$fuzz" --fuzz-target="$target" -max_total_time="$secs" \
             -timeout="$tmo" -rss_limit_mb=4096 -artifact_prefix="$d/findings/" \
             -print_final_stats=1 "${dirs[@]}" >"$d/log" 2>&1); then
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$d/log")
