@@ -272,6 +272,18 @@ static void snapfuzz_bh(void *opaque)
     }
     if (running) {
         pause_all_vcpus();
+        /*
+         * On a vCPU thread (snapfuzz_vcpu_work()) this dropped the BQL for
+         * a moment: the main loop may have reset the machine, stopped the
+         * VM or ended the input meanwhile.
+         */
+        if (s->status != SNAPFUZZ_ST_BUSY || s->pending_cmd != cmd) {
+            resume_all_vcpus();
+            return;
+        }
+        running = runstate_is_running();
+    }
+    if (running) {
         /* Guest time stands still meanwhile; the saved clocks absolute. */
         cpu_disable_ticks();
     }
@@ -433,6 +445,19 @@ static void snapfuzz_command(SnapfuzzState *s, uint32_t cmd)
     s->cmd_arg = s->arg;
     if (!current_cpu) {
         /* qtest */
+        qemu_bh_schedule(s->bh);
+        return;
+    }
+    if (CPU_NEXT(first_cpu)) {
+        /*
+         * pause_all_vcpus() on a vCPU thread waits for the other vCPUs
+         * with the BQL dropped.  If the main loop pauses them meanwhile
+         * (QMP stop, a reset), whichever of the two goes on first resumes
+         * the vCPUs that the other still waits for, and that one waits
+         * for ever.  With several vCPUs this one stops, and the main loop
+         * runs the command as it runs the timeout.
+         */
+        cpu_stop_current();
         qemu_bh_schedule(s->bh);
         return;
     }
