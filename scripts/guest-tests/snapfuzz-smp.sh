@@ -55,7 +55,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     # little before powering off, so that no command is in flight then).
     rc=0
     /usr/bin/python3 - "$sock" "$log" <<'PY' || rc=$?
-import json, os, socket, sys, time
+import json, socket, sys, time
 
 sock_path, log = sys.argv[1], sys.argv[2]
 for _ in range(600):
@@ -76,7 +76,8 @@ def execute(cmd):
     while True:
         line = f.readline()
         if not line:
-            sys.exit("FAIL: QEMU closed QMP during '%s'" % cmd)
+            # QEMU exited: the guest's output says why.
+            raise EOFError
         r = json.loads(line)
         if "return" in r:
             return
@@ -96,6 +97,8 @@ try:
         pairs += 1
         if "inputs start" in text:
             during += 1
+except EOFError:
+    sys.exit("FAIL: QEMU exited before the guest's result")
 except socket.timeout:
     sys.exit("FAIL: QEMU did not answer within 30 s after %d stop/cont "
              "pairs (hung)" % pairs)
