@@ -200,12 +200,14 @@ clang_build_setup() {
 # The device fuzzing configurations (scripts/fuzz-devices.sh): generic-fuzz's
 # of the series (tests/qtest/fuzz/generic_fuzz_configs.h), two that feed
 # requests to virtqueues through libqos (tests/qtest/fuzz/virtio_*_fuzz.c)
-# and two that submit NVMe commands to the queues of an enabled controller
-# (tests/qtest/fuzz/nvme_fuzz.c): requests that generic-fuzz's DMA patterns
-# seldom make valid
+# and three that submit NVMe commands to the queues of enabled controllers
+# (tests/qtest/fuzz/nvme_fuzz.c; nvme-subsys-cmds: two controllers of one
+# subsystem that share namespaces): requests that generic-fuzz's DMA
+# patterns seldom make valid
 device_fuzz_configs=(virtio-blk-zoned virtio-blk-zoned-iothread scsi-zbc
     nvme-zns-blk nvme-iothread-poll nvme-iothreads snapfuzz
-    virtio-blk-zoned-queues scsi-zbc-queues nvme-zns-cmds nvme-iothread-cmds)
+    virtio-blk-zoned-queues scsi-zbc-queues nvme-zns-cmds nvme-iothread-cmds
+    nvme-subsys-cmds)
 
 # The libFuzzer target of configuration $1
 device_fuzz_target() {
@@ -214,6 +216,7 @@ device_fuzz_target() {
         scsi-zbc-queues) echo virtio-scsi-zbc-flags-fuzz ;;
         nvme-zns-cmds) echo nvme-zns-cmd-fuzz ;;
         nvme-iothread-cmds) echo nvme-iothread-cmd-fuzz ;;
+        nvme-subsys-cmds) echo nvme-subsys-cmd-fuzz ;;
         *) echo "generic-fuzz-$1" ;;
     esac
 }

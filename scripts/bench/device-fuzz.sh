@@ -31,6 +31,7 @@ surface() {
         scsi-zbc*) echo hw/scsi/scsi-disk.c block/zone-emu.c ;;
         nvme-zns-blk|nvme-zns-cmds) echo hw/nvme/zns-blk.c ;;
         nvme-iothread-cmds) echo hw/nvme/dataplane.c hw/nvme/zns-blk.c ;;
+        nvme-subsys-cmds) echo hw/nvme/subsys.c hw/nvme/dataplane.c hw/nvme/zns-blk.c ;;
         nvme-iothread*) echo hw/nvme/dataplane.c ;;
         snapfuzz) echo hw/misc/snapfuzz/snapfuzz.c ;;
     esac

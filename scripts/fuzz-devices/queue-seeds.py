@@ -4,7 +4,7 @@ drives (tests/qtest/fuzz/virtio_blk_fuzz.c, virtio_scsi_fuzz.c and
 nvme_fuzz.c): one input per zoned request, written the way those targets
 read an input.
 
-    queue-seeds.py blk|scsi|nvme|nvme-repro DIR
+    queue-seeds.py blk|scsi|nvme|nvme-repro|nvme-subsys|nvme-subsys-repro DIR
 
 For virtio, an input is the 64-bit feature mask, then actions of 5 bytes
 (queue, length, device-writable, next, kick), each followed by the length
@@ -12,7 +12,9 @@ bytes that go into the guest buffer of its descriptor.  A request is a
 chain: the header (device-readable), a data buffer, and the status or
 response (device-writable), kicked.  For NVMe, an input is records of a
 selector byte (bit 0: the I/O queue, else the admin queue) and a 64-byte
-submission queue entry.
+submission queue entry (bit 5: the second controller of the subsystem
+target's two; bits 2-4, 3: disable the other controller right after the
+doorbell).
 
 The virtio targets make every kick of a queue publish the head of the first
 chain the input put on it (they keep the head of the first descriptor only,
@@ -420,11 +422,15 @@ ZSA_CLOSE, ZSA_FINISH, ZSA_OPEN, ZSA_RESET, ZSA_OFFLINE = 1, 2, 3, 4, 5
 ZONE_LBAS = 4 * 1024 * 1024 // 512
 
 
-def sqe(io, opcode, nsid=1, cdw=(0, 0, 0, 0, 0, 0), prp1=0, keep=False):
+SEL_RESET_OTHER, SEL_CTRL1 = 3 << 2, 1 << 5
+
+
+def sqe(io, opcode, nsid=1, cdw=(0, 0, 0, 0, 0, 0), prp1=0, keep=False,
+        sel=0):
     """A record: selector, then opcode, flags, cid, nsid, 16 reserved and
     metadata bytes, PRP1 (the target puts it in its data buffers, unless
     keep), PRP2, CDW10-15"""
-    return bytes([(1 if io else 0) | (2 if keep else 0)]) + struct.pack(
+    return bytes([(1 if io else 0) | (2 if keep else 0) | sel]) + struct.pack(
         '<BBHI8xQQQ6I', opcode, 0, 0, nsid, 0, prp1, 0, *cdw)
 
 
@@ -491,11 +497,84 @@ def nvme_reproducers():
         b''.join(sqe(True, NVME_READ, 1, prp1=i * 4096) for i in range(6)))
 
 
+NVME_ADM_NS_ATTACHMENT, NVME_ADM_AER = 0x15, 0x0c
+CNS_CTRL_LIST_SUBSYS = 0x13
+
+
+def ctrl_list(sel=0):
+    """Identify: the subsystem's controller list, into the data buffer at
+    offset 0, a Namespace Attachment's controller list as it is"""
+    return sqe(False, NVME_ADM_IDENTIFY, 0, (CNS_CTRL_LIST_SUBSYS, 0, 0, 0,
+                                            0, 0), sel=sel)
+
+
+def nvme_subsys_seeds():
+    """The single controller's seeds on each controller, and namespace
+    attachments"""
+    for name, body in nvme_seeds():
+        yield name, body
+        recs = [body[i:i + 65] for i in range(0, len(body), 65)]
+        yield 'ctrl1-' + name, b''.join(bytes([r[0] | SEL_CTRL1]) + r[1:]
+                                        for r in recs)
+    for nsid in (1, 2):
+        yield 'detach-attach-%d' % nsid, (
+            ctrl_list() +
+            sqe(False, NVME_ADM_NS_ATTACHMENT, nsid, (1, 0, 0, 0, 0, 0)) +
+            sqe(False, NVME_ADM_GET_LOG_PAGE, 0,
+                (0x04 | 1023 << 16, 0, 0, 0, 0, 0), sel=SEL_CTRL1) +
+            sqe(False, NVME_ADM_NS_ATTACHMENT, nsid, (0, 0, 0, 0, 0, 0)))
+    yield 'aer-both', (sqe(False, NVME_ADM_AER, 0) +
+                       sqe(False, NVME_ADM_AER, 0, sel=SEL_CTRL1) +
+                       ctrl_list() +
+                       sqe(False, NVME_ADM_NS_ATTACHMENT, 2,
+                           (1, 0, 0, 0, 0, 0)))
+    yield 'write-both', (sqe(True, NVME_WRITE, 2, lba_cdw(0, 7)) +
+                         sqe(True, NVME_READ, 2, lba_cdw(0, 7), sel=SEL_CTRL1))
+
+
+def nvme_subsys_reproducers():
+    """Inputs of fixed findings of the subsystem target"""
+    # Controller 0 has Asynchronous Event Requests outstanding; controller
+    # 1 detaches namespace 1 from both, and controller 0 is disabled right
+    # after that doorbell.  The reset of controller 0 freed its admin SQ's
+    # requests, then waited for the IOThread in the main loop, which ran
+    # controller 1's admin queue: the detach completed an Asynchronous
+    # Event Request of controller 0 from the freed requests (a use after
+    # free, patch "hw/nvme: hold admin queues while a freed queue's
+    # IOThread finishes").  The reset waits once for each I/O queue of
+    # controller 0, and a wait runs the main loop only when the IOThread
+    # is slower to get there: nine queue pairs, three rounds (the use after
+    # free in 20 of 20 replays on an idle machine, 15 of 20 beside two
+    # busy loops).
+    queues = b''.join(
+        sqe(False, NVME_ADM_CREATE_CQ, 0, (1 << 16 | q, 1, 0, 0, 0, 0),
+            prp1=q << 12) +
+        sqe(False, NVME_ADM_CREATE_SQ, 0, (1 << 16 | q, q << 16 | 1, 0, 0,
+                                           0, 0), prp1=(0x20 + q) << 12)
+        for q in range(2, 10))
+    detach_reset = (
+        queues + sqe(False, NVME_ADM_AER, 0) + sqe(False, NVME_ADM_AER, 0) +
+        sqe(False, NVME_ADM_NS_ATTACHMENT, 1, (1, 0, 0, 0, 0, 0),
+            sel=SEL_CTRL1 | SEL_RESET_OTHER))
+    # Attached again: controller 0 takes the attachment's event with an
+    # Asynchronous Event Request and reads the log page, which unmasks the
+    # next event.
+    attach = (sqe(False, NVME_ADM_NS_ATTACHMENT, 1, (0, 0, 0, 0, 0, 0),
+                  sel=SEL_CTRL1) + sqe(False, NVME_ADM_AER, 0) +
+              sqe(False, NVME_ADM_GET_LOG_PAGE, 0,
+                  (0x04 | 1023 << 16, 0, 0, 0, 0, 0)))
+    yield 'aer-detach-reset-other', (ctrl_list(sel=SEL_CTRL1) +
+                                     detach_reset + attach + detach_reset +
+                                     attach + detach_reset)
+
+
 def main():
     kind, out = sys.argv[1:3]
     os.makedirs(out, exist_ok=True)
     seeds = {'blk': blk_seeds, 'scsi': scsi_seeds, 'nvme': nvme_seeds,
-             'nvme-repro': nvme_reproducers}[kind]
+             'nvme-repro': nvme_reproducers,
+             'nvme-subsys': nvme_subsys_seeds,
+             'nvme-subsys-repro': nvme_subsys_reproducers}[kind]
     for name, body in seeds():
         if not kind.startswith('nvme'):
             body = struct.pack('<Q', ALL_FEATURES) + body

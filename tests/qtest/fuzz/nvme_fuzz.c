@@ -8,7 +8,9 @@
  * submit the input's commands, one SQE at a time, to the admin or the I/O
  * queue, and reap the completions, or reset the controller while the
  * command's doorbell is still being handled, or ring it in a drained
- * section of the block layer.
+ * section of the block layer.  One target has two controllers of one
+ * subsystem that share namespaces, to reach what a command of one does to
+ * the other.
  *
  * Copyright (c) 2026 QEMU Storage Series
  *
@@ -19,6 +21,7 @@
 #include "qemu/main-loop.h"
 #include "block/block-global-state.h"
 #include "block/nvme.h"
+#include "hw/pci/pci_regs.h"
 #include "tests/qtest/libqtest.h"
 #include "tests/qtest/libqos/pci-pc.h"
 #include "fuzz.h"
@@ -27,13 +30,20 @@
 #define NVME_DEVICE_ID      0x0010      /* PCI_DEVICE_ID_REDHAT_NVME */
 #define QSIZE               64
 
-/* Guest memory: the queues, then data buffers that PRP1 points into */
-#define ASQ_ADDR            0x100000
-#define ACQ_ADDR            0x101000
-#define IOSQ_ADDR           0x102000
-#define IOCQ_ADDR           0x103000
+/*
+ * Guest memory: the queues of each controller (offsets from its base),
+ * then data buffers that PRP1 points into, which the controllers share
+ */
+#define QUEUES_ADDR         0x100000
+#define QUEUES_SIZE         0x10000
+#define ASQ_ADDR            0x0000
+#define ACQ_ADDR            0x1000
+#define IOSQ_ADDR           0x2000
+#define IOCQ_ADDR           0x3000
+#define CTRL_LIST_ADDR      0x1f0000
 #define DATA_ADDR           0x200000
 #define DATA_SIZE           0x100000
+#define MAX_CTRLS           2
 
 /* How often the completion queues are polled for a command's completion */
 #define MAX_POLLS           1000
@@ -46,37 +56,52 @@
  * doorbell and disables the controller at once, with the queue's BH (main
  * loop) or notifier (IOThread) pending, then enables it and creates the
  * I/O queues again; one in eight rings the doorbell in a drained section
- * of the block layer, as a block job or a snapshot makes them
+ * of the block layer, as a block job or a snapshot makes them; one in
+ * eight rings the doorbell and disables the other controller at once,
+ * then enables that one again (with a single controller: nothing else)
  */
 #define SEL_WHAT_MASK       (7 << 2)
 #define SEL_RESET           (1 << 2)
 #define SEL_DRAINED         (2 << 2)
+#define SEL_RESET_OTHER     (3 << 2)
+/* Selector bit 5: the second controller's queues, where there is one */
+#define SEL_CTRL1           (1 << 5)
 
 typedef struct NvmeFuzz {
     QPCIDevice *dev;
     QPCIBar bar;
+    uint64_t queues;
     uint16_t sq_tail[2], cq_head[2];
     bool phase[2];
     uint16_t cid;
 } NvmeFuzz;
 
-static NvmeFuzz nvme_fuzz_state;
+static NvmeFuzz nvme_fuzz_state[MAX_CTRLS];
+static int nvme_fuzz_ctrls;
 
+/* In slot order: the first controller on the command line first */
 static void nvme_find(QPCIDevice *dev, int devfn, void *opaque)
 {
-    *(QPCIDevice **)opaque = dev;
+    NvmeFuzz *n = &nvme_fuzz_state[nvme_fuzz_ctrls];
+
+    g_assert(nvme_fuzz_ctrls < MAX_CTRLS);
+    n->dev = dev;
+    n->queues = QUEUES_ADDR + nvme_fuzz_ctrls++ * QUEUES_SIZE;
 }
 
 static void nvme_fuzz_pre(QTestState *s)
 {
-    NvmeFuzz *n = &nvme_fuzz_state;
     QPCIBus *bus = qpci_new_pc(s, NULL);
+    int i;
 
-    qpci_device_foreach(bus, NVME_VENDOR_ID, NVME_DEVICE_ID, nvme_find,
-                        &n->dev);
-    g_assert(n->dev);
-    n->bar = qpci_iomap(n->dev, 0, NULL);
-    qpci_device_enable(n->dev);
+    qpci_device_foreach(bus, NVME_VENDOR_ID, NVME_DEVICE_ID, nvme_find, NULL);
+    g_assert(nvme_fuzz_ctrls);
+    for (i = 0; i < nvme_fuzz_ctrls; i++) {
+        NvmeFuzz *n = &nvme_fuzz_state[i];
+
+        n->bar = qpci_iomap(n->dev, 0, NULL);
+        qpci_device_enable(n->dev);
+    }
 }
 
 static uint32_t nvme_reg_read(NvmeFuzz *n, uint64_t off)
@@ -92,7 +117,7 @@ static void nvme_reg_write(NvmeFuzz *n, uint64_t off, uint32_t val)
 /* Reap the completions of queue pair @q; true if there was one */
 static bool nvme_reap(QTestState *s, NvmeFuzz *n, int q)
 {
-    uint64_t cq = q ? IOCQ_ADDR : ACQ_ADDR;
+    uint64_t cq = n->queues + (q ? IOCQ_ADDR : ACQ_ADDR);
     bool reaped = false;
     NvmeCqe cqe;
 
@@ -115,15 +140,15 @@ static bool nvme_reap(QTestState *s, NvmeFuzz *n, int q)
 
 /*
  * Submit @cmd to queue pair @q and wait (a bounded time) for completions.
- * SEL_RESET disables the controller right after the doorbell instead: the
- * in-process qtest runs no BH between the two register writes.
- * SEL_DRAINED writes the doorbell in a drained section, whose end lets the
- * command run.
+ * SEL_RESET disables the controller (SEL_RESET_OTHER: @other) right after
+ * the doorbell instead: the in-process qtest runs no BH between the two
+ * register writes.  SEL_DRAINED writes the doorbell in a drained section,
+ * whose end lets the command run.
  */
 static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
-                        int what)
+                        int what, NvmeFuzz *other)
 {
-    uint64_t sq = q ? IOSQ_ADDR : ASQ_ADDR;
+    uint64_t sq = n->queues + (q ? IOSQ_ADDR : ASQ_ADDR);
     int i;
 
     cmd->cid = cpu_to_le16(n->cid++);
@@ -135,6 +160,10 @@ static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
     nvme_reg_write(n, 0x1000 + 2 * q * 4, n->sq_tail[q]);
     if (what == SEL_RESET) {
         nvme_reg_write(n, 0x14, 0);
+        return;
+    }
+    if (what == SEL_RESET_OTHER && other) {
+        nvme_reg_write(other, 0x14, 0);
         return;
     }
     if (what == SEL_DRAINED) {
@@ -159,13 +188,13 @@ static bool nvme_start(QTestState *s, NvmeFuzz *n)
     memset(n->sq_tail, 0, sizeof(n->sq_tail));
     memset(n->cq_head, 0, sizeof(n->cq_head));
     n->phase[0] = n->phase[1] = true;
-    qtest_memset(s, ACQ_ADDR, 0, 0x1000);
-    qtest_memset(s, IOCQ_ADDR, 0, 0x1000);
+    qtest_memset(s, n->queues + ACQ_ADDR, 0, 0x1000);
+    qtest_memset(s, n->queues + IOCQ_ADDR, 0, 0x1000);
 
     nvme_reg_write(n, 0x24, (QSIZE - 1) << 16 | (QSIZE - 1));   /* AQA */
-    nvme_reg_write(n, 0x28, ASQ_ADDR);
+    nvme_reg_write(n, 0x28, n->queues + ASQ_ADDR);
     nvme_reg_write(n, 0x2c, 0);
-    nvme_reg_write(n, 0x30, ACQ_ADDR);
+    nvme_reg_write(n, 0x30, n->queues + ACQ_ADDR);
     nvme_reg_write(n, 0x34, 0);
     /* EN, all I/O command sets (ZNS too), 64-byte SQEs, 16-byte CQEs */
     nvme_reg_write(n, 0x14, 1 | NVME_CC_CSS_ALL << 4 | 6 << 16 | 4 << 20);
@@ -180,43 +209,106 @@ static bool nvme_start(QTestState *s, NvmeFuzz *n)
     }
 
     cmd.opcode = NVME_ADM_CMD_CREATE_CQ;
-    cmd.dptr.prp1 = cpu_to_le64(IOCQ_ADDR);
+    cmd.dptr.prp1 = cpu_to_le64(n->queues + IOCQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
     cmd.cdw11 = cpu_to_le32(3);                 /* PC, IEN (INTx, vector 0) */
-    nvme_submit(s, n, 0, &cmd, 0);
+    nvme_submit(s, n, 0, &cmd, 0, NULL);
     memset(&cmd, 0, sizeof(cmd));
     cmd.opcode = NVME_ADM_CMD_CREATE_SQ;
-    cmd.dptr.prp1 = cpu_to_le64(IOSQ_ADDR);
+    cmd.dptr.prp1 = cpu_to_le64(n->queues + IOSQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
     cmd.cdw11 = cpu_to_le32(1 << 16 | 1);               /* CQID 1, PC */
-    nvme_submit(s, n, 0, &cmd, 0);
+    nvme_submit(s, n, 0, &cmd, 0, NULL);
     return true;
+}
+
+/*
+ * Attach the namespaces to every controller again: attachments belong to
+ * the subsystem and outlive the machine reset that ends an input.  The
+ * controller list holds the controller IDs that the subsystem gave out in
+ * slot order, 0 and 1 (nvme_subsys_register_ctrl()); a namespace already
+ * attached fails, which is as good.
+ */
+static void nvme_reattach(QTestState *s, NvmeFuzz *n)
+{
+    const uint16_t list[] = {
+        cpu_to_le16(MAX_CTRLS), cpu_to_le16(0), cpu_to_le16(1)
+    };
+    uint32_t nsid;
+
+    qtest_memwrite(s, CTRL_LIST_ADDR, list, sizeof(list));
+    for (nsid = 1; nsid <= 2; nsid++) {
+        NvmeCmd cmd = {
+            .opcode = NVME_ADM_CMD_NS_ATTACHMENT,
+            .nsid = cpu_to_le32(nsid),
+            .dptr.prp1 = cpu_to_le64(CTRL_LIST_ADDR),
+        };
+
+        nvme_submit(s, n, 0, &cmd, 0, NULL);
+    }
+}
+
+/* Reset the machine; the controllers keep their BARs */
+static void nvme_fuzz_reset(QTestState *s)
+{
+    uint32_t bars[MAX_CTRLS][6];
+    uint16_t cmds[MAX_CTRLS];
+    int i, j;
+
+    for (i = 0; i < nvme_fuzz_ctrls; i++) {
+        for (j = 0; j < 6; j++) {
+            bars[i][j] = qpci_config_readl(nvme_fuzz_state[i].dev,
+                                           PCI_BASE_ADDRESS_0 + 4 * j);
+        }
+        cmds[i] = qpci_config_readw(nvme_fuzz_state[i].dev, PCI_COMMAND);
+    }
+    fuzz_reset(s);
+    for (i = 0; i < nvme_fuzz_ctrls; i++) {
+        for (j = 0; j < 6; j++) {
+            qpci_config_writel(nvme_fuzz_state[i].dev,
+                               PCI_BASE_ADDRESS_0 + 4 * j, bars[i][j]);
+        }
+        qpci_config_writew(nvme_fuzz_state[i].dev, PCI_COMMAND, cmds[i]);
+    }
 }
 
 static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
 {
-    NvmeFuzz *n = &nvme_fuzz_state;
     const size_t rec = 1 + sizeof(NvmeCmd);
+    int i;
 
-    if (nvme_start(s, n)) {
-        for (; size >= rec; data += rec, size -= rec) {
-            int what = data[0] & SEL_WHAT_MASK;
-            NvmeCmd cmd;
+    for (i = 0; i < nvme_fuzz_ctrls; i++) {
+        if (!nvme_start(s, &nvme_fuzz_state[i])) {
+            goto out;
+        }
+    }
+    if (nvme_fuzz_ctrls > 1) {
+        nvme_reattach(s, &nvme_fuzz_state[0]);
+    }
+    for (; size >= rec; data += rec, size -= rec) {
+        int what = data[0] & SEL_WHAT_MASK;
+        int c = nvme_fuzz_ctrls > 1 && (data[0] & SEL_CTRL1);
+        NvmeFuzz *n = &nvme_fuzz_state[c];
+        NvmeFuzz *other = nvme_fuzz_ctrls > 1 ? &nvme_fuzz_state[!c] : NULL;
+        NvmeCmd cmd;
 
-            memcpy(&cmd, data + 1, sizeof(cmd));
-            if (!(data[0] & SEL_KEEP_PRP)) {
-                uint64_t prp = le64_to_cpu(cmd.dptr.prp1);
+        memcpy(&cmd, data + 1, sizeof(cmd));
+        if (!(data[0] & SEL_KEEP_PRP)) {
+            uint64_t prp = le64_to_cpu(cmd.dptr.prp1);
 
-                cmd.dptr.prp1 = cpu_to_le64(DATA_ADDR + prp % DATA_SIZE);
-            }
-            nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd, what);
-            if (what == SEL_RESET && !nvme_start(s, n)) {
-                break;
-            }
+            cmd.dptr.prp1 = cpu_to_le64(DATA_ADDR + prp % DATA_SIZE);
+        }
+        nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd, what, other);
+        if (what == SEL_RESET && !nvme_start(s, n)) {
+            break;
+        }
+        if (what == SEL_RESET_OTHER && other && !nvme_start(s, other)) {
+            break;
         }
     }
 
-    fuzz_reset_pci(s, n->dev);
+out:
+    nvme_fuzz_reset(s);
 }
 
 /*
@@ -248,8 +340,40 @@ static GString *nvme_zns_args(FuzzTarget *t)
 
 static GString *nvme_iothread_args(FuzzTarget *t)
 {
-    return nvme_fuzz_cmdline("-object iothread,id=t0,poll-max-ns=32768 ", "",
+    return nvme_fuzz_cmdline("-object iothread,id=t0,poll-max-ns=0 ", "",
                              ",ioeventfd=on,iothread=t0");
+}
+
+/*
+ * Two controllers of one subsystem that share the zoned namespace 1 and a
+ * namespace 2 on a plain drive.  A subsystem's zones must be changed in
+ * one IOThread, so both controllers run their I/O queues in t0; their
+ * admin queues, the subsystem's attachments and events stay in the main
+ * loop.  t0 does not poll (nvme-iothread-cmd-fuzz's IOThread does): its
+ * I/O queues are woken by their ioeventfds.
+ */
+static GString *nvme_subsys_args(FuzzTarget *t)
+{
+    GString *cmdline = g_string_new(NULL);
+
+    g_string_printf(cmdline, TARGET_NAME " -display none "
+        "-machine q35,accel=qtest -nodefaults -m 64 "
+        "-object iothread,id=t0,poll-max-ns=0 "
+        "-blockdev driver=null-co,node-name=z0,size=67108864,"
+        "zoned=host-managed,zone-size=4194304,zone-capacity=3145728,"
+        "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
+        "memory-backed=on,memory-max=16777216 "
+        "-blockdev driver=null-co,node-name=d1,size=16777216,"
+        "memory-backed=on "
+        "-device nvme-subsys,id=s0,nqn=fuzz "
+        "-device nvme,id=n0,serial=fuzz,subsys=s0,addr=04.0,"
+        "ioeventfd=on,iothread=t0 "
+        "-device nvme,id=n1,serial=fuzz,subsys=s0,addr=05.0,"
+        "ioeventfd=on,iothread=t0 "
+        "-device nvme-ns,bus=n0,drive=z0,nsid=1,zoned.backend=on "
+        "-device nvme-ns,bus=n0,drive=d1,nsid=2 %s",
+        getenv("QEMU_FUZZ_ARGS") ?: "");
+    return cmdline;
 }
 
 static void register_nvme_fuzz_targets(void)
@@ -267,6 +391,14 @@ static void register_nvme_fuzz_targets(void)
         .description = "Fuzz the commands of an NVMe controller whose I/O "
                        "queues run in a polling IOThread",
         .get_init_cmdline = nvme_iothread_args,
+        .pre_fuzz = nvme_fuzz_pre,
+        .fuzz = nvme_fuzz,
+    });
+    fuzz_add_target(&(FuzzTarget){
+        .name = "nvme-subsys-cmd-fuzz",
+        .description = "Fuzz the commands of two NVMe controllers of one "
+                       "subsystem that share namespaces",
+        .get_init_cmdline = nvme_subsys_args,
         .pre_fuzz = nvme_fuzz_pre,
         .fuzz = nvme_fuzz,
     });
