@@ -312,11 +312,12 @@ out:
 }
 
 /*
- * The machine, the zoned drive and the controller of both targets, and
- * QEMU_FUZZ_ARGS, as generic-fuzz takes it (-trace, say)
+ * The machine and the zoned drive of every target, with the objects, zone
+ * options and devices of the target, and QEMU_FUZZ_ARGS, as generic-fuzz
+ * takes it (-trace, say)
  */
 static GString *nvme_fuzz_cmdline(const char *objects, const char *zones,
-                                  const char *ctrl)
+                                  const char *devices)
 {
     GString *cmdline = g_string_new(NULL);
 
@@ -325,23 +326,27 @@ static GString *nvme_fuzz_cmdline(const char *objects, const char *zones,
         "-blockdev driver=null-co,node-name=z0,size=67108864,"
         "zoned=host-managed,zone-size=4194304,zone-capacity=3145728,"
         "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
-        "%smemory-backed=on,memory-max=16777216 "
-        "-device nvme,id=n0,serial=fuzz%s "
-        "-device nvme-ns,bus=n0,drive=z0,zoned.backend=on %s",
-        objects, zones, ctrl, getenv("QEMU_FUZZ_ARGS") ?: "");
+        "%smemory-backed=on,memory-max=16777216 %s %s",
+        objects, zones, devices, getenv("QEMU_FUZZ_ARGS") ?: "");
     return cmdline;
 }
 
 static GString *nvme_zns_args(FuzzTarget *t)
 {
     /* A read-only and an offline zone for the commands' zone checks */
-    return nvme_fuzz_cmdline("", "read-only-zones.0=5,offline-zones.0=6,", "");
+    return nvme_fuzz_cmdline("", "read-only-zones.0=5,offline-zones.0=6,",
+                             "-device nvme,id=n0,serial=fuzz "
+                             "-device nvme-ns,bus=n0,drive=z0,"
+                             "zoned.backend=on");
 }
 
 static GString *nvme_iothread_args(FuzzTarget *t)
 {
-    return nvme_fuzz_cmdline("-object iothread,id=t0,poll-max-ns=0 ", "",
-                             ",ioeventfd=on,iothread=t0");
+    return nvme_fuzz_cmdline("-object iothread,id=t0,poll-max-ns=32768 ", "",
+                             "-device nvme,id=n0,serial=fuzz,ioeventfd=on,"
+                             "iothread=t0 "
+                             "-device nvme-ns,bus=n0,drive=z0,"
+                             "zoned.backend=on");
 }
 
 /*
@@ -354,26 +359,17 @@ static GString *nvme_iothread_args(FuzzTarget *t)
  */
 static GString *nvme_subsys_args(FuzzTarget *t)
 {
-    GString *cmdline = g_string_new(NULL);
-
-    g_string_printf(cmdline, TARGET_NAME " -display none "
-        "-machine q35,accel=qtest -nodefaults -m 64 "
-        "-object iothread,id=t0,poll-max-ns=0 "
-        "-blockdev driver=null-co,node-name=z0,size=67108864,"
-        "zoned=host-managed,zone-size=4194304,zone-capacity=3145728,"
-        "max-open-zones=4,max-active-zones=6,max-append-bytes=131072,"
-        "memory-backed=on,memory-max=16777216 "
-        "-blockdev driver=null-co,node-name=d1,size=16777216,"
-        "memory-backed=on "
-        "-device nvme-subsys,id=s0,nqn=fuzz "
-        "-device nvme,id=n0,serial=fuzz,subsys=s0,addr=04.0,"
-        "ioeventfd=on,iothread=t0 "
-        "-device nvme,id=n1,serial=fuzz,subsys=s0,addr=05.0,"
-        "ioeventfd=on,iothread=t0 "
-        "-device nvme-ns,bus=n0,drive=z0,nsid=1,zoned.backend=on "
-        "-device nvme-ns,bus=n0,drive=d1,nsid=2 %s",
-        getenv("QEMU_FUZZ_ARGS") ?: "");
-    return cmdline;
+    return nvme_fuzz_cmdline("-object iothread,id=t0,poll-max-ns=0 "
+                             "-blockdev driver=null-co,node-name=d1,"
+                             "size=16777216,memory-backed=on ", "",
+                             "-device nvme-subsys,id=s0,nqn=fuzz "
+                             "-device nvme,id=n0,serial=fuzz,subsys=s0,"
+                             "addr=04.0,ioeventfd=on,iothread=t0 "
+                             "-device nvme,id=n1,serial=fuzz,subsys=s0,"
+                             "addr=05.0,ioeventfd=on,iothread=t0 "
+                             "-device nvme-ns,bus=n0,drive=z0,nsid=1,"
+                             "zoned.backend=on "
+                             "-device nvme-ns,bus=n0,drive=d1,nsid=2");
 }
 
 static void register_nvme_fuzz_targets(void)
