@@ -224,6 +224,11 @@ static void nvme_dp_transition_end(void)
 
 bool nvme_dp_defer_admin(NvmeCtrl *n)
 {
+    if (n->dp && n->dp->drain_depth) {
+        /* nvme_dp_drained_end_ctrl() kicks the admin queue */
+        trace_pci_nvme_dp_defer_admin();
+        return true;
+    }
     if (!nvme_dp_transitions) {
         return false;
     }
@@ -307,7 +312,10 @@ static void nvme_dp_vm_state_change(void *opaque, bool running,
  * Drained sections of a namespace's BlockBackend: stop fetching commands
  * through the ioeventfds of every controller in IOThreads that can reach
  * it.  Requests that still come (MMIO doorbells, BHs) wait in the block
- * layer's queue.  Context: BQL held.
+ * layer's queue.  Admin commands wait unfetched (nvme_dp_defer_admin()):
+ * those that stop the I/O queues drain the namespaces, which waits for
+ * zns-blk commands of several requests whose next request waits in that
+ * queue until the section ends.  Context: BQL held.
  */
 static NvmeSubsystem *nvme_ns_subsys(NvmeNamespace *ns)
 {
@@ -349,7 +357,14 @@ static void nvme_dp_drained_end_ctrl(NvmeCtrl *n)
 {
     uint16_t qid;
 
-    if (!n->dp->drain_depth || --n->dp->drain_depth || n->dp->stop_depth) {
+    if (!n->dp->drain_depth || --n->dp->drain_depth) {
+        return;
+    }
+    /* admin commands that came while drained: nvme_dp_defer_admin() */
+    if (n->sq[0]) {
+        qemu_bh_schedule(n->sq[0]->bh);
+    }
+    if (n->dp->stop_depth) {
         return;
     }
     for (qid = 1; qid <= n->params.max_ioqpairs; qid++) {

@@ -422,7 +422,7 @@ ZSA_CLOSE, ZSA_FINISH, ZSA_OPEN, ZSA_RESET, ZSA_OFFLINE = 1, 2, 3, 4, 5
 ZONE_LBAS = 4 * 1024 * 1024 // 512
 
 
-SEL_RESET_OTHER, SEL_CTRL1 = 3 << 2, 1 << 5
+SEL_RESET_OTHER, SEL_DRAINED_NEXT, SEL_CTRL1 = 3 << 2, 4 << 2, 1 << 5
 
 
 def sqe(io, opcode, nsid=1, cdw=(0, 0, 0, 0, 0, 0), prp1=0, keep=False,
@@ -566,6 +566,16 @@ def nvme_subsys_reproducers():
     yield 'aer-detach-reset-other', (ctrl_list(sel=SEL_CTRL1) +
                                      detach_reset + attach + detach_reset +
                                      attach + detach_reset)
+    # Controller 1 (MMIO doorbells, fetched by a BH) opens a zone in a
+    # drained section, which controller 0's Delete SQ shares: the zone
+    # command's report waits in the drive's queue for the end of the
+    # section, and Delete SQ stopped the I/O queues, whose drain waited
+    # for the zone command (QEMU hung; patch "hw/nvme: let admin commands
+    # wait for the end of drained sections").
+    yield 'zone-open-drained-delete-sq', (
+        sqe(True, NVME_ZONE_MGMT_SEND, 1, lba_cdw(7 * ZONE_LBAS, 0, ZSA_OPEN),
+            sel=SEL_CTRL1 | SEL_DRAINED_NEXT) +
+        sqe(False, NVME_ADM_DELETE_SQ, 0, (5, 0, 0, 0, 0, 0)))
 
 
 def main():

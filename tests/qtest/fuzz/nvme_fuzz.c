@@ -58,12 +58,16 @@
  * I/O queues again; one in eight rings the doorbell in a drained section
  * of the block layer, as a block job or a snapshot makes them; one in
  * eight rings the doorbell and disables the other controller at once,
- * then enables that one again (with a single controller: nothing else)
+ * then enables that one again (with a single controller: nothing else);
+ * one in eight rings it in a drained section that the next record's
+ * doorbell shares, as the BHs and doorbells that run while the main loop
+ * polls for a drained section to begin do
  */
 #define SEL_WHAT_MASK       (7 << 2)
 #define SEL_RESET           (1 << 2)
 #define SEL_DRAINED         (2 << 2)
 #define SEL_RESET_OTHER     (3 << 2)
+#define SEL_DRAINED_NEXT    (4 << 2)
 /* Selector bit 5: the second controller's queues, where there is one */
 #define SEL_CTRL1           (1 << 5)
 
@@ -78,6 +82,8 @@ typedef struct NvmeFuzz {
 
 static NvmeFuzz nvme_fuzz_state[MAX_CTRLS];
 static int nvme_fuzz_ctrls;
+/* A drained section that SEL_DRAINED_NEXT left open */
+static bool nvme_fuzz_drained;
 
 /* In slot order: the first controller on the command line first */
 static void nvme_find(QPCIDevice *dev, int devfn, void *opaque)
@@ -138,12 +144,24 @@ static bool nvme_reap(QTestState *s, NvmeFuzz *n, int q)
     return reaped;
 }
 
+static void nvme_drained_end(QTestState *s)
+{
+    if (nvme_fuzz_drained) {
+        flush_events(s);
+        bdrv_drain_all_end();
+        nvme_fuzz_drained = false;
+    }
+}
+
 /*
  * Submit @cmd to queue pair @q and wait (a bounded time) for completions.
  * SEL_RESET disables the controller (SEL_RESET_OTHER: @other) right after
  * the doorbell instead: the in-process qtest runs no BH between the two
  * register writes.  SEL_DRAINED writes the doorbell in a drained section,
- * whose end lets the command run.
+ * whose end lets the command run; SEL_DRAINED_NEXT leaves that section to
+ * the next record, which ends it, and waits for completions in it.  A
+ * reset comes from a vCPU, which no drained section of the main loop lets
+ * in: it ends the section first.
  */
 static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
                         int what, NvmeFuzz *other)
@@ -154,8 +172,13 @@ static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
     cmd->cid = cpu_to_le16(n->cid++);
     qtest_memwrite(s, sq + n->sq_tail[q] * sizeof(*cmd), cmd, sizeof(*cmd));
     n->sq_tail[q] = (n->sq_tail[q] + 1) % QSIZE;
-    if (what == SEL_DRAINED) {
+    if (what == SEL_RESET || what == SEL_RESET_OTHER) {
+        nvme_drained_end(s);
+    }
+    if ((what == SEL_DRAINED || what == SEL_DRAINED_NEXT) &&
+        !nvme_fuzz_drained) {
         bdrv_drain_all_begin();
+        nvme_fuzz_drained = true;
     }
     nvme_reg_write(n, 0x1000 + 2 * q * 4, n->sq_tail[q]);
     if (what == SEL_RESET) {
@@ -166,9 +189,8 @@ static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
         nvme_reg_write(other, 0x14, 0);
         return;
     }
-    if (what == SEL_DRAINED) {
-        flush_events(s);
-        bdrv_drain_all_end();
+    if (what != SEL_DRAINED_NEXT) {
+        nvme_drained_end(s);
     }
     /* I/O queues in an IOThread complete from another thread */
     for (i = 0; i < MAX_POLLS; i++) {
@@ -308,6 +330,7 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
     }
 
 out:
+    nvme_drained_end(s);
     nvme_fuzz_reset(s);
 }
 
@@ -354,8 +377,9 @@ static GString *nvme_iothread_args(FuzzTarget *t)
  * namespace 2 on a plain drive.  A subsystem's zones must be changed in
  * one IOThread, so both controllers run their I/O queues in t0; their
  * admin queues, the subsystem's attachments and events stay in the main
- * loop.  t0 does not poll (nvme-iothread-cmd-fuzz's IOThread does): its
- * I/O queues are woken by their ioeventfds.
+ * loop.  t0 does not poll (nvme-iothread-cmd-fuzz's IOThread does), and
+ * the second controller takes its doorbells as MMIO (ioeventfd=off), so a
+ * BH fetches its commands, in drained sections too.
  */
 static GString *nvme_subsys_args(FuzzTarget *t)
 {
@@ -366,7 +390,7 @@ static GString *nvme_subsys_args(FuzzTarget *t)
                              "-device nvme,id=n0,serial=fuzz,subsys=s0,"
                              "addr=04.0,ioeventfd=on,iothread=t0 "
                              "-device nvme,id=n1,serial=fuzz,subsys=s0,"
-                             "addr=05.0,ioeventfd=on,iothread=t0 "
+                             "addr=05.0,ioeventfd=off,iothread=t0 "
                              "-device nvme-ns,bus=n0,drive=z0,nsid=1,"
                              "zoned.backend=on "
                              "-device nvme-ns,bus=n0,drive=d1,nsid=2");
