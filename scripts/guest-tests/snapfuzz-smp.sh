@@ -54,54 +54,41 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     # Stop and continue until the guest has its result (it then waits a
     # little before powering off, so that no command is in flight then).
     rc=0
-    /usr/bin/python3 - "$sock" "$log" <<'PY' || rc=$?
-import json, socket, sys, time
+    # QEMU's own QMP library (python/qemu/qmp in the source tree)
+    PYTHONPATH="$src_dir/python" /usr/bin/python3 - "$sock" "$log" <<'PY' || rc=$?
+import asyncio, sys, time
+from qemu.qmp import QMPError
+from qemu.qmp.legacy import QEMUMonitorProtocol
 
 sock_path, log = sys.argv[1], sys.argv[2]
+qmp = QEMUMonitorProtocol(sock_path)
 for _ in range(600):
     try:
-        s = socket.socket(socket.AF_UNIX)
-        s.connect(sock_path)
+        qmp.connect()
         break
-    except OSError:
+    except (OSError, QMPError):
         time.sleep(0.1)
 else:
     sys.exit("FAIL: no QMP socket after 60 s")
-s.settimeout(30)
-f = s.makefile("rw")
+qmp.settimeout(30)
 
-def execute(cmd):
-    f.write(json.dumps({"execute": cmd}) + "\n")
-    f.flush()
-    while True:
-        line = f.readline()
-        if not line:
-            # QEMU exited: the guest's output says why.
-            raise EOFError
-        r = json.loads(line)
-        if "return" in r:
-            return
-        if "error" in r:
-            sys.exit("FAIL: '%s': %s" % (cmd, r["error"]["desc"]))
-
-f.readline()
-execute("qmp_capabilities")
 pairs = during = 0
 try:
     while True:
         text = open(log, errors="replace").read()
         if "arg-mismatches" in text:
             break
-        execute("stop")
-        execute("cont")
+        qmp.cmd("stop")
+        qmp.cmd("cont")
         pairs += 1
         if "inputs start" in text:
             during += 1
-except EOFError:
-    sys.exit("FAIL: QEMU exited before the guest's result")
-except socket.timeout:
+except asyncio.TimeoutError:
     sys.exit("FAIL: QEMU did not answer within 30 s after %d stop/cont "
              "pairs (hung)" % pairs)
+except (OSError, QMPError) as e:
+    # QEMU exited: the guest's output says why.
+    sys.exit("FAIL: QEMU exited before the guest's result (%s)" % e)
 print("%d stop/cont pairs answered, %d while inputs ran" % (pairs, during))
 if during < 100:
     sys.exit("FAIL: fewer than 100 stop/cont pairs while inputs ran")
