@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Hot-unplug of an nvme controller whose I/O queues run in IOThreads, while
+# the Linux nvme driver has I/O in flight, and hot-plug of it again: three
+# rounds of fio (queue depth 32, two jobs) on the namespace, QMP device_del
+# two seconds into it (the guest ejects the device through ACPI PCI
+# hotplug of a pcie-root-port), then device_add of the same controller and
+# fio writes verified (crc32c) on the namespace that comes back.  QEMU must
+# answer every QMP command, send DEVICE_DELETED, keep running and serve the
+# new controller; the guest must see the namespace go and come back.
+#   scripts/guest-tests/nvme-hotplug.sh MODE
+# MODE: iothreads  a namespace of the controller itself, its queues in two
+#                  IOThreads through iothread-vq-mapping
+#       zoned      a zoned namespace (zoned.backend=on over a null-co zoned
+#                  drive) of an nvme-subsys, which keeps it while the
+#                  controller, in one IOThread, is away; fio --zonemode=zbd
+set -euo pipefail
+
+if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
+    here=$(cd "$(dirname "$0")" && pwd)
+    . "$here/../lib.sh"
+    mode=${1:?usage: nvme-hotplug.sh iothreads|zoned}
+    ctrl='"driver":"nvme","id":"n0","bus":"rp0","serial":"hp0","ioeventfd":true'
+    case "$mode" in
+        iothreads)
+            ctrl+=',"drive":"d0","iothread-vq-mapping":[{"iothread":"t0"},{"iothread":"t1"}]'
+            args=(-object iothread,id=t0 -object iothread,id=t1
+                  -blockdev driver=null-co,node-name=d0,size=268435456,memory-backed=on) ;;
+        zoned)
+            ctrl+=',"subsys":"s0","iothread":"t0"'
+            args=(-object iothread,id=t0
+                  -blockdev driver=null-co,node-name=d0,size=1073741824,zoned=host-managed,zone-size=67108864,zone-capacity=50331648,max-open-zones=6,max-active-zones=8,memory-backed=on
+                  -device nvme-subsys,id=s0,nqn=hp0) ;;
+        *) die "usage: $0 iothreads|zoned" ;;
+    esac
+    ctrl="{$ctrl}"
+    dev=(-device "$ctrl")
+    if [ "$mode" = zoned ]; then
+        # the namespace goes on the controller's bus, by name, so the
+        # controller comes first and not as JSON (-device JSON is created
+        # after the others)
+        dev=(-device nvme,id=n0,bus=rp0,serial=hp0,ioeventfd=on,subsys=s0,iothread=t0
+             -device nvme-ns,bus=n0,nsid=1,drive=d0,zoned.backend=on)
+    fi
+    out="$build_dir/nvme-hotplug-$mode"
+    mkdir -p "$out"
+    sock="$out/qmp.sock" log="$out/guest.log" pidfile="$out/qemu.pid"
+    rm -f "$sock" "$pidfile"
+    qemu_opt=()
+    [ -n "${QEMU:-}" ] && qemu_opt=(--qemu "$QEMU")
+    "$here/../guest-run" "${qemu_opt[@]}" --smp 2 --mem 1536 --timeout 600 \
+        "$0" "$mode" -- "${args[@]}" \
+        -device pcie-root-port,id=rp0,chassis=1,slot=1 "${dev[@]}" \
+        -qmp "unix:$sock,server=on,wait=off" -pidfile "$pidfile" \
+        >"$log" 2>&1 &
+    guest=$!
+    rc=0
+    # QEMU's own QMP library (python/qemu/qmp in the source tree)
+    PYTHONPATH="$src_dir/python" /usr/bin/python3 - "$sock" "$log" "$ctrl" <<'PY' || rc=$?
+import asyncio, json, sys, time
+from qemu.qmp import QMPError
+from qemu.qmp.legacy import QEMUMonitorProtocol
+
+sock_path, log, ctrl = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+qmp = QEMUMonitorProtocol(sock_path)
+for _ in range(600):
+    try:
+        qmp.connect()
+        break
+    except (OSError, QMPError):
+        time.sleep(0.1)
+else:
+    sys.exit("FAIL: no QMP socket after 60 s")
+qmp.settimeout(60)
+
+def wait_for(line):
+    for _ in range(3000):
+        text = open(log, errors="replace").read()
+        if line in text.splitlines():
+            return
+        if "guest-run: exit status" in text:
+            sys.exit("FAIL: the guest ended before it asked for '%s'" % line)
+        time.sleep(0.1)
+    sys.exit("FAIL: the guest did not ask for '%s' within 300 s" % line)
+
+try:
+    for r in (1, 2, 3):
+        wait_for("nvme-hotplug: unplug %d" % r)
+        qmp.cmd("device_del", id="n0")
+        while True:
+            ev = qmp.pull_event(wait=60)
+            if ev is None:
+                sys.exit("FAIL: no DEVICE_DELETED within 60 s (round %d)" % r)
+            if ev["event"] == "DEVICE_DELETED" and \
+               ev["data"].get("device") == "n0":
+                break
+        wait_for("nvme-hotplug: plug %d" % r)
+        qmp.cmd("device_add", **ctrl)
+except asyncio.TimeoutError:
+    sys.exit("FAIL: QEMU did not answer within 60 s (hung)")
+except (OSError, QMPError) as e:
+    sys.exit("FAIL: QEMU exited or refused a command (%s)" % e)
+print("3 rounds of device_del and device_add answered")
+PY
+    if [ "$rc" != 0 ] && [ -s "$pidfile" ]; then
+        kill -KILL "$(cat "$pidfile")" 2>/dev/null || true
+    fi
+    wait "$guest" || rc=1
+    grep -a -E '^(ok|FAIL)' "$log" || tail -n 5 "$log"
+    exit "$rc"
+fi
+
+# In the guest.
+mode=$1
+dev=/dev/nvme0n1
+fail() { echo "FAIL ($mode): $*"; exit 1; }
+zbd=() rw=randrw vrw=randwrite
+if [ "$mode" = zoned ]; then
+    zbd=(--zonemode=zbd --max_open_zones=4) rw=write vrw=write
+fi
+modprobe nvme
+for _ in $(seq 100); do [ -b $dev ] && break; sleep 0.1; done
+[ -b $dev ] || fail "no $dev"
+for round in 1 2 3; do
+    [ "$mode" = zoned ] && blkzone reset $dev
+    # --allow_file_create=0: a job that reopens the path after the device
+    # went must fail, not create a file in /dev
+    fio --name=load --filename=$dev --allow_file_create=0 --direct=1 \
+        --ioengine=libaio --rw=$rw "${zbd[@]}" --bs=4k --size=256m \
+        --iodepth=32 --numjobs=2 --time_based --runtime=60 \
+        >/tmp/load$round.log 2>&1 &
+    load=$!
+    sleep 2
+    kill -0 $load 2>/dev/null || fail "fio ended before the unplug: $(tail -n 3 /tmp/load$round.log)"
+    echo "nvme-hotplug: unplug $round"
+    for _ in $(seq 600); do [ -e $dev ] || break; sleep 0.1; done
+    [ -e $dev ] && fail "$dev still there 60 s after the unplug (round $round)"
+    # fio fails on the gone device; a wait that lasts its whole 60 s means
+    # its I/O went on somewhere
+    start=$(date +%s)
+    wait $load && fail "fio did not see the device go (round $round)"
+    [ $(($(date +%s) - start)) -lt 50 ] || fail "fio ran on for 50 s after the unplug (round $round)"
+    echo "nvme-hotplug: plug $round"
+    for _ in $(seq 600); do [ -b $dev ] && break; sleep 0.1; done
+    [ -b $dev ] || fail "$dev not back 60 s after the plug (round $round)"
+    [ "$mode" = zoned ] && blkzone reset $dev
+    fio --name=verify --filename=$dev --allow_file_create=0 --direct=1 \
+        --ioengine=libaio --rw=$vrw "${zbd[@]}" --bs=4k --size=64m \
+        --iodepth=16 --verify=crc32c --do_verify=1 >/tmp/verify$round.log 2>&1 ||
+        fail "fio verify on the plugged controller: $(tail -n 5 /tmp/verify$round.log)"
+    echo "ok: round $round: unplugged with I/O in flight, plugged, 64 MiB verified"
+done
