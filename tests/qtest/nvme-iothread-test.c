@@ -496,6 +496,39 @@ static void test_io(const void *opaque)
     nvme_stop(c);
 }
 
+/*
+ * Set Features turning the volatile write cache off completes once the
+ * namespace is flushed.  Controllers in IOThreads run Set Features with
+ * the I/O queues of the subsystem stopped, and that flush completes after
+ * the command returned: its completion must start them again, or no I/O
+ * command completes after it.  The cache on again, too.
+ */
+static void test_vwc_off(const void *opaque)
+{
+    Nvme *c = nvme_start(opaque);
+    NvmeCmd cmd = {
+        .opcode = NVME_ADM_CMD_SET_FEATURES,
+        .cdw10 = cpu_to_le32(NVME_VOLATILE_WRITE_CACHE),
+    };
+    uint32_t dw0 = 1;
+
+    g_assert_cmphex(nvme_write_pattern(c, 1, 8, 0x11), ==, 0);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+    g_assert_cmphex(nvme_write_pattern(c, 1, 16, 0x22), ==, 0);
+    nvme_check_pattern(c, 1, 8, 0x11);
+    nvme_check_pattern(c, 1, 16, 0x22);
+
+    cmd.opcode = NVME_ADM_CMD_GET_FEATURES;
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, &dw0), ==, 0);
+    g_assert_cmphex(dw0, ==, 0);
+
+    cmd.opcode = NVME_ADM_CMD_SET_FEATURES;
+    cmd.cdw11 = cpu_to_le32(1);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL), ==, 0);
+    nvme_io_rounds(c, 2);
+    nvme_stop(c);
+}
+
 /* A queue depth of QSIZE - 1: every entry of the queue in flight at once */
 static void test_io_batch(const void *opaque)
 {
@@ -2539,6 +2572,7 @@ int main(int argc, char **argv)
 
         add_mode_test(m, "io", test_io);
         add_mode_test(m, "io-batch", test_io_batch);
+        add_mode_test(m, "vwc-off", test_vwc_off);
         add_mode_test(m, "dbbuf/eventidx-init", test_dbbuf_eventidx_init);
         add_mode_test(m, "dbbuf/inaccessible", test_dbbuf_inaccessible);
         add_mode_test(m, "dbbuf/again", test_dbbuf_again);
