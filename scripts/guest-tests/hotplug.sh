@@ -64,23 +64,14 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         >"$log" 2>&1 &
     guest=$!
     rc=0
-    # QEMU's own QMP library (python/qemu/qmp in the source tree)
-    PYTHONPATH="$src_dir/python" /usr/bin/python3 - "$sock" "$log" "$ctrl" <<'PY' || rc=$?
+    # QEMU's own QMP library (guest_qmp.py)
+    PYTHONPATH="$src_dir/python:$here" /usr/bin/python3 - "$sock" "$log" "$ctrl" <<'PY' || rc=$?
 import asyncio, json, sys, time
 from qemu.qmp import QMPError
-from qemu.qmp.legacy import QEMUMonitorProtocol
+import guest_qmp
 
 sock_path, log, ctrl = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-qmp = QEMUMonitorProtocol(sock_path)
-for _ in range(600):
-    try:
-        qmp.connect()
-        break
-    except (OSError, QMPError):
-        time.sleep(0.1)
-else:
-    sys.exit("FAIL: no QMP socket after 60 s")
-qmp.settimeout(60)
+qmp = guest_qmp.connect(sock_path, 60)
 
 def wait_for(line):
     for _ in range(3000):

@@ -54,23 +54,14 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     # Stop and continue until the guest has its result (it then waits a
     # little before powering off, so that no command is in flight then).
     rc=0
-    # QEMU's own QMP library (python/qemu/qmp in the source tree)
-    PYTHONPATH="$src_dir/python" /usr/bin/python3 - "$sock" "$log" <<'PY' || rc=$?
+    # QEMU's own QMP library (guest_qmp.py)
+    PYTHONPATH="$src_dir/python:$here" /usr/bin/python3 - "$sock" "$log" <<'PY' || rc=$?
 import asyncio, sys, time
 from qemu.qmp import QMPError
-from qemu.qmp.legacy import QEMUMonitorProtocol
+import guest_qmp
 
 sock_path, log = sys.argv[1], sys.argv[2]
-qmp = QEMUMonitorProtocol(sock_path)
-for _ in range(600):
-    try:
-        qmp.connect()
-        break
-    except (OSError, QMPError):
-        time.sleep(0.1)
-else:
-    sys.exit("FAIL: no QMP socket after 60 s")
-qmp.settimeout(30)
+qmp = guest_qmp.connect(sock_path, 30)
 
 pairs = during = 0
 try:
