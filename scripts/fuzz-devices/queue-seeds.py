@@ -422,7 +422,8 @@ ZSA_CLOSE, ZSA_FINISH, ZSA_OPEN, ZSA_RESET, ZSA_OFFLINE = 1, 2, 3, 4, 5
 ZONE_LBAS = 4 * 1024 * 1024 // 512
 
 
-SEL_RESET_OTHER, SEL_DRAINED_NEXT, SEL_CTRL1 = 3 << 2, 4 << 2, 1 << 5
+SEL_DRAINED, SEL_RESET_OTHER, SEL_DRAINED_NEXT = 2 << 2, 3 << 2, 4 << 2
+SEL_CTRL1 = 1 << 5
 
 
 def sqe(io, opcode, nsid=1, cdw=(0, 0, 0, 0, 0, 0), prp1=0, keep=False,
@@ -495,6 +496,14 @@ def nvme_reproducers():
         sqe(False, NVME_ADM_CREATE_SQ, 0, (63 << 16 | 1, 1 << 16 | 1, 0, 0,
                                            0, 0), prp1=IOSQ_ADDR, keep=True) +
         b''.join(sqe(True, NVME_READ, 1, prp1=i * 4096) for i in range(6)))
+    # Set Features turning the volatile write cache off, its doorbell rung
+    # in a drained section whose end runs the admin queue's BH first: the
+    # flush of the namespace waited in the drive's queue for the end of
+    # the section, under that BH (QEMU hung; patch "hw/nvme: flush without
+    # waiting when the volatile write cache is disabled").
+    yield 'set-features-vwc-drained', sqe(False, NVME_ADM_SET_FEATURES, 0,
+                                          (0x06, 0, 0, 0, 0, 0),
+                                          sel=SEL_DRAINED)
 
 
 NVME_ADM_NS_ATTACHMENT, NVME_ADM_AER = 0x15, 0x0c
