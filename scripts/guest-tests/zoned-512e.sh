@@ -6,7 +6,8 @@
 # checks each layer makes against it.
 #   - the node: a zone append of 512 bytes is refused (EINVAL) and leaves
 #     the zone empty, one of 4 KiB lands at the write pointer, through
-#     host_device and through a raw node over it;
+#     host_device and through a raw node over it; qemu-img convert -n
+#     onto it writes each zone in order up to its last data;
 #   - scsi-hd: physical_block_size=512 is refused at realize with an error
 #     that names the drive's 4 KiB; by default it takes the disk's 4 KiB;
 #   - nvme-ns zoned.backend=on: logical_block_size=512 is refused at
@@ -66,6 +67,24 @@ for opts in "driver=host_device,filename=$dev" \
     expect "$opts: zone 2's write pointer after the append" \
         "$(zone_wp 2)" 0x000008
 done
+blkzone reset "$dev"
+
+# qemu-img convert onto the disk (-n): zone 1 written up to its data's end,
+# the boundary of zones 2 and 3 crossed, zone 5 full; zones that already
+# hold data are reset first.
+dd if=/dev/urandom of="$dev" bs=64k count=1 seek=$((7 * 64)) oflag=direct status=none
+"$QEMU_BUILD/qemu-img" create -q -f raw /tmp/src.raw 64M
+"$QEMU_BUILD/qemu-io" -f raw -c "write -P 0x22 5M 1M" -c "write -P 0x33 11M 2M" \
+    -c "write -P 0x44 20M 4M" /tmp/src.raw >/dev/null
+"$QEMU_BUILD/qemu-img" convert -n -t none -f raw -O raw /tmp/src.raw "$dev" ||
+    fail "qemu-img convert onto the disk"
+"$QEMU_BUILD/qemu-img" compare -f raw -F raw /tmp/src.raw "$dev" ||
+    fail "the disk is not the source after qemu-img convert"
+expect "zone 1's write pointer after convert" "$(zone_wp 1)" 0x001000
+expect "zone 2 after convert" "$(zone_cond 2)" fu
+expect "zone 3's write pointer after convert" "$(zone_wp 3)" 0x000800
+expect "zone 5 after convert" "$(zone_cond 5)" fu
+expect "zone 7 after convert (reset)" "$(zone_cond 7)" em
 blkzone reset "$dev"
 
 # run_qemu ARGS...: QEMU realizes the devices and quits (qtest
