@@ -225,6 +225,7 @@ int nvme_zns_blk_setup(NvmeNamespace *ns, Error **errp)
     ns->zns_blk.bounce = shres_create(NVME_ZNS_BLK_BOUNCE_MAX);
     /* See nvme_zns_blk_writethrough() */
     blk_set_device_writethrough(blk, true);
+    blk_set_device_zoned(blk, true);
 
     trace_pci_nvme_zns_blk_setup(name, ns->zone_size, ns->num_zones,
                                  max_open, max_active,
