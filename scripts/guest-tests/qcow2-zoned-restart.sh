@@ -84,11 +84,6 @@ for i in 1 2 3; do
     devs+=("$d")
 done
 
-wp_of() { # wp_of INDEX -> write pointer in sectors from the zone's start
-    blkzone report --offset $(($1 * zs)) --count 1 "$dev" |
-        sed -n 's/.*wptr 0x\([0-9a-f]*\).*/\1/p' | { read -r w; echo $((16#$w)); }
-}
-
 # same_data WHAT DISK-BLOCK COUNT DATA-BLOCK|zero, in 64 KiB blocks
 same_data() {
     dd if="$dev" of=/tmp/disk bs=64k skip="$2" count="$3" iflag=direct status=none
@@ -119,9 +114,9 @@ for i in 1 2 3; do
         expect "image $i zone 4 before the restart" "$(zone_cond 4)" oe
     else
         expect "image $i zone 2 after the restart" "$(zone_cond 2)" cl
-        expect "image $i zone 2 write pointer" "$(wp_of 2)" 2048
+        expect "image $i zone 2 write pointer" "$(zone_wp 2)" 2048
         expect "image $i zone 3" "$(zone_cond 3)" cl
-        expect "image $i zone 3 write pointer" "$(wp_of 3)" 1024
+        expect "image $i zone 3 write pointer" "$(zone_wp 3)" 1024
         expect "image $i zone 4 (was open, nothing written)" "$(zone_cond 4)" em
         expect "image $i zone 5" "$(zone_cond 5)" fu
         expect "image $i zone 6" "$(zone_cond 6)" em
@@ -135,7 +130,7 @@ for i in 1 2 3; do
         echo "ok: image $i data as written"
         # The zones still work: write on at zone 2's write pointer.
         dd if="$work/data" of="$dev" bs=64k count=1 seek=$((2 * 256 + 16)) oflag=direct status=none
-        expect "image $i zone 2 written on" "$(wp_of 2)" 2176
+        expect "image $i zone 2 written on" "$(zone_wp 2)" 2176
     fi
 done
 echo "guest $phase done"

@@ -47,11 +47,6 @@ expect "logical_block_size" "$(cat $q/logical_block_size)" 512
 expect "physical_block_size" "$(cat $q/physical_block_size)" 4096
 expect "zone_write_granularity" "$(cat $q/zone_write_granularity)" 4096
 
-zone_wp() { # zone_wp INDEX -> write pointer (sectors from the zone start, hex)
-    blkzone report --offset $(($1 * zs)) --count 1 "$dev" |
-        sed -n 's/.*wptr \(0x[0-9a-f]*\).*/\1/p'
-}
-
 # The node.  qemu-io prints an error and goes on: check its output.
 for opts in "driver=host_device,filename=$dev" \
             "driver=raw,file.driver=host_device,file.filename=$dev"; do
@@ -65,7 +60,7 @@ for opts in "driver=host_device,filename=$dev" \
         fail "$opts: a 4 KiB append did not land at zone 2's start"
     expect "$opts: zone 1 after the refused append" "$(zone_cond 1)" em
     expect "$opts: zone 2's write pointer after the append" \
-        "$(zone_wp 2)" 0x000008
+        "$(zone_wp 2)" 8
 done
 blkzone reset "$dev"
 
@@ -80,9 +75,9 @@ dd if=/dev/urandom of="$dev" bs=64k count=1 seek=$((7 * 64)) oflag=direct status
     fail "qemu-img convert onto the disk"
 "$QEMU_BUILD/qemu-img" compare -f raw -F raw /tmp/src.raw "$dev" ||
     fail "the disk is not the source after qemu-img convert"
-expect "zone 1's write pointer after convert" "$(zone_wp 1)" 0x001000
+expect "zone 1's write pointer after convert" "$(zone_wp 1)" 4096
 expect "zone 2 after convert" "$(zone_cond 2)" fu
-expect "zone 3's write pointer after convert" "$(zone_wp 3)" 0x000800
+expect "zone 3's write pointer after convert" "$(zone_wp 3)" 2048
 expect "zone 5 after convert" "$(zone_cond 5)" fu
 expect "zone 7 after convert (reset)" "$(zone_cond 7)" em
 blkzone reset "$dev"

@@ -16,6 +16,11 @@ zone_cond() { # zone_cond INDEX -> condition abbreviation (nw em oi oe cl fu ro 
         sed -n 's/.*zcond: *[0-9]*(\([a-z]*\)).*/\1/p'
 }
 
+zone_wp() { # zone_wp INDEX -> write pointer in sectors from the zone's start
+    blkzone report --offset $(($1 * zs)) --count 1 "$dev" |
+        sed -n 's/.*wptr 0x\([0-9a-f]*\).*/\1/p' | { read -r w; echo $((16#$w)); }
+}
+
 # zoned_walk_zone INDEX: an empty sequential zone goes through explicit open,
 # close (back to empty), a write (implicitly open), close, finish and reset.
 zoned_walk_zone() {
