@@ -7,7 +7,9 @@
 #   - the node: a zone append of 512 bytes is refused (EINVAL) and leaves
 #     the zone empty, one of 4 KiB lands at the write pointer, through
 #     host_device and through a raw node over it; qemu-img convert -n
-#     onto it writes each zone in order up to its last data;
+#     onto it writes each zone in order up to its last data; qemu-img
+#     create and convert without -n reset its first zone instead of
+#     writing a zero sector there, and convert the zones holding data;
 #   - scsi-hd: physical_block_size=512 is refused at realize with an error
 #     that names the drive's 4 KiB; by default it takes the disk's 4 KiB;
 #   - nvme-ns zoned.backend=on: logical_block_size=512 is refused at
@@ -80,6 +82,26 @@ expect "zone 2 after convert" "$(zone_cond 2)" fu
 expect "zone 3's write pointer after convert" "$(zone_wp 3)" 2048
 expect "zone 5 after convert" "$(zone_cond 5)" fu
 expect "zone 7 after convert (reset)" "$(zone_cond 7)" em
+
+# Without -n, qemu-img creates the target, which for a host_device means
+# opening it and clearing its first sector: a sequential first zone is
+# reset instead (a write there would miss its write pointer, or move it),
+# and convert resets the zones that hold data as with -n.
+blkzone reset -o 0 -c 1 "$dev"
+dd if=/dev/urandom of="$dev" bs=4k count=1 oflag=direct status=none
+"$QEMU_BUILD/qemu-img" create -q -f raw "$dev" 64M ||
+    fail "qemu-img create on the disk, zone 0 holding data"
+expect "zone 0 after qemu-img create" "$(zone_cond 0)" em
+"$QEMU_BUILD/qemu-img" create -q -f raw "$dev" 64M ||
+    fail "qemu-img create on the disk, zone 0 empty"
+expect "zone 0 after qemu-img create of an empty zone" "$(zone_cond 0)" em
+dd if=/dev/urandom of="$dev" bs=4k count=1 oflag=direct status=none
+"$QEMU_BUILD/qemu-img" convert -t none -f raw -O raw /tmp/src.raw "$dev" ||
+    fail "qemu-img convert onto the disk without -n"
+"$QEMU_BUILD/qemu-img" compare -f raw -F raw /tmp/src.raw "$dev" ||
+    fail "the disk is not the source after qemu-img convert without -n"
+expect "zone 1's write pointer after convert without -n" "$(zone_wp 1)" 4096
+expect "zone 5 after convert without -n" "$(zone_cond 5)" fu
 blkzone reset "$dev"
 
 # run_qemu ARGS...: QEMU realizes the devices and quits (qtest
