@@ -153,6 +153,14 @@ static void zt_queue(ZonedTest *t, ZtRequest *r, uint32_t type,
     if (out_len) {
         qvirtqueue_add(t->qts, t->vq, out_addr, out_len, false, true);
     }
+    if (type == VIRTIO_BLK_T_ZONE_APPEND) {
+        /*
+         * One buffer for the sector and the status, as Linux submits it:
+         * a retry (werror=stop) must find the status at its end again
+         */
+        qvirtqueue_add(t->qts, t->vq, r->in_addr, in_len + 1, true, false);
+        return;
+    }
     if (in_len) {
         qvirtqueue_add(t->qts, t->vq, r->in_addr, in_len, true, true);
     }
