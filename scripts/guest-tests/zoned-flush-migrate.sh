@@ -9,8 +9,8 @@
 # virtio-blk-device/flush-only; scsi-hd: the request's remaining count).
 #
 # Two QEMUs in the guest (qtest accelerator; the test is the driver, through
-# the qtest protocol, of a legacy virtio-blk-pci or virtio-scsi-pci
-# function).  The source has blkdebug between raw and host_device: it fails
+# the qtest protocol, of a legacy virtio-blk-pci function, in the main loop
+# and in an IOThread, or virtio-scsi-pci function).  The source has blkdebug between raw and host_device: it fails
 # the first flush and the write to zone 2's start once.  One kick makes
 # available 4 KiB to zone 1 (virtio-blk: a zone append; scsi-hd: a WRITE
 # (16) at its start), written, then its flush fails: only a flush is left to
@@ -44,7 +44,7 @@ bytes_in() {
         od -An -tx1 -v | tr -s ' ' '\n' | grep . | sort -u | tr -d '\n'
 }
 
-for frontend in virtio-blk scsi-hd; do
+for frontend in virtio-blk virtio-blk-iothread scsi-hd; do
 echo "=== $frontend"
 blkzone reset "$dev"
 PYTHONPATH="$pypath" /usr/bin/python3 - "$QEMU_BUILD/qemu-system-x86_64" \
@@ -63,9 +63,12 @@ T_HDR, T_IN = 0x200200, 0x203200
 SOCK = '/tmp/flush-migrate.sock'
 NEXT, WRITE = 1, 2
 ERR = ',werror=stop,rerror=stop,write-cache=off'
-if frontend == 'virtio-blk':
-    DEVICES = ['-device', 'virtio-blk-pci,id=vblk,drive=drive0,addr=4,'
-               'disable-modern=on,disable-legacy=off' + ERR]
+if frontend.startswith('virtio-blk'):
+    IOTHREAD = ',iothread=t0' if frontend.endswith('iothread') else ''
+    frontend = 'virtio-blk'
+    DEVICES = ['-object', 'iothread,id=t0',
+               '-device', 'virtio-blk-pci,id=vblk,drive=drive0,addr=4,'
+               'disable-modern=on,disable-legacy=off' + IOTHREAD + ERR]
     FEATURES, QUEUE = ZONED, 0
     HDR, IN = 16, 9             # virtio_blk_outhdr; append sector, status
 else:
