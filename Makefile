@@ -12,7 +12,8 @@
 #                      qemu-io workload, ZONED_CRASH_GUEST_ROUNDS (5) of a Linux guest's
 #   make fio-zbd    fio's own zoned test suite (t/zbd) in Linux guests: every section of its
 #                   run-tests-against-nullb through virtio-blk, scsi-hd and nvme
-#                   (FRONTENDS=..., SECTIONS=..., JOBS=N; table in build/fio-zbd/results.txt)
+#                   (FRONTENDS=..., SECTIONS=..., JOBS=N, FIO_ZBD_BACKEND=qcow2 for zoned
+#                   qcow2 images; table in build/fio-zbd/results.txt)
 #   make refresh    write edits made in build/src back into patches/ and the overlay
 #   make deps       install the Debian packages (as root)
 

@@ -9,6 +9,8 @@
 #   SECTIONS="2 3 ... 19"                the sections (default: all)
 #   JOBS=N                               guests at once (default: nproc)
 #   FIO_ZBD_SIZE=MiB                     drive size (default 512)
+#   FIO_ZBD_BACKEND=null-co|qcow2        the drive: memory-backed null-co
+#                                        (default) or a zoned qcow2 image
 #
 # Each run's console goes to build/fio-zbd/FRONTEND-SECTION.log; the table
 # of results (passed, skipped and failed fio tests, wall time) to stdout and
@@ -48,7 +50,7 @@ for f in $frontends; do
     done
 done | xargs -P "$jobs" -L 1 bash -c 'run_one "$0" "$1"' >"$out/results.unsorted"
 {
-    echo "fio $(basename "$("$here/fio-source.sh")") t/zbd, ${FIO_ZBD_SIZE:-512} MiB null-co zoned drive, Linux guest under TCG"
+    echo "fio $(basename "$("$here/fio-source.sh")") t/zbd, ${FIO_ZBD_SIZE:-512} MiB ${FIO_ZBD_BACKEND:-null-co} zoned drive, Linux guest under TCG"
     echo "$header"
     sort -k1,1 -k2,2n "$out/results.unsorted"
 } | tee "$out/results.txt"

@@ -14,7 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # (linux-aio, io_uring, 9p), meson/ninja.  Guest harness:
 # busybox-static, cpio, kmod.  Guest-side test tools (the guest sees the host's
 # root file system read-only over 9p): fio, util-linux (blkzone), nvme-cli,
-# sg3-utils (sg_inq, for fio's t/zbd on SCSI disks).
+# sg3-utils (sg_inq, for fio's t/zbd on SCSI disks), btrfs-progs and
+# f2fs-tools (zoned file systems on the series' zoned disks).
 # Fuzzing: clang with libFuzzer and the sanitizers (libclang-rt-dev), llvm
 # (llvm-cov, llvm-profdata), afl++; libc++ and unzip for the OSS-Fuzz build
 # (make oss-fuzz compiles C++ with -stdlib=libc++, as OSS-Fuzz does).
@@ -29,7 +30,7 @@ packages=(
   libcap-ng-dev libattr1-dev libzstd-dev libfdt-dev
   seabios ipxe-qemu
   busybox-static cpio kmod xz-utils zstd
-  fio util-linux nvme-cli sg3-utils
+  fio util-linux nvme-cli sg3-utils btrfs-progs f2fs-tools
   clang libclang-rt-dev llvm afl++ libc++-dev libc++abi-dev unzip
   perl gnuplot-nox sudo git-email libmailtools-perl
 )

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fio's own zoned block device test suite (t/zbd/test-zbd-support, built by
 # scripts/fio-source.sh) in a Linux guest, against a memory-backed null-co
-# zoned drive seen through one frontend, in the device layout of one section
-# of fio's t/zbd/run-tests-against-nullb:
+# zoned drive (or, with FIO_ZBD_BACKEND=qcow2, a zoned qcow2 image made by
+# qemu-img create in build/fio-zbd) seen through one frontend, in the device
+# layout of one section of fio's t/zbd/run-tests-against-nullb:
 #
 #   scripts/guest-tests/fio-zbd.sh FRONTEND SECTION [TEST...]
 #
@@ -40,12 +41,30 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     size_mib=${FIO_ZBD_SIZE:-512}
     mib=1048576
     nr_conv=$((size_mib / zsize_mib * conv_pcnt / 100))
-    drive="driver=null-co,node-name=zdev,size=$((size_mib * mib)),zoned=host-managed"
-    drive+=",zone-size=$((zsize_mib * mib)),memory-backed=on,read-zeroes=on"
-    [ "$nr_conv" = 0 ] || drive+=",zone-nr-conv=$nr_conv"
-    [ "$zcap_mib" = "$zsize_mib" ] || drive+=",zone-capacity=$((zcap_mib * mib))"
-    [ "$max_open" = 0 ] || drive+=",max-open-zones=$max_open"
-    [ "$max_active" = 0 ] || drive+=",max-active-zones=$max_active"
+    backend=${FIO_ZBD_BACKEND:-null-co}
+    img=
+    case "$backend" in
+        null-co)
+            drive="driver=null-co,node-name=zdev,size=$((size_mib * mib)),zoned=host-managed"
+            drive+=",zone-size=$((zsize_mib * mib)),memory-backed=on,read-zeroes=on"
+            [ "$nr_conv" = 0 ] || drive+=",zone-nr-conv=$nr_conv"
+            [ "$zcap_mib" = "$zsize_mib" ] || drive+=",zone-capacity=$((zcap_mib * mib))"
+            [ "$max_open" = 0 ] || drive+=",max-open-zones=$max_open"
+            [ "$max_active" = 0 ] || drive+=",max-active-zones=$max_active"
+            ;;
+        qcow2)
+            mkdir -p "$build_dir/fio-zbd"
+            img="$build_dir/fio-zbd/$frontend-$section.qcow2"
+            opts="zone.mode=host-managed,zone.size=$((zsize_mib * mib))"
+            [ "$nr_conv" = 0 ] || opts+=",zone.conventional_zones=$nr_conv"
+            [ "$zcap_mib" = "$zsize_mib" ] || opts+=",zone.capacity=$((zcap_mib * mib))"
+            [ "$max_open" = 0 ] || opts+=",zone.max_open_zones=$max_open"
+            [ "$max_active" = 0 ] || opts+=",zone.max_active_zones=$max_active"
+            "$qemu_build/qemu-img" create -q -f qcow2 -o "$opts" "$img" "${size_mib}M"
+            drive="driver=qcow2,node-name=zdev,file.driver=file,file.filename=$img"
+            ;;
+        *) die "FIO_ZBD_BACKEND=$backend: null-co or qcow2" ;;
+    esac
     skip() { echo "SKIP: $frontend cannot express section $section: $*"; exit 77; }
     bs=logical_block_size=4096,physical_block_size=4096
     case "$frontend" in
@@ -63,15 +82,22 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         *) die "unknown frontend $frontend (virtio-blk, scsi-hd, nvme)" ;;
     esac
     fio_tree=$("$here/../fio-source.sh")
-    info "$frontend, section $section: ${size_mib} MiB, $nr_conv conventional zones," \
+    info "$frontend on $backend, section $section: ${size_mib} MiB, $nr_conv conventional zones," \
          "zones of $zsize_mib MiB (capacity $zcap_mib), max open $max_open, max active $max_active"
     # As run-tests-against-nullb: with an open limit, test-zbd-support gets
     # it with -o, which also resets every zone before each writing test, so
     # that zones a previous test left open or closed do not hold the active
     # resources a test needs (fio: "Exceeded max_active_zones limit").
-    exec "$here/../guest-run" --mem 1024 --timeout "${FIO_ZBD_TIMEOUT:-3000}" \
+    rc=0
+    "$here/../guest-run" --mem 1024 --timeout "${FIO_ZBD_TIMEOUT:-3000}" \
         "$0" "$frontend" "$fio_tree" "$max_open" "$@" -- \
-        -blockdev "$drive" "${dev[@]}"
+        -blockdev "$drive" "${dev[@]}" || rc=$?
+    if [ -n "$img" ]; then
+        # The image must still be consistent after all that
+        "$qemu_build/qemu-img" check -q "$img" || { echo "FAIL: qemu-img check $img"; rc=1; }
+        rm -f "$img"
+    fi
+    exit $rc
 fi
 
 # In the guest.

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Linux's zoned file systems on the series' zoned disks, and on zoned qcow2
+# images across a restart of QEMU.  Three zoned qcow2 images: a first
+# guest makes a btrfs in zoned mode (mkfs.btrfs -O zoned) on each, through
+# virtio-blk, scsi-hd (ZBC) and nvme-ns (zoned.backend=on), fills it with
+# a large file and many small ones, and powers off; a second QEMU shows
+# each image through another frontend (virtio-blk -> scsi-hd -> nvme ->
+# virtio-blk; nvme and virtio-blk with their queues in IOThreads), and its
+# guest mounts the file system, finds every file as written, writes more,
+# deletes files and balances them away (btrfs relocates the used block
+# groups and resets their zones: fewer zones in use after it), and runs
+# `btrfs scrub` and `btrfs check` on it.  A fourth disk, null-co with
+# conventional zones through virtio-blk, carries an F2FS (mkfs.f2fs -m,
+# its metadata in the conventional zones).  qemu-img check then finds each
+# image consistent.
+set -euo pipefail
+
+# 512 MiB images of 8 MiB zones, no limits: what all three frontends show.
+zone_opts=zone.mode=host-managed,zone.size=8M
+
+frontend_args() { # frontend_args FRONTEND IMAGE-NUMBER IMAGE [DEVICE-OPTIONS]
+    local node=img$2
+    echo "-blockdev driver=qcow2,node-name=$node,file.driver=file,file.filename=$3"
+    case "$1" in
+        virtio) echo "-device virtio-blk-pci,drive=$node,serial=zf$2${4:-}" ;;
+        scsi) echo "-device scsi-hd,bus=scsi0.0,drive=$node,serial=zf$2,scsi-id=$2,lun=0" ;;
+        nvme) echo "-device nvme,id=nvme$2,serial=zf$2${4:-}" \
+                   "-device nvme-ns,bus=nvme$2,nsid=1,drive=$node,zoned.backend=on" ;;
+    esac
+}
+
+if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
+    here=$(cd "$(dirname "$0")" && pwd)
+    . "$here/../lib.sh"
+    command -v mkfs.btrfs >/dev/null && command -v mkfs.f2fs >/dev/null ||
+        die "mkfs.btrfs or mkfs.f2fs missing; run scripts/install-deps.sh"
+    # The guest sees the host's files read-only: the data to write is here.
+    mkdir -p "$build_dir/tmp"
+    work=$(mktemp -d "$build_dir/tmp/zoned-filesystems.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    head -c 24M /dev/urandom >"$work/data"
+    for i in 1 2 3; do
+        "$qemu_build/qemu-img" create -q -f qcow2 -o "$zone_opts" "$work/z$i.qcow2" 512M
+    done
+    # 512 MiB, 4 MiB zones, the first 32 conventional (F2FS's metadata)
+    f2fs=(-blockdev "driver=null-co,node-name=f2,size=536870912,zoned=host-managed,zone-size=4194304,zone-nr-conv=32,memory-backed=on,read-zeroes=on"
+          -device virtio-blk-pci,drive=f2,serial=zf4)
+    # Boot 1 makes the file systems, boot 2 checks through the next
+    # frontend, virtio-blk and nvme with their queues in IOThreads.
+    first=(virtio scsi nvme) second=(scsi nvme virtio)
+    declare -A in_iothread=([nvme]=,ioeventfd=on,iothread=t0 [virtio]=,iothread=t1)
+    for phase in write check; do
+        args=(-device virtio-scsi-pci,id=scsi0)
+        [ $phase = write ] || args+=(-object iothread,id=t0 -object iothread,id=t1)
+        for i in 1 2 3; do
+            opts=
+            if [ $phase = write ]; then
+                fe=${first[i - 1]}
+            else
+                fe=${second[i - 1]} opts=${in_iothread[$fe]:-}
+            fi
+            # shellcheck disable=SC2207
+            args+=($(frontend_args "$fe" "$i" "$work/z$i.qcow2" "$opts"))
+        done
+        [ $phase = write ] && args+=("${f2fs[@]}")
+        echo "=== boot $phase: ${args[*]}"
+        "$here/../guest-run" --mem 1024 --timeout 900 "$@" "$0" "$phase" "$work" -- "${args[@]}"
+    done
+    for i in 1 2 3; do
+        "$qemu_build/qemu-img" check "$work/z$i.qcow2" ||
+            die "qemu-img check of image $i failed"
+    done
+    echo "all zoned file system checks passed"
+    exit 0
+fi
+
+# In the guest.
+phase=$1 work=$2
+. "$GUEST_TOP/scripts/guest-tests/zoned-lib.sh"
+modprobe virtio_blk; modprobe virtio_scsi; modprobe sd_mod; modprobe nvme
+modprobe btrfs
+[ "$phase" = write ] && modprobe f2fs
+
+disk_of() { # disk_of SERIAL -> /dev/X
+    local d
+    for d in /sys/block/*; do
+        if grep -qs "$1" "$d/serial" "$d/device/serial" "$d/device/vpd_pg80" 2>/dev/null; then
+            echo "/dev/$(basename "$d")"
+            return
+        fi
+    done
+}
+wait_disk() { # wait_disk SERIAL -> /dev/X, a host-managed disk
+    local d="" t
+    for t in $(seq 100); do
+        d=$(disk_of "$1")
+        [ -n "$d" ] && [ -b "$d" ] && break
+        sleep 0.2
+    done
+    [ -n "$d" ] || fail "the disk $1 did not appear"
+    expect "$1 zoned model" "$(cat "/sys/block/${d#/dev/}/queue/zoned")" host-managed >&2
+    echo "$d"
+}
+
+# fill DIR: a large file and 384 small ones, from the host's data
+fill() {
+    cp "$work/data" "$1/big"
+    mkdir "$1/small"
+    split -a 3 -b 64k "$work/data" "$1/small/f"
+    sync
+}
+# same DIR: every file as fill wrote it
+same() {
+    cmp -s "$work/data" "$1/big" || fail "$1/big: not the data written"
+    cat "$1"/small/f* | cmp -s - "$work/data" || fail "$1/small: not the data written"
+}
+
+nonempty() { blkzone report "$1" | grep -vc '(em)'; }
+mnt=/tmp/mnt
+mkdir -p $mnt
+for i in 1 2 3; do
+    dev=$(wait_disk "zf$i")
+    echo "--- image $i: $dev ($phase)"
+    if [ "$phase" = write ]; then
+        mkfs.btrfs -q -f -O zoned -d single -m single "$dev" ||
+            fail "image $i: mkfs.btrfs -O zoned failed"
+        mount -t btrfs "$dev" $mnt || fail "image $i: mount failed"
+        fill $mnt
+        same $mnt
+        umount $mnt
+        echo "ok: image $i: btrfs made and filled"
+    else
+        mount -t btrfs "$dev" $mnt || fail "image $i: mount after the restart failed"
+        same $mnt
+        echo "ok: image $i: every file as written before the restart"
+        # Write on, then free most of it: btrfs relocates block groups
+        # and resets their zones.
+        mkdir $mnt/more
+        fill $mnt/more
+        sync
+        peak=$(nonempty "$dev")
+        rm -r $mnt/small $mnt/more/big
+        sync
+        btrfs balance start --full-balance $mnt >/dev/null ||
+            fail "image $i: btrfs balance failed"
+        sync
+        left=$(nonempty "$dev")
+        echo "image $i: $peak zones in use before the balance, $left after"
+        [ "$left" -lt "$peak" ] || fail "image $i: the balance reset no zone"
+        same_more() {
+            cmp -s "$work/data" $mnt/big || fail "image $i: big after the balance"
+            cat $mnt/more/small/f* | cmp -s - "$work/data" ||
+                fail "image $i: more/small after the balance"
+        }
+        same_more
+        btrfs scrub start -B $mnt >/tmp/scrub 2>&1 || { cat /tmp/scrub; fail "image $i: btrfs scrub"; }
+        umount $mnt
+        btrfs check --readonly "$dev" >/tmp/check 2>&1 || { cat /tmp/check; fail "image $i: btrfs check"; }
+        mount -t btrfs "$dev" $mnt
+        same_more
+        umount $mnt
+        echo "ok: image $i: balanced, scrubbed and checked"
+    fi
+done
+
+if [ "$phase" = write ]; then
+    dev=$(wait_disk zf4)
+    echo "--- F2FS: $dev"
+    mkfs.f2fs -q -f -m "$dev" >/tmp/mkfs 2>&1 || { cat /tmp/mkfs; fail "mkfs.f2fs -m failed"; }
+    mount -t f2fs "$dev" $mnt || fail "F2FS: mount failed"
+    fill $mnt
+    mkdir $mnt/more
+    fill $mnt/more
+    rm $mnt/big
+    sync
+    umount $mnt
+    fsck.f2fs "$dev" >/tmp/fsck 2>&1 || { cat /tmp/fsck; fail "F2FS: fsck.f2fs"; }
+    mount -t f2fs "$dev" $mnt || fail "F2FS: mount again failed"
+    cmp -s "$work/data" $mnt/more/big || fail "F2FS: more/big: not the data written"
+    same $mnt/more
+    umount $mnt
+    echo "ok: F2FS made, filled and checked"
+fi
+echo "guest $phase done"
