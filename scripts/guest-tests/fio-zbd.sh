@@ -60,7 +60,6 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
             [ "$zcap_mib" = "$zsize_mib" ] || opts+=",zone.capacity=$((zcap_mib * mib))"
             [ "$max_open" = 0 ] || opts+=",zone.max_open_zones=$max_open"
             [ "$max_active" = 0 ] || opts+=",zone.max_active_zones=$max_active"
-            "$qemu_build/qemu-img" create -q -f qcow2 -o "$opts" "$img" "${size_mib}M"
             drive="driver=qcow2,node-name=zdev,file.driver=file,file.filename=$img"
             ;;
         *) die "FIO_ZBD_BACKEND=$backend: null-co or qcow2" ;;
@@ -88,6 +87,8 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     # it with -o, which also resets every zone before each writing test, so
     # that zones a previous test left open or closed do not hold the active
     # resources a test needs (fio: "Exceeded max_active_zones limit").
+    # made only now that the frontend can express the layout
+    [ -z "$img" ] || "$qemu_build/qemu-img" create -q -f qcow2 -o "$opts" "$img" "${size_mib}M"
     rc=0
     "$here/../guest-run" --mem 1024 --timeout "${FIO_ZBD_TIMEOUT:-3000}" \
         "$0" "$frontend" "$fio_tree" "$max_open" "$@" -- \

@@ -9,10 +9,11 @@
 # guest mounts the file system, finds every file as written, writes more,
 # deletes files and balances them away (btrfs relocates the used block
 # groups and resets their zones: fewer zones in use after it), and runs
-# `btrfs scrub` and `btrfs check` on it.  A fourth disk, null-co with
-# conventional zones through virtio-blk, carries an F2FS (mkfs.f2fs -m,
-# its metadata in the conventional zones).  qemu-img check then finds each
-# image consistent.
+# `btrfs scrub` and `btrfs check` on it.  A fourth image, with 32
+# conventional zones, carries an F2FS (mkfs.f2fs -m, its metadata in the
+# conventional zones), made through virtio-blk and checked after the
+# restart through scsi-hd.  qemu-img check then finds each image
+# consistent.
 set -euo pipefail
 
 # 512 MiB images of 8 MiB zones, no limits: what all three frontends show.
@@ -42,9 +43,10 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     for i in 1 2 3; do
         "$qemu_build/qemu-img" create -q -f qcow2 -o "$zone_opts" "$work/z$i.qcow2" 512M
     done
-    # 512 MiB, 4 MiB zones, the first 32 conventional (F2FS's metadata)
-    f2fs=(-blockdev "driver=null-co,node-name=f2,size=536870912,zoned=host-managed,zone-size=4194304,zone-nr-conv=32,memory-backed=on,read-zeroes=on"
-          -device virtio-blk-pci,drive=f2,serial=zf4)
+    # F2FS: 4 MiB zones, the first 32 conventional (its metadata)
+    "$qemu_build/qemu-img" create -q -f qcow2 \
+        -o zone.mode=host-managed,zone.size=4M,zone.conventional_zones=32 \
+        "$work/z4.qcow2" 512M
     # Boot 1 makes the file systems, boot 2 checks through the next
     # frontend, virtio-blk and nvme with their queues in IOThreads.
     first=(virtio scsi nvme) second=(scsi nvme virtio)
@@ -62,11 +64,12 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
             # shellcheck disable=SC2207
             args+=($(frontend_args "$fe" "$i" "$work/z$i.qcow2" "$opts"))
         done
-        [ $phase = write ] && args+=("${f2fs[@]}")
+        # shellcheck disable=SC2207
+        args+=($(frontend_args "$([ $phase = write ] && echo virtio || echo scsi)" 4 "$work/z4.qcow2"))
         echo "=== boot $phase: ${args[*]}"
         "$here/../guest-run" --mem 1024 --timeout 900 "$@" "$0" "$phase" "$work" -- "${args[@]}"
     done
-    for i in 1 2 3; do
+    for i in 1 2 3 4; do
         "$qemu_build/qemu-img" check "$work/z$i.qcow2" ||
             die "qemu-img check of image $i failed"
     done
@@ -79,7 +82,7 @@ phase=$1 work=$2
 . "$GUEST_TOP/scripts/guest-tests/zoned-lib.sh"
 modprobe virtio_blk; modprobe virtio_scsi; modprobe sd_mod; modprobe nvme
 modprobe btrfs
-[ "$phase" = write ] && modprobe f2fs
+modprobe f2fs
 
 disk_of() { # disk_of SERIAL -> /dev/X
     local d
@@ -163,22 +166,31 @@ for i in 1 2 3; do
     fi
 done
 
+dev=$(wait_disk zf4)
+echo "--- F2FS: $dev ($phase)"
 if [ "$phase" = write ]; then
-    dev=$(wait_disk zf4)
-    echo "--- F2FS: $dev"
     mkfs.f2fs -q -f -m "$dev" >/tmp/mkfs 2>&1 || { cat /tmp/mkfs; fail "mkfs.f2fs -m failed"; }
     mount -t f2fs "$dev" $mnt || fail "F2FS: mount failed"
     fill $mnt
     mkdir $mnt/more
     fill $mnt/more
     rm $mnt/big
-    sync
+    umount $mnt
+    echo "ok: F2FS made and filled"
+else
+    fsck.f2fs "$dev" >/tmp/fsck 2>&1 || { cat /tmp/fsck; fail "F2FS: fsck.f2fs after the restart"; }
+    mount -t f2fs "$dev" $mnt || fail "F2FS: mount after the restart failed"
+    [ ! -e $mnt/big ] || fail "F2FS: the deleted file is back"
+    same $mnt/more
+    cat $mnt/small/f* | cmp -s - "$work/data" || fail "F2FS: small: not the data written"
+    rm -r $mnt/more
+    mkdir $mnt/again
+    fill $mnt/again
     umount $mnt
     fsck.f2fs "$dev" >/tmp/fsck 2>&1 || { cat /tmp/fsck; fail "F2FS: fsck.f2fs"; }
     mount -t f2fs "$dev" $mnt || fail "F2FS: mount again failed"
-    cmp -s "$work/data" $mnt/more/big || fail "F2FS: more/big: not the data written"
-    same $mnt/more
+    same $mnt/again
     umount $mnt
-    echo "ok: F2FS made, filled and checked"
+    echo "ok: F2FS found as written after the restart, written on and checked"
 fi
 echo "guest $phase done"
