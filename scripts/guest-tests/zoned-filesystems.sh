@@ -1,33 +1,43 @@
 #!/usr/bin/env bash
-# Linux's zoned file systems on the series' zoned disks, and on zoned qcow2
-# images across a restart of QEMU.  Three zoned qcow2 images: a first
+# Linux's zoned file systems on zoned qcow2 images, through every
+# frontend, across a restart of QEMU.  Three zoned qcow2 images: a first
 # guest makes a btrfs in zoned mode (mkfs.btrfs -O zoned) on each, through
 # virtio-blk, scsi-hd (ZBC) and nvme-ns (zoned.backend=on), fills it with
 # a large file and many small ones, and powers off; a second QEMU shows
 # each image through another frontend (virtio-blk -> scsi-hd -> nvme ->
-# virtio-blk; nvme and virtio-blk with their queues in IOThreads), and its
-# guest mounts the file system, finds every file as written, writes more,
-# deletes files and balances them away (btrfs relocates the used block
-# groups and resets their zones: fewer zones in use after it), and runs
-# `btrfs scrub` and `btrfs check` on it.  A fourth image, with 32
-# conventional zones, carries an F2FS (mkfs.f2fs -m, its metadata in the
-# conventional zones), made through virtio-blk and checked after the
-# restart through scsi-hd.  qemu-img check then finds each image
-# consistent.
+# virtio-blk; virtio-blk's queues in two IOThreads, two vCPUs submitting,
+# nvme's in one), and its guest mounts the file system, finds every
+# file as written, writes more, deletes files and balances them away
+# (btrfs relocates the used block groups and resets their zones: fewer
+# zones in use after it), and runs `btrfs scrub` and `btrfs check` on it.
+# A fourth image, with 32 conventional zones, carries an F2FS (mkfs.f2fs
+# -m, its metadata in the conventional zones), made through virtio-blk and
+# checked after the restart through scsi-hd.  qemu-img check then finds
+# each image consistent.
 set -euo pipefail
 
 # 512 MiB images of 8 MiB zones, no limits: what all three frontends show.
 zone_opts=zone.mode=host-managed,zone.size=8M
 
-frontend_args() { # frontend_args FRONTEND IMAGE-NUMBER IMAGE [DEVICE-OPTIONS]
-    local node=img$2
-    echo "-blockdev driver=qcow2,node-name=$node,file.driver=file,file.filename=$3"
-    case "$1" in
-        virtio) echo "-device virtio-blk-pci,drive=$node,serial=zf$2${4:-}" ;;
-        scsi) echo "-device scsi-hd,bus=scsi0.0,drive=$node,serial=zf$2,scsi-id=$2,lun=0" ;;
-        nvme) echo "-device nvme,id=nvme$2,serial=zf$2${4:-}" \
-                   "-device nvme-ns,bus=nvme$2,nsid=1,drive=$node,zoned.backend=on" ;;
+# add_frontend FRONTEND IMAGE-NUMBER IMAGE [iothreads]: append to args
+# the image seen through FRONTEND; "iothreads" spreads the queues of
+# virtio-blk over the IOThreads t0 and t1 (iothread-vq-mapping) and puts
+# nvme's in t0 (a zoned namespace takes one IOThread)
+add_frontend() {
+    local node=img$2 map='"iothread-vq-mapping":[{"iothread":"t0"},{"iothread":"t1"}]'
+    args+=(-blockdev "driver=qcow2,node-name=$node,file.driver=file,file.filename=$3")
+    case "$1-${4:-}" in
+        virtio-) args+=(-device "virtio-blk-pci,drive=$node,serial=zf$2") ;;
+        virtio-iothreads)
+            args+=(-device "{\"driver\":\"virtio-blk-pci\",\"drive\":\"$node\",\"serial\":\"zf$2\",\"num-queues\":2,$map}") ;;
+        scsi-*) args+=(-device "scsi-hd,bus=scsi0.0,drive=$node,serial=zf$2,scsi-id=$2,lun=0") ;;
+        nvme-) args+=(-device "nvme,id=nvme$2,serial=zf$2") ;;
+        nvme-iothreads) # zoned namespaces take one IOThread
+            args+=(-device "{\"driver\":\"nvme\",\"id\":\"nvme$2\",\"serial\":\"zf$2\",\"ioeventfd\":true,\"iothread\":\"t0\"}") ;;
     esac
+    # JSON as the controller's may be: QEMU creates those devices first
+    [ "$1" != nvme ] ||
+        args+=(-device "{\"driver\":\"nvme-ns\",\"bus\":\"nvme$2\",\"nsid\":1,\"drive\":\"$node\",\"zoned.backend\":true}")
 }
 
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
@@ -47,27 +57,23 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     "$qemu_build/qemu-img" create -q -f qcow2 \
         -o zone.mode=host-managed,zone.size=4M,zone.conventional_zones=32 \
         "$work/z4.qcow2" 512M
-    # Boot 1 makes the file systems, boot 2 checks through the next
-    # frontend, virtio-blk and nvme with their queues in IOThreads.
-    first=(virtio scsi nvme) second=(scsi nvme virtio)
-    declare -A in_iothread=([nvme]=,ioeventfd=on,iothread=t0 [virtio]=,iothread=t1)
+    # Boot 1 makes the file systems, boot 2 (two vCPUs) checks through the
+    # next frontend, virtio-blk in two IOThreads and nvme in one.
+    first=(virtio scsi nvme virtio) second=(scsi nvme virtio scsi)
     for phase in write check; do
         args=(-device virtio-scsi-pci,id=scsi0)
-        [ $phase = write ] || args+=(-object iothread,id=t0 -object iothread,id=t1)
-        for i in 1 2 3; do
-            opts=
-            if [ $phase = write ]; then
-                fe=${first[i - 1]}
-            else
-                fe=${second[i - 1]} opts=${in_iothread[$fe]:-}
-            fi
-            # shellcheck disable=SC2207
-            args+=($(frontend_args "$fe" "$i" "$work/z$i.qcow2" "$opts"))
+        if [ $phase = write ]; then
+            smp=1 fe=("${first[@]}") mode=
+        else
+            smp=2 fe=("${second[@]}") mode=iothreads
+            args+=(-object iothread,id=t0 -object iothread,id=t1)
+        fi
+        for i in 1 2 3 4; do
+            add_frontend "${fe[i - 1]}" "$i" "$work/z$i.qcow2" $mode
         done
-        # shellcheck disable=SC2207
-        args+=($(frontend_args "$([ $phase = write ] && echo virtio || echo scsi)" 4 "$work/z4.qcow2"))
         echo "=== boot $phase: ${args[*]}"
-        "$here/../guest-run" --mem 1024 --timeout 900 "$@" "$0" "$phase" "$work" -- "${args[@]}"
+        "$here/../guest-run" --mem 1024 --smp $smp --timeout 900 "$@" \
+            "$0" "$phase" "$work" -- "${args[@]}"
     done
     for i in 1 2 3 4; do
         "$qemu_build/qemu-img" check "$work/z$i.qcow2" ||
@@ -133,6 +139,9 @@ for i in 1 2 3; do
         umount $mnt
         echo "ok: image $i: btrfs made and filled"
     else
+        case "$dev" in
+            /dev/vd*) expect "image $i: virtio-blk queues" "$(ls "/sys/block/${dev#/dev/}/mq" | wc -l)" 2 ;;
+        esac
         mount -t btrfs "$dev" $mnt || fail "image $i: mount after the restart failed"
         same $mnt
         echo "ok: image $i: every file as written before the restart"
