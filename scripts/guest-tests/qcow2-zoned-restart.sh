@@ -62,26 +62,9 @@ phase=$1 work=$2
 modprobe virtio_blk; modprobe virtio_scsi; modprobe sd_mod; modprobe nvme
 zs=32768    # zone size in 512-byte sectors
 
-disk_of() { # disk_of SERIAL -> /dev/X
-    local d
-    for d in /sys/block/*; do
-        if grep -qs "$1" "$d/serial" "$d/device/serial" "$d/device/vpd_pg80" 2>/dev/null; then
-            echo "/dev/$(basename "$d")"
-            return
-        fi
-    done
-}
 devs=()
 for i in 1 2 3; do
-    d=""
-    for t in $(seq 100); do
-        d=$(disk_of "zq$i")
-        [ -n "$d" ] && [ -b "$d" ] && break
-        sleep 0.2
-    done
-    [ -n "$d" ] || fail "the disk of image $i did not appear"
-    expect "image $i zoned model" "$(cat /sys/block/${d#/dev/}/queue/zoned)" host-managed
-    devs+=("$d")
+    devs+=("$(zoned_disk "zq$i")")
 done
 
 # same_data WHAT DISK-BLOCK COUNT DATA-BLOCK|zero, in 64 KiB blocks

@@ -90,27 +90,6 @@ modprobe virtio_blk; modprobe virtio_scsi; modprobe sd_mod; modprobe nvme
 modprobe btrfs
 modprobe f2fs
 
-disk_of() { # disk_of SERIAL -> /dev/X
-    local d
-    for d in /sys/block/*; do
-        if grep -qs "$1" "$d/serial" "$d/device/serial" "$d/device/vpd_pg80" 2>/dev/null; then
-            echo "/dev/$(basename "$d")"
-            return
-        fi
-    done
-}
-wait_disk() { # wait_disk SERIAL -> /dev/X, a host-managed disk
-    local d="" t
-    for t in $(seq 100); do
-        d=$(disk_of "$1")
-        [ -n "$d" ] && [ -b "$d" ] && break
-        sleep 0.2
-    done
-    [ -n "$d" ] || fail "the disk $1 did not appear"
-    expect "$1 zoned model" "$(cat "/sys/block/${d#/dev/}/queue/zoned")" host-managed >&2
-    echo "$d"
-}
-
 # fill DIR: a large file and 384 small ones, from the host's data
 fill() {
     cp "$work/data" "$1/big"
@@ -128,7 +107,7 @@ nonempty() { blkzone report "$1" | grep -vc '(em)'; }
 mnt=/tmp/mnt
 mkdir -p $mnt
 for i in 1 2 3; do
-    dev=$(wait_disk "zf$i")
+    dev=$(zoned_disk "zf$i")
     echo "--- image $i: $dev ($phase)"
     if [ "$phase" = write ]; then
         mkfs.btrfs -q -f -O zoned -d single -m single "$dev" ||
@@ -175,7 +154,7 @@ for i in 1 2 3; do
     fi
 done
 
-dev=$(wait_disk zf4)
+dev=$(zoned_disk zf4)
 echo "--- F2FS: $dev ($phase)"
 if [ "$phase" = write ]; then
     mkfs.f2fs -q -f -m "$dev" >/tmp/mkfs 2>&1 || { cat /tmp/mkfs; fail "mkfs.f2fs -m failed"; }

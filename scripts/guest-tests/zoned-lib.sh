@@ -11,6 +11,26 @@ expect() { # expect NAME GOT WANT
     echo "ok: $1 = $2"
 }
 
+# zoned_disk SERIAL -> /dev/X: the disk with that serial (virtio-blk,
+# scsi-hd and nvme alike), once it appeared, checked to be host-managed;
+# its messages go to stderr, as it runs in $(...)
+zoned_disk() {
+    local d="" b t
+    for t in $(seq 100); do
+        for b in /sys/block/*; do
+            if grep -qs "$1" "$b/serial" "$b/device/serial" "$b/device/vpd_pg80"; then
+                d=/dev/$(basename "$b")
+                break
+            fi
+        done
+        [ -n "$d" ] && [ -b "$d" ] && break
+        sleep 0.2
+    done
+    [ -n "$d" ] || fail "the disk $1 did not appear" >&2
+    expect "$1 zoned model" "$(cat "/sys/block/${d#/dev/}/queue/zoned")" host-managed >&2
+    echo "$d"
+}
+
 zone_cond() { # zone_cond INDEX -> condition abbreviation (nw em oi oe cl fu ro ol)
     blkzone report --offset $(($1 * zs)) --count 1 "$dev" |
         sed -n 's/.*zcond: *[0-9]*(\([a-z]*\)).*/\1/p'
