@@ -83,12 +83,12 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     fio_tree=$("$here/../fio-source.sh")
     info "$frontend on $backend, section $section: ${size_mib} MiB, $nr_conv conventional zones," \
          "zones of $zsize_mib MiB (capacity $zcap_mib), max open $max_open, max active $max_active"
+    # The image, made only now that the frontend can express the layout
+    [ -z "$img" ] || "$qemu_build/qemu-img" create -q -f qcow2 -o "$opts" "$img" "${size_mib}M"
     # As run-tests-against-nullb: with an open limit, test-zbd-support gets
     # it with -o, which also resets every zone before each writing test, so
     # that zones a previous test left open or closed do not hold the active
     # resources a test needs (fio: "Exceeded max_active_zones limit").
-    # made only now that the frontend can express the layout
-    [ -z "$img" ] || "$qemu_build/qemu-img" create -q -f qcow2 -o "$opts" "$img" "${size_mib}M"
     rc=0
     "$here/../guest-run" --mem 1024 --timeout "${FIO_ZBD_TIMEOUT:-3000}" \
         "$0" "$frontend" "$fio_tree" "$max_open" "$@" -- \
