@@ -14,20 +14,10 @@ set -euo pipefail
 # the zone, an NVMe zoned namespace no conventional zone).
 zone_opts=zone.mode=host-managed,zone.size=16M,zone.max_open_zones=6
 
-frontend_args() { # frontend_args FRONTEND IMAGE-NUMBER IMAGE
-    local node=img$2
-    echo "-blockdev driver=qcow2,node-name=$node,file.driver=file,file.filename=$3"
-    case "$1" in
-        virtio) echo "-device virtio-blk-pci,drive=$node,serial=zq$2" ;;
-        scsi) echo "-device scsi-hd,bus=scsi0.0,drive=$node,serial=zq$2,scsi-id=$2,lun=0" ;;
-        nvme) echo "-device nvme,id=nvme$2,serial=zq$2" \
-                   "-device nvme-ns,bus=nvme$2,nsid=1,drive=$node,zoned.backend=on" ;;
-    esac
-}
-
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     here=$(cd "$(dirname "$0")" && pwd)
     . "$here/../lib.sh"
+    . "$here/zoned-lib.sh"
     # The guest sees the host's files read-only: the data to write is here.
     mkdir -p "$build_dir/tmp"
     work=$(mktemp -d "$build_dir/tmp/qcow2-zoned-restart.XXXXXX")
@@ -42,8 +32,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         args=(-device virtio-scsi-pci,id=scsi0)
         for i in 1 2 3; do
             if [ $phase = write ]; then fe=${first[i - 1]}; else fe=${second[i - 1]}; fi
-            # shellcheck disable=SC2207
-            args+=($(frontend_args "$fe" "$i" "$work/z$i.qcow2"))
+            zoned_qcow2_args "$fe" "$i" "$work/z$i.qcow2" zq
         done
         echo "=== boot $phase: ${args[*]}"
         "$here/../guest-run" --mem 1024 "$@" "$0" "$phase" "$work" -- "${args[@]}"

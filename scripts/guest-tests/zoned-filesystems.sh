@@ -19,30 +19,10 @@ set -euo pipefail
 # 512 MiB images of 8 MiB zones, no limits: what all three frontends show.
 zone_opts=zone.mode=host-managed,zone.size=8M
 
-# add_frontend FRONTEND IMAGE-NUMBER IMAGE [iothreads]: append to args
-# the image seen through FRONTEND; "iothreads" spreads the queues of
-# virtio-blk over the IOThreads t0 and t1 (iothread-vq-mapping) and puts
-# nvme's in t0 (a zoned namespace takes one IOThread)
-add_frontend() {
-    local node=img$2 map='"iothread-vq-mapping":[{"iothread":"t0"},{"iothread":"t1"}]'
-    args+=(-blockdev "driver=qcow2,node-name=$node,file.driver=file,file.filename=$3")
-    case "$1-${4:-}" in
-        virtio-) args+=(-device "virtio-blk-pci,drive=$node,serial=zf$2") ;;
-        virtio-iothreads)
-            args+=(-device "{\"driver\":\"virtio-blk-pci\",\"drive\":\"$node\",\"serial\":\"zf$2\",\"num-queues\":2,$map}") ;;
-        scsi-*) args+=(-device "scsi-hd,bus=scsi0.0,drive=$node,serial=zf$2,scsi-id=$2,lun=0") ;;
-        nvme-) args+=(-device "nvme,id=nvme$2,serial=zf$2") ;;
-        nvme-iothreads) # zoned namespaces take one IOThread
-            args+=(-device "{\"driver\":\"nvme\",\"id\":\"nvme$2\",\"serial\":\"zf$2\",\"ioeventfd\":true,\"iothread\":\"t0\"}") ;;
-    esac
-    # JSON as the controller's may be: QEMU creates those devices first
-    [ "$1" != nvme ] ||
-        args+=(-device "{\"driver\":\"nvme-ns\",\"bus\":\"nvme$2\",\"nsid\":1,\"drive\":\"$node\",\"zoned.backend\":true}")
-}
-
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     here=$(cd "$(dirname "$0")" && pwd)
     . "$here/../lib.sh"
+    . "$here/zoned-lib.sh"
     command -v mkfs.btrfs >/dev/null && command -v mkfs.f2fs >/dev/null ||
         die "mkfs.btrfs or mkfs.f2fs missing; run scripts/install-deps.sh"
     # The guest sees the host's files read-only: the data to write is here.
@@ -69,7 +49,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
             args+=(-object iothread,id=t0 -object iothread,id=t1)
         fi
         for i in 1 2 3 4; do
-            add_frontend "${fe[i - 1]}" "$i" "$work/z$i.qcow2" $mode
+            zoned_qcow2_args "${fe[i - 1]}" "$i" "$work/z$i.qcow2" zf $mode
         done
         echo "=== boot $phase: ${args[*]}"
         "$here/../guest-run" --mem 1024 --smp $smp --timeout 900 "$@" \

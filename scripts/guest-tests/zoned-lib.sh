@@ -3,6 +3,30 @@
 #   dev   the zoned block device (/dev/...)
 #   zs    the zone size in 512-byte sectors
 # Every check prints "ok: ..." or ends the test with "FAIL: ...".
+# zoned_qcow2_args is for the host side, which sources this file too.
+
+# zoned_qcow2_args FRONTEND N IMAGE SERIAL-PREFIX [iothreads]: append to the
+# array args the zoned qcow2 IMAGE (node imgN) seen through FRONTEND
+# (virtio, scsi on the bus scsi0.0, nvme), serial SERIAL-PREFIX followed by
+# N; "iothreads" spreads virtio-blk's queues over the IOThreads t0 and t1
+# (iothread-vq-mapping) and puts nvme's in t0 (a zoned namespace takes one)
+zoned_qcow2_args() {
+    local node=img$2 serial=$4$2
+    local map='"iothread-vq-mapping":[{"iothread":"t0"},{"iothread":"t1"}]'
+    args+=(-blockdev "driver=qcow2,node-name=$node,file.driver=file,file.filename=$3")
+    case "$1-${5:-}" in
+        virtio-) args+=(-device "virtio-blk-pci,drive=$node,serial=$serial") ;;
+        virtio-iothreads)
+            args+=(-device "{\"driver\":\"virtio-blk-pci\",\"drive\":\"$node\",\"serial\":\"$serial\",\"num-queues\":2,$map}") ;;
+        scsi-*) args+=(-device "scsi-hd,bus=scsi0.0,drive=$node,serial=$serial,scsi-id=$2,lun=0") ;;
+        nvme-) args+=(-device "nvme,id=nvme$2,serial=$serial") ;;
+        nvme-iothreads)
+            args+=(-device "{\"driver\":\"nvme\",\"id\":\"nvme$2\",\"serial\":\"$serial\",\"ioeventfd\":true,\"iothread\":\"t0\"}") ;;
+    esac
+    # JSON as the controller's may be: QEMU creates those devices first
+    [ "$1" != nvme ] ||
+        args+=(-device "{\"driver\":\"nvme-ns\",\"bus\":\"nvme$2\",\"nsid\":1,\"drive\":\"$node\",\"zoned.backend\":true}")
+}
 
 fail() { echo "FAIL: $*"; exit 1; }
 
