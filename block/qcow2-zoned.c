@@ -23,6 +23,9 @@
  *     not saved before a crash) reads as zeroes; a finish zeroes the rest of
  *     the zone before the pointer moves to its end.
  * Open zones are not saved: they come back closed, as after a power cycle.
+ * Only a hand-over to another process (live migration on shared storage:
+ * .bdrv_inactivate, then .bdrv_co_invalidate_cache where the image goes on)
+ * keeps them, in the low bits of the table's entries.
  */
 
 #include "qemu/osdep.h"
@@ -30,7 +33,6 @@
 #include "qemu/bswap.h"
 #include "qemu/error-report.h"
 #include "qemu/option.h"
-#include "migration/blocker.h"
 #include "block/block-io.h"
 #include "block/block_int.h"
 #include "block/zone-emu.h"
@@ -41,10 +43,26 @@
 #define ZONED_TABLE_BLOCK 4096
 #define ZONED_ENTRIES_PER_BLOCK (ZONED_TABLE_BLOCK / sizeof(uint64_t))
 
+/*
+ * Bits 0-1 of an entry: the zone's open condition when the image was handed
+ * over to another process (docs/interop/qcow2.rst)
+ */
+#define ZONED_ENTRY_OPEN_MASK   3ULL
+#define ZONED_ENTRY_IMP_OPEN    1
+#define ZONED_ENTRY_EXP_OPEN    2
+
+static uint64_t zoned_entry_wp(uint64_t entry)
+{
+    return entry & ~ZONED_ENTRY_OPEN_MASK;
+}
+
 struct Qcow2Zoned {
     BlockZoneEmu *ze;
     uint32_t nr_zones;
-    /* The write pointers as the table in the image file has them. */
+    /*
+     * The entries of the table as the image file has them: the write
+     * pointers, with the open conditions of a hand-over.
+     */
     uint64_t *disk_wps;
     /* The generation of the zones (zone-emu.h) that disk_wps holds */
     uint64_t saved_generation;
@@ -52,7 +70,6 @@ struct Qcow2Zoned {
     bool disk_stale;
     /* Opened for a check with a bad table: no I/O until it is repaired */
     bool table_bad;
-    Error *migration_blocker;
 };
 
 void qcow2_zoned_ext_from_be(BDRVQcow2State *s,
@@ -240,9 +257,10 @@ zoned_read_table(BlockDriverState *bs, uint64_t *wps, Error **errp)
 
 /*
  * Write the blocks of the table that hold entries [first, last] from @wps,
- * and take them as what is on disk.
+ * and take them as what is on disk.  Also outside of a coroutine, for the
+ * hand-over.
  */
-static int coroutine_fn GRAPH_RDLOCK
+static int coroutine_mixed_fn GRAPH_RDLOCK
 zoned_write_table(BlockDriverState *bs, const uint64_t *wps, uint32_t first,
                   uint32_t last)
 {
@@ -259,10 +277,10 @@ zoned_write_table(BlockDriverState *bs, const uint64_t *wps, uint32_t first,
         for (i = 0; i < n; i++) {
             buf[i] = cpu_to_be64(wps[start + i]);
         }
-        ret = bdrv_co_pwrite(bs->file,
-                             s->zoned_ext.zonedmeta_offset +
-                             start * sizeof(uint64_t),
-                             n * sizeof(uint64_t), buf, 0);
+        ret = bdrv_pwrite(bs->file,
+                          s->zoned_ext.zonedmeta_offset +
+                          start * sizeof(uint64_t),
+                          n * sizeof(uint64_t), buf, 0);
         if (ret < 0) {
             z->disk_stale = true;
             return ret;
@@ -356,6 +374,96 @@ zoned_finish_cb(void *opaque, uint64_t wp, uint64_t end)
     return 0;
 }
 
+/*
+ * Activation after a hand-over: open again the zones that the entries of
+ * the table say were open in the process that handed the image over.
+ */
+static int zoned_take_over(BlockDriverState *bs, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+    g_autofree BlockZoneState *conds = g_new(BlockZoneState, z->nr_zones);
+    uint32_t i, nr_open = 0;
+
+    for (i = 0; i < z->nr_zones; i++) {
+        switch (z->disk_wps[i] & ZONED_ENTRY_OPEN_MASK) {
+        case 0:
+            conds[i] = BLK_ZS_NOT_WP;   /* left as it is */
+            continue;
+        case ZONED_ENTRY_IMP_OPEN:
+            conds[i] = BLK_ZS_IOPEN;
+            break;
+        case ZONED_ENTRY_EXP_OPEN:
+            conds[i] = BLK_ZS_EOPEN;
+            break;
+        default:
+            error_setg(errp, "zoned image: zone %" PRIu32 ": open "
+                       "condition 3 is reserved", i);
+            return -EINVAL;
+        }
+        nr_open++;
+    }
+    if (block_zone_emu_set_open(z->ze, conds, errp) < 0) {
+        error_prepend(errp, "zoned image: taking over the open zones: ");
+        return -EINVAL;
+    }
+    trace_qcow2_zoned_take_over(bs, nr_open);
+    return 0;
+}
+
+/*
+ * Inactivation (.bdrv_inactivate): another process may take the image over
+ * (live migration).  Save every write pointer, after the data below it, with
+ * the condition of the zones that are open, so that it opens them again.
+ */
+int GRAPH_RDLOCK qcow2_zoned_hand_over(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+    g_autofree uint64_t *entries = NULL;
+    g_autofree BlockZoneState *conds = NULL;
+    uint32_t i, first, last, nr_open = 0;
+    int ret;
+
+    if (!z || z->table_bad || !(bs->open_flags & BDRV_O_RDWR)) {
+        return 0;
+    }
+    entries = g_new(uint64_t, z->nr_zones);
+    conds = g_new(BlockZoneState, z->nr_zones);
+    block_zone_emu_get_state(z->ze, entries, conds);
+    first = z->nr_zones;
+    last = 0;
+    for (i = 0; i < z->nr_zones; i++) {
+        if (conds[i] == BLK_ZS_IOPEN) {
+            entries[i] |= ZONED_ENTRY_IMP_OPEN;
+            nr_open++;
+        } else if (conds[i] == BLK_ZS_EOPEN) {
+            entries[i] |= ZONED_ENTRY_EXP_OPEN;
+            nr_open++;
+        }
+        if (z->disk_stale || entries[i] != z->disk_wps[i]) {
+            first = MIN(first, i);
+            last = i;
+        }
+    }
+    trace_qcow2_zoned_hand_over(bs, nr_open);
+    if (first == z->nr_zones) {
+        return 0;
+    }
+
+    /* The data below the write pointers first */
+    ret = bdrv_flush(bs->file->bs);
+    if (ret < 0) {
+        return ret;
+    }
+    z->disk_stale = false;
+    ret = zoned_write_table(bs, entries, first, last);
+    if (ret < 0) {
+        return ret;
+    }
+    return bdrv_flush(bs->file->bs);
+}
+
 int coroutine_fn GRAPH_RDLOCK
 qcow2_zoned_open(BlockDriverState *bs, int flags, Error **errp)
 {
@@ -441,11 +549,23 @@ qcow2_zoned_open(BlockDriverState *bs, int flags, Error **errp)
     s->zoned = z;
 
     if (!(flags & BDRV_O_NO_IO)) {
+        g_autofree uint64_t *wps = g_try_new(uint64_t, z->nr_zones);
+        uint32_t i;
+
+        if (!wps) {
+            error_setg(errp, "zoned extension: cannot allocate the write "
+                       "pointers of %" PRIu32 " zones", z->nr_zones);
+            ret = -ENOMEM;
+            goto fail;
+        }
         ret = zoned_read_table(bs, z->disk_wps, errp);
         if (ret < 0) {
             goto fail;
         }
-        if (block_zone_emu_set_wps(ze, z->disk_wps, &local_err) < 0) {
+        for (i = 0; i < z->nr_zones; i++) {
+            wps[i] = zoned_entry_wp(z->disk_wps[i]);
+        }
+        if (block_zone_emu_set_wps(ze, wps, &local_err) < 0) {
             if (!(flags & BDRV_O_CHECK)) {
                 error_propagate_prepend(errp, local_err, "zoned image: ");
                 error_append_hint(errp, "'qemu-img check -r all' repairs "
@@ -456,17 +576,14 @@ qcow2_zoned_open(BlockDriverState *bs, int flags, Error **errp)
             /* qemu-img check repairs it; until then, no zone I/O */
             error_free(local_err);
             z->table_bad = true;
+        } else if (s->zoned_take_over) {
+            ret = zoned_take_over(bs, errp);
+            if (ret < 0) {
+                goto fail;
+            }
         }
     }
     z->saved_generation = block_zone_emu_generation(ze);
-
-    error_setg(&z->migration_blocker, "The zones of zoned qcow2 image '%s' "
-               "are not migrated (open zones would come back closed)",
-               bdrv_get_device_or_node_name(bs));
-    ret = migrate_add_blocker_normal(&z->migration_blocker, errp);
-    if (ret < 0) {
-        goto fail;
-    }
     return 0;
 
 fail:
@@ -482,7 +599,6 @@ void qcow2_zoned_close(BlockDriverState *bs)
     if (!z) {
         return;
     }
-    migrate_del_blocker(&z->migration_blocker);
     block_zone_emu_free(z->ze);
     g_free(z->disk_wps);
     g_free(z);
@@ -989,6 +1105,10 @@ qcow2_zoned_co_check(BlockDriverState *bs, BdrvCheckResult *res,
         res->check_errors++;
         return ret;
     }
+    /* The open conditions of a hand-over are no error */
+    for (i = 0; i < z->nr_zones; i++) {
+        wps[i] = zoned_entry_wp(wps[i]);
+    }
 
     for (i = ext->conventional_zones; i < z->nr_zones; i++) {
         uint64_t start = (uint64_t)i * ext->zone_size;
@@ -1169,7 +1289,8 @@ static int coroutine_fn GRAPH_RDLOCK zoned_has_data(BlockDriverState *bs)
 
     if (s->zoned) {
         for (i = s->zoned_ext.conventional_zones; i < s->zoned->nr_zones; i++) {
-            if (s->zoned->disk_wps[i] != (uint64_t)i * s->zoned_ext.zone_size) {
+            if (zoned_entry_wp(s->zoned->disk_wps[i]) !=
+                (uint64_t)i * s->zoned_ext.zone_size) {
                 return 1;
             }
         }

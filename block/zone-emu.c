@@ -796,6 +796,71 @@ int block_zone_emu_set_wps(BlockZoneEmu *ze, const uint64_t *wps, Error **errp)
     return 0;
 }
 
+void block_zone_emu_get_state(BlockZoneEmu *ze, uint64_t *wps,
+                              BlockZoneState *conds)
+{
+    uint32_t i;
+
+    for (i = 0; i < ze->nr_zones; i++) {
+        assert(!ze->zones[i].in_flight);
+        wps[i] = ze->zones[i].wp;
+        conds[i] = ze->zones[i].cond;
+    }
+}
+
+int block_zone_emu_set_open(BlockZoneEmu *ze, const BlockZoneState *conds,
+                            Error **errp)
+{
+    uint32_t i, nr_open = ze->nr_imp_open + ze->nr_exp_open;
+    uint32_t nr_active = nr_open + ze->nr_closed;
+
+    for (i = 0; i < ze->nr_zones; i++) {
+        EmuZone *z = &ze->zones[i];
+
+        if (conds[i] != BLK_ZS_IOPEN && conds[i] != BLK_ZS_EOPEN) {
+            continue;
+        }
+        /* A closed zone, or an empty one that was opened explicitly */
+        if (z->type == BLK_ZT_CONV ||
+            !(z->cond == BLK_ZS_CLOSED ||
+              (z->cond == BLK_ZS_EMPTY && conds[i] == BLK_ZS_EOPEN))) {
+            error_setg(errp, "zone %" PRIu32 ": %s with the write pointer "
+                       "at 0x%" PRIx64, i, zone_cond_name(conds[i]), z->wp);
+            return -EINVAL;
+        }
+        nr_open++;
+        if (z->cond == BLK_ZS_EMPTY) {
+            nr_active++;
+        }
+    }
+    if (zone_limits_enforced(ze) &&
+        ((ze->cfg.max_open_zones && nr_open > ze->cfg.max_open_zones) ||
+         (ze->cfg.max_active_zones && nr_active > ze->cfg.max_active_zones))) {
+        error_setg(errp, "%" PRIu32 " open and %" PRIu32 " active zones, "
+                   "more than the limits (%" PRIu32 " open, %" PRIu32
+                   " active)", nr_open, nr_active, ze->cfg.max_open_zones,
+                   ze->cfg.max_active_zones);
+        return -EINVAL;
+    }
+
+    for (i = 0; i < ze->nr_zones; i++) {
+        EmuZone *z = &ze->zones[i];
+
+        if (conds[i] != BLK_ZS_IOPEN && conds[i] != BLK_ZS_EOPEN) {
+            continue;
+        }
+        zone_put_resources(ze, z);
+        if (conds[i] == BLK_ZS_IOPEN) {
+            ze->nr_imp_open++;
+            z->open_seq = ++ze->open_seq;
+        } else {
+            ze->nr_exp_open++;
+        }
+        zone_set_cond(ze, z, conds[i]);
+    }
+    return 0;
+}
+
 uint32_t block_zone_emu_nr_zones(BlockZoneEmu *ze)
 {
     return ze->nr_zones;

@@ -197,12 +197,32 @@ int block_zone_emu_check_wp(BlockZoneEmu *ze, uint32_t index, uint64_t wp,
                             Error **errp);
 
 /*
- * Set every write pointer from @wps (as block_zone_emu_get_wps() gave them),
+ * Set every write pointer from @wps (as block_zone_emu_save() gave them),
  * before the device serves any request.  Zones come back empty, full or
  * closed: a zone that was open when the device stopped is closed, as after
  * a power cycle.  Fails if a write pointer is not valid or if there are
  * more closed zones than the active zone limit allows.
  */
 int block_zone_emu_set_wps(BlockZoneEmu *ze, const uint64_t *wps, Error **errp);
+
+/*
+ * Hand the zones over to another process (live migration): the write
+ * pointer of every zone into @wps, as block_zone_emu_save() gives them, and
+ * its condition into @conds.  Only while no request runs (the node is
+ * drained or inactive).
+ */
+void block_zone_emu_get_state(BlockZoneEmu *ze, uint64_t *wps,
+                              BlockZoneState *conds);
+
+/*
+ * Take the zones over, after block_zone_emu_set_wps(): open again the zones
+ * that @conds says were implicitly (BLK_ZS_IOPEN) or explicitly
+ * (BLK_ZS_EOPEN) open; other values leave a zone as it is.  Implicitly
+ * open zones are taken in zone order, which is the order in which they are
+ * closed to make room for others.  Fails, with the zone named, if a zone
+ * cannot be open with its write pointer or the limits are exceeded.
+ */
+int block_zone_emu_set_open(BlockZoneEmu *ze, const BlockZoneState *conds,
+                            Error **errp);
 
 #endif /* BLOCK_ZONE_EMU_H */
