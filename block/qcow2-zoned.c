@@ -25,7 +25,8 @@
  * Open zones are not saved: they come back closed, as after a power cycle.
  * Only a hand-over to another process (live migration on shared storage:
  * .bdrv_inactivate, then .bdrv_co_invalidate_cache where the image goes on)
- * keeps them, in the low bits of the table's entries.
+ * keeps them, in the low bits of the table's entries, until the next writer
+ * opens the image.
  */
 
 #include "qemu/osdep.h"
@@ -411,6 +412,35 @@ static int zoned_take_over(BlockDriverState *bs, Error **errp)
     return 0;
 }
 
+/* Write the entries that have open bits again, without them */
+static int coroutine_fn GRAPH_RDLOCK
+zoned_clear_open_bits(BlockDriverState *bs, const uint64_t *wps, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Zoned *z = s->zoned;
+    uint32_t i, first = z->nr_zones, last = 0;
+    int ret;
+
+    for (i = 0; i < z->nr_zones; i++) {
+        if (z->disk_wps[i] != wps[i]) {
+            first = MIN(first, i);
+            last = i;
+        }
+    }
+    if (first == z->nr_zones) {
+        return 0;
+    }
+    ret = zoned_write_table(bs, wps, first, last);
+    if (ret >= 0) {
+        ret = bdrv_co_flush(bs->file->bs);
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "zoned image: could not write the "
+                         "write pointers");
+    }
+    return ret;
+}
+
 /*
  * Inactivation (.bdrv_inactivate): another process may take the image over
  * (live migration).  Save every write pointer, after the data below it, with
@@ -576,10 +606,23 @@ qcow2_zoned_open(BlockDriverState *bs, int flags, Error **errp)
             /* qemu-img check repairs it; until then, no zone I/O */
             error_free(local_err);
             z->table_bad = true;
-        } else if (s->zoned_take_over) {
-            ret = zoned_take_over(bs, errp);
-            if (ret < 0) {
-                goto fail;
+        } else {
+            if (s->zoned_take_over) {
+                ret = zoned_take_over(bs, errp);
+                if (ret < 0) {
+                    goto fail;
+                }
+            }
+            /*
+             * The open zones of a hand-over are for the next writer only:
+             * another writer may close them, and crash, before an inactive
+             * open takes the image over again.
+             */
+            if ((flags & BDRV_O_RDWR) && !(flags & BDRV_O_INACTIVE)) {
+                ret = zoned_clear_open_bits(bs, wps, errp);
+                if (ret < 0) {
+                    goto fail;
+                }
             }
         }
     }
