@@ -491,6 +491,11 @@ int GRAPH_RDLOCK qcow2_zoned_hand_over(BlockDriverState *bs)
     if (ret < 0) {
         return ret;
     }
+    /*
+     * Should the node stay active (a parent refused to let go of it), the
+     * next save writes every entry again, without the bits.
+     */
+    z->disk_stale = true;
     return bdrv_flush(bs->file->bs);
 }
 
