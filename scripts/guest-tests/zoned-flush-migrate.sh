@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Migration of zoned requests that werror=stop holds, against a Linux
-# null_blk host-managed disk under file-posix host_device (the zoned node
-# that does not block migration: null-co's and zoned qcow2's zones live in
-# the QEMU process).  Without a write cache, zoned virtio-blk and scsi-hd
+# null_blk host-managed disk under file-posix host_device (a zoned node that
+# migrates, as zoned qcow2 images on shared storage do; null-co's zones live
+# in the QEMU process and block migration).  Without a write cache, zoned virtio-blk and scsi-hd
 # flush after each write (and zone append) themselves, and the retry of a
 # request whose data is written but whose flush failed only flushes:
 # migration carries that (virtio-blk: the subsection
