@@ -295,6 +295,26 @@ zoned_write_table(BlockDriverState *bs, const uint64_t *wps, uint32_t first,
 }
 
 /*
+ * Make what was written to the image file durable, then write the blocks
+ * of the table that hold entries [first, last]: a write pointer on disk is
+ * never ahead of the data below it.
+ */
+static int coroutine_mixed_fn GRAPH_RDLOCK
+zoned_write_table_after_data(BlockDriverState *bs, const uint64_t *wps,
+                             uint32_t first, uint32_t last)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    ret = bdrv_flush(bs->file->bs);
+    if (ret < 0) {
+        return ret;
+    }
+    s->zoned->disk_stale = false;
+    return zoned_write_table(bs, wps, first, last);
+}
+
+/*
  * Zone reset callback: save the zone's new write pointer, and make sure it
  * is on disk, before its data goes.  The data above the write pointer reads
  * as zeroes anyway: dropping it only gives the space back.
@@ -481,13 +501,7 @@ int GRAPH_RDLOCK qcow2_zoned_hand_over(BlockDriverState *bs)
         return 0;
     }
 
-    /* The data below the write pointers first */
-    ret = bdrv_flush(bs->file->bs);
-    if (ret < 0) {
-        return ret;
-    }
-    z->disk_stale = false;
-    ret = zoned_write_table(bs, entries, first, last);
+    ret = zoned_write_table_after_data(bs, entries, first, last);
     if (ret < 0) {
         return ret;
     }
@@ -834,13 +848,7 @@ zoned_save_cb(void *opaque, const uint64_t *wps, uint64_t generation)
     if (ret < 0) {
         return ret;
     }
-    ret = bdrv_co_flush(bs->file->bs);
-    if (ret < 0) {
-        return ret;
-    }
-
-    z->disk_stale = false;
-    ret = zoned_write_table(bs, wps, first, last);
+    ret = zoned_write_table_after_data(bs, wps, first, last);
     if (ret < 0) {
         return ret;
     }
