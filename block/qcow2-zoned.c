@@ -257,6 +257,31 @@ zoned_read_table(BlockDriverState *bs, uint64_t *wps, Error **errp)
 }
 
 /*
+ * The entries [*first, *last] of @wps hold all that differ from the table
+ * on disk (all of them when the disk may be stale); false if none does.
+ */
+static bool zoned_changed_range(Qcow2Zoned *z, const uint64_t *wps,
+                                uint32_t *first, uint32_t *last)
+{
+    uint32_t i = 0, j = z->nr_zones - 1;
+
+    if (!z->disk_stale) {
+        while (i < z->nr_zones && wps[i] == z->disk_wps[i]) {
+            i++;
+        }
+        if (i == z->nr_zones) {
+            return false;
+        }
+        while (j > i && wps[j] == z->disk_wps[j]) {
+            j--;
+        }
+    }
+    *first = i;
+    *last = j;
+    return true;
+}
+
+/*
  * Write the blocks of the table that hold entries [first, last] from @wps,
  * and take them as what is on disk.  Also outside of a coroutine, for the
  * hand-over.
@@ -438,16 +463,10 @@ zoned_clear_open_bits(BlockDriverState *bs, const uint64_t *wps, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     Qcow2Zoned *z = s->zoned;
-    uint32_t i, first = z->nr_zones, last = 0;
+    uint32_t first, last;
     int ret;
 
-    for (i = 0; i < z->nr_zones; i++) {
-        if (z->disk_wps[i] != wps[i]) {
-            first = MIN(first, i);
-            last = i;
-        }
-    }
-    if (first == z->nr_zones) {
+    if (!zoned_changed_range(z, wps, &first, &last)) {
         return 0;
     }
     ret = zoned_write_table(bs, wps, first, last);
@@ -481,8 +500,6 @@ int GRAPH_RDLOCK qcow2_zoned_hand_over(BlockDriverState *bs)
     entries = g_new(uint64_t, z->nr_zones);
     conds = g_new(BlockZoneState, z->nr_zones);
     block_zone_emu_get_state(z->ze, entries, conds);
-    first = z->nr_zones;
-    last = 0;
     for (i = 0; i < z->nr_zones; i++) {
         if (conds[i] == BLK_ZS_IOPEN) {
             entries[i] |= ZONED_ENTRY_IMP_OPEN;
@@ -491,13 +508,9 @@ int GRAPH_RDLOCK qcow2_zoned_hand_over(BlockDriverState *bs)
             entries[i] |= ZONED_ENTRY_EXP_OPEN;
             nr_open++;
         }
-        if (z->disk_stale || entries[i] != z->disk_wps[i]) {
-            first = MIN(first, i);
-            last = i;
-        }
     }
     trace_qcow2_zoned_hand_over(bs, nr_open);
-    if (first == z->nr_zones) {
+    if (!zoned_changed_range(z, entries, &first, &last)) {
         return 0;
     }
 
@@ -822,24 +835,9 @@ zoned_save_cb(void *opaque, const uint64_t *wps, uint64_t generation)
     if (generation == z->saved_generation && !z->disk_stale) {
         return 0;
     }
-    if (z->disk_stale) {
-        first = 0;
-        last = z->nr_zones - 1;
-    } else {
-        for (first = 0; first < z->nr_zones; first++) {
-            if (wps[first] != z->disk_wps[first]) {
-                break;
-            }
-        }
-        if (first == z->nr_zones) {
-            z->saved_generation = generation;
-            return 0;
-        }
-        for (last = z->nr_zones - 1; last > first; last--) {
-            if (wps[last] != z->disk_wps[last]) {
-                break;
-            }
-        }
+    if (!zoned_changed_range(z, wps, &first, &last)) {
+        z->saved_generation = generation;
+        return 0;
     }
 
     qemu_co_mutex_lock(&s->lock);
