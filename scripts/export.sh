@@ -2,7 +2,8 @@
 # Export the series for qemu-devel: one series a topic (patches/topics), each
 # as git format-patch files with its cover letter (patches/cover/TOPIC) and its
 # recipients from the base's scripts/get_maintainer.pl, in build/export/NN-TOPIC;
-# checked with the base's scripts/checkpatch.pl (0 errors), applied in order
+# checked with the base's scripts/checkpatch.pl (0 errors) and for commit
+# messages wrapped within 76 columns, applied in order
 # with git am to a pristine base and built there, and tried with
 # git send-email --dry-run.  EXPORT_BUILD=0 skips the build.
 set -euo pipefail
@@ -195,6 +196,23 @@ for p in "${patches[@]}"; do
 done
 [ "$errors" = 0 ] || die "checkpatch.pl found $errors errors in the series"
 info "checkpatch.pl: 0 errors in $n patches"
+# Commit messages wrapped for a mail reader, which checkpatch.pl does not
+# check: no body line over 76 columns, but for indented quotes (commands,
+# their output) and trailers (a Fixes: line names a whole subject).
+long=$(git -C "$src_dir" log --reverse --format='%s%n%b%x00' base..HEAD |
+    /usr/bin/python3 -c '
+import re, sys
+for msg in sys.stdin.read().split("\0"):
+    subject, _, body = msg.strip("\n").partition("\n")
+    for line in body.split("\n"):
+        if (len(line) > 76 and not line[:1].isspace() and
+                not re.match(r"[A-Z][A-Za-z-]*: ", line)):
+            print(f"{subject}: {line}")
+')
+if [ -n "$long" ]; then
+    printf '%s\n' "$long" >&2
+    die "commit message lines over 76 columns (above); wrap them at 72"
+fi
 # Its warnings: each must be of a kind that patches/checkpatch-warnings
 # explains; the cover letter of each series names them.
 for d in "${series_dirs[@]}"; do
