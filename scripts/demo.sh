@@ -5,14 +5,22 @@
 # host-managed ZBC disk on virtio-scsi; the zoned ones are emulated by
 # null-co (no root, no zoned hardware).  It also creates a Linux null_blk
 # zoned disk of its own.  It lists the disks, works the zones with blkzone,
-# nvme-cli and fio, and powers off.  Then afl-fuzz runs QEMU with the
-# snapfuzz device for 30 seconds (scripts/demo-snapfuzz.sh).
+# nvme-cli and fio, and powers off.  Then a zoned qcow2 image keeps its
+# zones across a restart of QEMU: a guest writes to it through virtio-blk,
+# the next one finds zones and data through an NVMe zoned namespace.  Last,
+# afl-fuzz runs QEMU with the snapfuzz device for 30 seconds
+# (scripts/demo-snapfuzz.sh).
 set -euo pipefail
+
+# The zoned qcow2 image: 16 zones of 64 MiB, at most 8 open
+zq_opts=zone.mode=host-managed,zone.size=64M,zone.max_open_zones=8
+zq_text="a zoned qcow2 image keeps its zones"
 
 if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     here=$(cd "$(dirname "$0")" && pwd)
+    . "$here/lib.sh"
     echo "== make demo: booting a guest under ${GUEST_ACCEL:-tcg} (about 20 s)"
-    "$here/guest-run" --mem 1024 --timeout 300 "$0" -- \
+    "$here/guest-run" --mem 1024 --timeout 300 "$0" main -- \
         -blockdev driver=null-co,node-name=nvme0,size=1073741824,read-zeroes=on \
         -device nvme,id=nvme0,serial=demo-nvme \
         -device nvme-ns,bus=nvme0,nsid=1,drive=nvme0 \
@@ -25,6 +33,33 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         -blockdev driver=null-co,node-name=zbc0,size=1073741824,zoned=host-managed,zone-size=67108864,zone-nr-conv=1,max-open-zones=8,memory-backed=on \
         -device virtio-scsi-pci,id=scsi0 \
         -device scsi-hd,bus=scsi0.0,drive=zbc0,serial=demo-zbc
+
+    echo
+    echo "== make demo: a zoned qcow2 image across a restart of QEMU"
+    mkdir -p "$build_dir/tmp"
+    work=$(mktemp -d "$build_dir/tmp/demo.XXXXXX")
+    trap 'rm -rf "$work"' EXIT
+    img=$work/zoned.qcow2
+    echo "\$ qemu-img create -f qcow2 -o $zq_opts zoned.qcow2 1G"
+    "$qemu_build/qemu-img" create -q -f qcow2 -o "$zq_opts" "$img" 1G
+    echo "== boot 1: the image as a zoned virtio-blk disk"
+    "$here/guest-run" --mem 1024 --timeout 300 "$0" write -- \
+        -blockdev driver=file,node-name=zq-file,filename="$img" \
+        -blockdev driver=qcow2,node-name=zq,file=zq-file \
+        -device virtio-blk-pci,drive=zq,serial=demo-zq
+    echo
+    echo "== QEMU has exited; the write pointers are in the image (qemu-img)"
+    "$qemu_build/qemu-img" info "$img" | sed -n '/^zoned:/,/max append/p'
+    "$qemu_build/qemu-img" check "$img"
+    echo "== boot 2: the same image as an NVMe zoned namespace"
+    "$here/guest-run" --mem 1024 --timeout 300 "$0" read -- \
+        -blockdev driver=file,node-name=zq-file,filename="$img" \
+        -blockdev driver=qcow2,node-name=zq,file=zq-file \
+        -device nvme,id=nvme0,serial=demo-zq \
+        -device nvme-ns,bus=nvme0,nsid=1,drive=zq,zoned.backend=on
+    rm -rf "$work"
+    trap - EXIT
+
     echo
     echo "== make demo: snapshot fuzzing, afl-fuzz driving a whole guest (30 s)"
     exec "$here/demo-snapfuzz.sh" 30
@@ -32,6 +67,50 @@ fi
 
 # In the guest.
 step() { printf '\n== %s\n' "$*"; }
+
+# zq_disk: the zoned qcow2 image's disk, whichever frontend shows it
+zq_disk() {
+    local b
+    for b in /sys/block/*; do
+        if grep -qs demo-zq "$b/serial" "$b/device/serial"; then
+            echo "/dev/${b##*/}"
+            return
+        fi
+    done
+    echo "the disk of the zoned qcow2 image is missing" >&2
+    exit 1
+}
+
+case "$1" in
+write)
+    modprobe virtio_blk
+    udevadm settle 2>/dev/null || sleep 1
+    dev=$(zq_disk)
+    step "The zoned qcow2 image through virtio-blk: $dev"
+    blkzone report --count 3 "$dev"
+    step "Write 1 MiB to zone 1, open zone 2 explicitly"
+    head -c 1M < <(yes "$zq_text") |
+        dd of="$dev" bs=1M seek=64 oflag=direct status=none
+    blkzone open --offset $((2 * 131072)) --count 1 "$dev"
+    blkzone report --count 3 "$dev"
+    exit 0 ;;
+read)
+    modprobe nvme
+    udevadm settle 2>/dev/null || sleep 1
+    dev=$(zq_disk)
+    step "The same image after a restart, through NVMe ZNS: $dev"
+    echo "zone 1 keeps its write pointer; open zones come back closed (zone 2"
+    echo "was empty: it is empty again), as after a power cycle of a drive"
+    blkzone report --count 3 "$dev"
+    if cmp <(head -c 1M < <(yes "$zq_text")) \
+           <(dd if="$dev" bs=1M skip=64 count=1 iflag=direct status=none); then
+        echo "zone 1's 1 MiB of data: the same as boot 1 wrote"
+    else
+        echo "zone 1's data differs from what boot 1 wrote"
+        exit 1
+    fi
+    exit 0 ;;
+esac
 modprobe nvme
 modprobe virtio_blk
 modprobe virtio_scsi
