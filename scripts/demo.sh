@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make demo: boot a guest of the built QEMU that shows what the series adds.
 # The guest sees an NVMe controller with a regular namespace and a zoned one
-# (ZNS), a virtio-blk disk, a host-managed zoned virtio-blk disk and a
-# host-managed ZBC disk on virtio-scsi; the zoned ones are emulated by
-# null-co (no root, no zoned hardware).  It also creates a Linux null_blk
+# (ZNS), its I/O queues in an IOThread, a virtio-blk disk, a host-managed
+# zoned virtio-blk disk and a host-managed ZBC disk on virtio-scsi; the
+# zoned ones are emulated by null-co (no root, no zoned hardware).  It also creates a Linux null_blk
 # zoned disk of its own.  It lists the disks, works the zones with blkzone,
 # nvme-cli and fio, and powers off.  Then a zoned qcow2 image keeps its
 # zones across a restart of QEMU: a guest writes to it through virtio-blk,
@@ -22,7 +22,8 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     echo "== make demo: booting a guest under ${GUEST_ACCEL:-tcg} (about 20 s)"
     "$here/guest-run" --mem 1024 --timeout 300 "$0" main -- \
         -blockdev driver=null-co,node-name=nvme0,size=1073741824,read-zeroes=on \
-        -device nvme,id=nvme0,serial=demo-nvme \
+        -object iothread,id=nvme-io \
+        -device nvme,id=nvme0,serial=demo-nvme,ioeventfd=on,iothread=nvme-io \
         -device nvme-ns,bus=nvme0,nsid=1,drive=nvme0 \
         -blockdev driver=null-co,node-name=zns0,size=1073741824,zoned=host-managed,zone-size=67108864,max-open-zones=8,max-active-zones=12,memory-backed=on \
         -device nvme-ns,bus=nvme0,nsid=2,drive=zns0,zoned.backend=on \
@@ -122,9 +123,18 @@ step "Disks the guest sees (lsblk)"
 lsblk -o NAME,SIZE,TYPE,ZONED,MODEL
 for d in /sys/block/vd*; do echo "${d##*/}: virtio-blk serial $(cat "$d/serial")"; done
 
-step "NVMe controller and namespace (nvme-cli)"
+step "NVMe controller and namespaces (nvme-cli); its I/O queues run in an IOThread"
 nvme list
 nvme id-ctrl /dev/nvme0 | grep -E '^(vid|sn|mn|fr|oncs|mdts) '
+ndev=
+for d in /sys/block/nvme0n*; do
+    [ "$(cat "$d/nsid" 2>/dev/null)" = 1 ] && ndev=/dev/${d##*/}
+done
+[ -n "$ndev" ] || { echo "the NVMe namespace 1 is missing"; exit 1; }
+step "fio 4 KiB random reads on $ndev, queue depth 16 (I/O queues in the IOThread)"
+fio --name=nvme --filename="$ndev" --direct=1 --ioengine=libaio --iodepth=16 \
+    --rw=randread --bs=4k --size=256m --runtime=3 --time_based \
+    --output-format=normal | grep -E 'READ:|err='
 
 zdev=
 for d in /sys/block/vd*; do
