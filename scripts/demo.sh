@@ -82,6 +82,19 @@ zq_disk() {
     exit 1
 }
 
+# nvme_ns NSID: the block device of namespace NSID of /dev/nvme0
+nvme_ns() {
+    local d
+    for d in /sys/block/nvme0n*; do
+        if [ "$(cat "$d/nsid" 2>/dev/null)" = "$1" ]; then
+            echo "/dev/${d##*/}"
+            return
+        fi
+    done
+    echo "the NVMe namespace $1 is missing" >&2
+    exit 1
+}
+
 case "$1" in
 write)
     modprobe virtio_blk
@@ -126,11 +139,7 @@ for d in /sys/block/vd*; do echo "${d##*/}: virtio-blk serial $(cat "$d/serial")
 step "NVMe controller and namespaces (nvme-cli); its I/O queues run in an IOThread"
 nvme list
 nvme id-ctrl /dev/nvme0 | grep -E '^(vid|sn|mn|fr|oncs|mdts) '
-ndev=
-for d in /sys/block/nvme0n*; do
-    [ "$(cat "$d/nsid" 2>/dev/null)" = 1 ] && ndev=/dev/${d##*/}
-done
-[ -n "$ndev" ] || { echo "the NVMe namespace 1 is missing"; exit 1; }
+ndev=$(nvme_ns 1)
 step "fio 4 KiB random reads on $ndev, queue depth 16 (I/O queues in the IOThread)"
 fio --name=nvme --filename="$ndev" --direct=1 --ioengine=libaio --iodepth=16 \
     --rw=randread --bs=4k --size=256m --runtime=3 --time_based \
@@ -165,11 +174,7 @@ fio --name=zoned --filename="$zdev" --direct=1 --ioengine=psync --zonemode=zbd \
     --rw=write --bs=64k --offset=128m --size=128m --verify=crc32c \
     --max_open_zones=4 --output-format=normal | grep -E 'WRITE:|READ:|err='
 
-nsdev=
-for d in /sys/block/nvme0n*; do
-    [ "$(cat "$d/nsid" 2>/dev/null)" = 2 ] && nsdev=/dev/${d##*/}
-done
-[ -n "$nsdev" ] || { echo "the zoned NVMe namespace is missing"; exit 1; }
+nsdev=$(nvme_ns 2)
 step "An NVMe zoned namespace on null-co zones (nvme-ns zoned.backend=on): $nsdev"
 nvme zns id-ns "$nsdev" | grep -E '^(mor|mar|zoc|ozcs) |lbafe  *0'
 nvme zns report-zones "$nsdev" --descs=3
@@ -205,4 +210,4 @@ step "qemu-io (from this build) reports the same zone through file-posix"
 "$QEMU_BUILD/qemu-io" --image-opts -n driver=host_device,filename=/dev/nullb0 \
     -c "zrp $((64 << 20)) 1"
 echo
-echo "== demo done"
+echo "== this guest is done"
