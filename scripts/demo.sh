@@ -69,19 +69,6 @@ fi
 # In the guest.
 step() { printf '\n== %s\n' "$*"; }
 
-# zq_disk: the zoned qcow2 image's disk, whichever frontend shows it
-zq_disk() {
-    local b
-    for b in /sys/block/*; do
-        if grep -qs demo-zq "$b/serial" "$b/device/serial"; then
-            echo "/dev/${b##*/}"
-            return
-        fi
-    done
-    echo "the disk of the zoned qcow2 image is missing" >&2
-    exit 1
-}
-
 # nvme_ns NSID: the block device of namespace NSID of /dev/nvme0
 nvme_ns() {
     local d
@@ -96,10 +83,14 @@ nvme_ns() {
 }
 
 case "$1" in
+write | read)
+    . "$GUEST_TOP/scripts/guest-tests/zoned-lib.sh" ;;
+esac
+case "$1" in
 write)
     modprobe virtio_blk
     udevadm settle 2>/dev/null || sleep 1
-    dev=$(zq_disk)
+    dev=$(zoned_disk demo-zq)
     step "The zoned qcow2 image through virtio-blk: $dev"
     blkzone report --count 3 "$dev"
     step "Write 1 MiB to zone 1, open zone 2 explicitly"
@@ -111,7 +102,7 @@ write)
 read)
     modprobe nvme
     udevadm settle 2>/dev/null || sleep 1
-    dev=$(zq_disk)
+    dev=$(zoned_disk demo-zq)
     step "The same image after a restart, through NVMe ZNS: $dev"
     echo "zone 1 keeps its write pointer; open zones come back closed (zone 2"
     echo "was empty: it is empty again), as after a power cycle of a drive"
