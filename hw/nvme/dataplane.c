@@ -162,7 +162,7 @@ static void nvme_dp_start_bh(void *opaque)
 {
     NvmeDpOp *op = opaque;
     NvmeCtrl *n = op->n;
-    bool drained = n->dp->drain_depth > 0;
+    bool drained = n->drain_depth > 0;
     uint16_t qid;
 
     for (qid = 1; qid <= n->params.max_ioqpairs; qid++) {
@@ -224,7 +224,7 @@ static void nvme_dp_transition_end(void)
 
 bool nvme_dp_defer_admin(NvmeCtrl *n)
 {
-    if (n->dp && n->dp->drain_depth) {
+    if (n->drain_depth) {
         /* nvme_dp_drained_end_ctrl() kicks the admin queue */
         trace_pci_nvme_dp_defer_admin();
         return true;
@@ -312,10 +312,12 @@ static void nvme_dp_vm_state_change(void *opaque, bool running,
  * Drained sections of a namespace's BlockBackend: stop fetching commands
  * through the ioeventfds of every controller in IOThreads that can reach
  * it.  Requests that still come (MMIO doorbells, BHs) wait in the block
- * layer's queue.  Admin commands wait unfetched (nvme_dp_defer_admin()):
- * those that stop the I/O queues drain the namespaces, which waits for
- * zns-blk commands of several requests whose next request waits in that
- * queue until the section ends.  Context: BQL held.
+ * layer's queue.  Admin commands of every controller that can reach it,
+ * in IOThreads or not, wait unfetched (nvme_dp_defer_admin()): those that
+ * stop the I/O queues drain the namespaces, and Delete I/O SQ cancels the
+ * queue's commands, which both wait for zns-blk commands of several
+ * requests whose next request waits in that queue until the section ends.
+ * Context: BQL held.
  */
 static NvmeSubsystem *nvme_ns_subsys(NvmeNamespace *ns)
 {
@@ -330,7 +332,7 @@ static void nvme_dp_for_each_ctrl(NvmeSubsystem *subsys,
     for (i = 0; i < NVME_MAX_CONTROLLERS; i++) {
         NvmeCtrl *n = nvme_subsys_ctrl(subsys, i);
 
-        if (n && n->dp) {
+        if (n) {
             fn(n);
         }
     }
@@ -340,7 +342,7 @@ static void nvme_dp_drained_begin_ctrl(NvmeCtrl *n)
 {
     uint16_t qid;
 
-    if (n->dp->drain_depth++ || n->dp->stop_depth) {
+    if (n->drain_depth++ || !n->dp || n->dp->stop_depth) {
         return;
     }
     for (qid = 1; qid <= n->params.max_ioqpairs; qid++) {
@@ -357,14 +359,14 @@ static void nvme_dp_drained_end_ctrl(NvmeCtrl *n)
 {
     uint16_t qid;
 
-    if (!n->dp->drain_depth || --n->dp->drain_depth) {
+    if (!n->drain_depth || --n->drain_depth) {
         return;
     }
     /* admin commands that came while drained: nvme_dp_defer_admin() */
     if (n->sq[0]) {
         qemu_bh_schedule(n->sq[0]->bh);
     }
-    if (n->dp->stop_depth) {
+    if (!n->dp || n->dp->stop_depth) {
         return;
     }
     for (qid = 1; qid <= n->params.max_ioqpairs; qid++) {
@@ -402,13 +404,16 @@ static void nvme_dp_drained_end(void *opaque)
  */
 static void nvme_dp_subsys_stop_ctrl(NvmeCtrl *n)
 {
+    if (!n->dp) {
+        return;
+    }
     n->dp->subsys_stops++;
     nvme_dp_stop(n);
 }
 
 static void nvme_dp_subsys_start_ctrl(NvmeCtrl *n)
 {
-    if (n->dp->subsys_stops) {
+    if (n->dp && n->dp->subsys_stops) {
         n->dp->subsys_stops--;
         nvme_dp_start(n);
     }
@@ -504,13 +509,17 @@ refuse:
     return false;
 }
 
-/* Move a namespace of @n to the controller's first IOThread */
+/*
+ * Follow the drained sections of a namespace of @n, and move it to the
+ * controller's first IOThread
+ */
 bool nvme_dp_ns_realize(NvmeCtrl *n, NvmeNamespace *ns, Error **errp)
 {
     ERRP_GUARD();
     BlockBackend *blk = ns->blkconf.blk;
 
     if (!n->dp) {
+        blk_set_dev_ops(blk, &nvme_dp_block_ops, ns);
         return true;
     }
 
@@ -542,8 +551,11 @@ void nvme_dp_ns_unrealize(NvmeCtrl *n, NvmeNamespace *ns)
 {
     BlockBackend *blk = ns->blkconf.blk;
 
-    if (n->dp && blk && blk_get_aio_context(blk) == n->dp->ctxs[0]) {
-        blk_set_dev_ops(blk, NULL, NULL);
+    if (!blk) {
+        return;
+    }
+    blk_set_dev_ops(blk, NULL, NULL);
+    if (n->dp && blk_get_aio_context(blk) == n->dp->ctxs[0]) {
         /* best effort, as virtio-blk: a node in use elsewhere may refuse */
         blk_set_aio_context(blk, qemu_get_aio_context(), NULL);
     }

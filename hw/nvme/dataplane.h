@@ -44,7 +44,6 @@ typedef struct NvmeDataplane {
     AioContext **ctxs;          /* the distinct IOThread contexts */
     int nr_ctxs;
     int stop_depth;             /* nvme_dp_stop() nesting, VM stop included */
-    int drain_depth;            /* drained sections of the namespaces */
     int subsys_stops;           /* nvme_dp_stop_subsys() nesting */
     uint32_t intx_status;       /* INTx vectors asserted by I/O CQs */
     QEMUBH *event_bh;           /* asynchronous events raised by IOThreads */

@@ -504,6 +504,21 @@ def nvme_reproducers():
     yield 'set-features-vwc-drained', sqe(False, NVME_ADM_SET_FEATURES, 0,
                                           (0x06, 0, 0, 0, 0, 0),
                                           sel=SEL_DRAINED)
+    # A zone open, which zns-blk runs as several requests of the drive, its
+    # doorbell rung in a drained section that the next record's shares: a
+    # Delete I/O SQ there, whose BH the section let run, waited for the
+    # open, whose next request waited in the drive's queue for the end of
+    # the section (QEMU hung; patch "hw/nvme: defer admin commands of
+    # main-loop controllers in drained sections").
+    yield 'zone-open-drained-delete-sq', (
+        sqe(True, NVME_ZONE_MGMT_SEND, 1, lba_cdw(7 * ZONE_LBAS, 0, ZSA_OPEN),
+            sel=SEL_DRAINED_NEXT) +
+        sqe(False, NVME_ADM_DELETE_SQ, 0, (1, 0, 0, 0, 0, 0)))
+    # The same with a plain read, which waits in the drive's queue itself
+    # (upstream's main-loop controllers hang the same way)
+    yield 'read-drained-delete-sq', (
+        sqe(True, NVME_READ, 1, lba_cdw(0, 7), sel=SEL_DRAINED_NEXT) +
+        sqe(False, NVME_ADM_DELETE_SQ, 0, (1, 0, 0, 0, 0, 0)))
 
 
 NVME_ADM_NS_ATTACHMENT, NVME_ADM_AER = 0x15, 0x0c
