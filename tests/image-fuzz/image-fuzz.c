@@ -1006,7 +1006,10 @@ static void stage_probe(const uint8_t *image, int64_t image_size)
     uint8_t buf[BLOCK_PROBE_BUF_SIZE] = {};
     BlockDriver *drv;
 
-    memcpy(buf, image, MIN(image_size, sizeof(buf)));
+    if (image_size) {
+        /* An empty image has no buffer */
+        memcpy(buf, image, MIN(image_size, sizeof(buf)));
+    }
     drv = bdrv_probe_all(buf, sizeof(buf), FUZZ_MEM_PROTOCOL ":in");
     if (fuzz_verbose()) {
         fprintf(stderr, "image-fuzz: probe: %s\n",
