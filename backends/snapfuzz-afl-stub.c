@@ -14,7 +14,8 @@
 
 static bool snapfuzz_afl_init(SnapfuzzPort *port, Error **errp)
 {
-    error_setg(errp, "snapfuzz: afl=on needs a Linux host");
+    error_setg(errp, "snapfuzz: afl=on needs the AFL++ fork server, which "
+               "this QEMU was built without (Linux hosts only)");
     return false;
 }
 
