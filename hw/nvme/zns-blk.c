@@ -547,8 +547,15 @@ static void nvme_zns_blk_rw_cb(void *opaque, int ret)
         return;
     }
 
-    /* Zone errors are the guest's: no werror/rerror action, no message */
-    status = nvme_zns_blk_io_status(ret, write);
+    /*
+     * Zone errors, and data that is not RAM (nvme_dma_not_ram()), are the
+     * guest's: no werror/rerror action, no message
+     */
+    if (nvme_dma_not_ram(req, ret)) {
+        status = NVME_DATA_TRAS_ERROR;
+    } else {
+        status = nvme_zns_blk_io_status(ret, write);
+    }
     if (status) {
         req->status = status | NVME_DNR;
     } else {

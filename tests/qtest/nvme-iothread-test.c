@@ -871,7 +871,9 @@ static void test_cq_turned_rom(const void *opaque)
  * Data to and from ROM (the BIOS, just below 4 GiB): in the main loop it is
  * guest memory as any other (a write to ROM is dropped); with the I/O
  * queues in IOThreads it would take the BQL there, and deadlock against a
- * controller reset in the main loop, so the command fails
+ * controller reset in the main loop, so the command fails: block I/O and
+ * copies alike, where the controller maps the data and where the DMA
+ * helpers do (QEMUSGList.ram_only)
  */
 static void test_rom_data(const void *opaque)
 {
@@ -884,6 +886,13 @@ static void test_rom_data(const void *opaque)
     g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==, want);
     nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 0, 0xfffe0000);
     g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==, want);
+    /* Identify Controller: a copy, not block I/O */
+    cmd = (NvmeCmd) {
+        .opcode = NVME_ADM_CMD_IDENTIFY,
+        .cdw10 = cpu_to_le32(NVME_ID_CNS_CTRL),
+    };
+    cmd.dptr.prp1 = cpu_to_le64(0xfffe0000);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL) & 0x7ff, ==, want);
 
     nvme_check_alive(c);
     nvme_stop(c);
