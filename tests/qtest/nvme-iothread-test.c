@@ -871,9 +871,10 @@ static void test_cq_turned_rom(const void *opaque)
  * Data to and from ROM (the BIOS, just below 4 GiB): in the main loop it is
  * guest memory as any other (a write to ROM is dropped); with the I/O
  * queues in IOThreads it would take the BQL there, and deadlock against a
- * controller reset in the main loop, so the command fails: block I/O and
- * copies alike, where the controller maps the data and where the DMA
- * helpers do (QEMUSGList.ram_only)
+ * controller reset in the main loop, so the command fails, block I/O and
+ * copies (Identify) alike.  The controller refuses the data when it maps
+ * it; the DMA helpers would again (QEMUSGList.ram_only) for a memory map
+ * that changed in between.
  */
 static void test_rom_data(const void *opaque)
 {
