@@ -11,6 +11,8 @@
 #   hw/nvme, NVMe qtests        nvme-zns-test, nvme-iothread-test, qos /nvme/
 #   hw/block/virtio-blk*        qos virtio-blk (the zoned cases among them)
 #   hw/scsi, scsi-zbc-test      qos virtio-scsi (ZBC)
+#   intel_iommu, virtio.c       intel-iommu-test (devices behind VT-d)
+#   system/dma-helpers          nvme-iothread-test (its RAM-only lists)
 #   hw/misc/snapfuzz*           snapfuzz-test
 #   migration, system/physmem   migration-tcg-ram-blocks-test
 #   vmstate, QEMUFile, savevm   the unit test test-vmstate
@@ -74,6 +76,12 @@ tests_for() {
     has '^hw/block/virtio-blk|^include/hw/virtio/virtio-blk|^tests/qtest/virtio-blk' &&
         echo "qos virtio-blk"
     has '^hw/scsi/|^include/scsi/|^scsi/|^tests/qtest/scsi-zbc' && echo "qos virtio-scsi"
+    has '^hw/i386/intel_iommu|^include/hw/i386/intel_iommu|^hw/virtio/virtio\.c$|^tests/qtest/(intel-iommu-test|libqos/intel-iommu)' &&
+        echo "qtest tests/qtest/intel-iommu-test"
+    if has '^system/dma-helpers|^include/system/dma\.h$' &&
+       ! has '^hw/nvme/|^tests/qtest/nvme-'; then
+        echo "qtest tests/qtest/nvme-iothread-test"
+    fi
     has '^hw/misc/snapfuzz|^tests/qtest/snapfuzz' && echo "qtest tests/qtest/snapfuzz-test"
     has '^migration/|^system/physmem' &&
         echo "qtest tests/qtest/migration-tcg-ram-blocks-test"
