@@ -24,6 +24,7 @@
 #include "hw/pci/pci_regs.h"
 #include "tests/qtest/libqtest.h"
 #include "tests/qtest/libqos/pci-pc.h"
+#include "tests/qtest/libqos/intel-iommu.h"
 #include "fuzz.h"
 
 #define NVME_VENDOR_ID      0x1b36      /* PCI_VENDOR_ID_REDHAT */
@@ -108,6 +109,28 @@ static void nvme_fuzz_pre(QTestState *s)
         n->bar = qpci_iomap(n->dev, 0, NULL);
         qpci_device_enable(n->dev);
     }
+}
+
+/* The VT-d tables of nvme-viommu-cmd-fuzz: guest memory above the data */
+#define VTD_TABLES_ADDR     0x300000
+#define VTD_TABLES_SIZE     0x10000
+
+/*
+ * VT-d translates the controller's DMA (libqos's tables: the first 4 GiB
+ * of IOVAs mapped, the last of them to guest memory at 0), its fault
+ * events unmasked: the PRPs and queues of the input that VT-d does not
+ * map fault, in the IOThread
+ */
+static void nvme_viommu_pre(QTestState *s)
+{
+    QGuestAllocator alloc;
+
+    alloc_init(&alloc, 0, VTD_TABLES_ADDR, VTD_TABLES_ADDR + VTD_TABLES_SIZE,
+               4096);
+    qvtd_enable(s, &alloc);
+    qvtd_unmask_faults(s);
+    alloc_destroy(&alloc);
+    nvme_fuzz_pre(s);
 }
 
 static uint32_t nvme_reg_read(NvmeFuzz *n, uint64_t off)
@@ -372,6 +395,17 @@ static GString *nvme_iothread_args(FuzzTarget *t)
                              "zoned.backend=on");
 }
 
+/* nvme-iothread-cmd-fuzz's controller behind VT-d */
+static GString *nvme_viommu_args(FuzzTarget *t)
+{
+    return nvme_fuzz_cmdline("-device intel-iommu "
+                             "-object iothread,id=t0,poll-max-ns=32768 ", "",
+                             "-device nvme,id=n0,serial=fuzz,ioeventfd=on,"
+                             "iothread=t0 "
+                             "-device nvme-ns,bus=n0,drive=z0,"
+                             "zoned.backend=on");
+}
+
 /*
  * Two controllers of one subsystem that share the zoned namespace 1 and a
  * namespace 2 on a plain drive.  A subsystem's zones must be changed in
@@ -412,6 +446,14 @@ static void register_nvme_fuzz_targets(void)
                        "queues run in a polling IOThread",
         .get_init_cmdline = nvme_iothread_args,
         .pre_fuzz = nvme_fuzz_pre,
+        .fuzz = nvme_fuzz,
+    });
+    fuzz_add_target(&(FuzzTarget){
+        .name = "nvme-viommu-cmd-fuzz",
+        .description = "Fuzz the commands of an NVMe controller whose I/O "
+                       "queues run in a polling IOThread, behind VT-d",
+        .get_init_cmdline = nvme_viommu_args,
+        .pre_fuzz = nvme_viommu_pre,
         .fuzz = nvme_fuzz,
     });
     fuzz_add_target(&(FuzzTarget){
