@@ -115,13 +115,17 @@ static void nvme_fuzz_pre(QTestState *s)
 #define VTD_TABLES_ADDR     0x300000
 #define VTD_TABLES_SIZE     0x10000
 
+/* nvme-viommu-cmd-fuzz's: turn VT-d on at the start of each input */
+static bool nvme_fuzz_viommu;
+
 /*
  * VT-d translates the controller's DMA (libqos's tables: the first 4 GiB
  * of IOVAs mapped, the last of them to guest memory at 0), its fault
  * events unmasked: the PRPs and queues of the input that VT-d does not
- * map fault, in the IOThread
+ * map fault, in the IOThread.  The machine reset that ends an input turns
+ * it off again.
  */
-static void nvme_viommu_pre(QTestState *s)
+static void nvme_viommu_enable(QTestState *s)
 {
     QGuestAllocator alloc;
 
@@ -130,6 +134,11 @@ static void nvme_viommu_pre(QTestState *s)
     qvtd_enable(s, &alloc);
     qvtd_unmask_faults(s);
     alloc_destroy(&alloc);
+}
+
+static void nvme_viommu_pre(QTestState *s)
+{
+    nvme_fuzz_viommu = true;
     nvme_fuzz_pre(s);
 }
 
@@ -322,6 +331,9 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
     const size_t rec = 1 + sizeof(NvmeCmd);
     int i;
 
+    if (nvme_fuzz_viommu) {
+        nvme_viommu_enable(s);
+    }
     for (i = 0; i < nvme_fuzz_ctrls; i++) {
         if (!nvme_start(s, &nvme_fuzz_state[i])) {
             goto out;
