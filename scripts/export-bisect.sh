@@ -12,6 +12,7 @@
 #   hw/block/virtio-blk*        qos virtio-blk (the zoned cases among them)
 #   hw/scsi, scsi-zbc-test      qos virtio-scsi (ZBC)
 #   intel_iommu, virtio.c       intel-iommu-test (devices behind VT-d)
+#   virtio-iommu, virtio.c      virtio-iommu-iothread-test
 #   system/dma-helpers          nvme-iothread-test (its RAM-only lists)
 #   hw/misc/snapfuzz*           snapfuzz-test
 #   migration, system/physmem   migration-tcg-ram-blocks-test
@@ -76,8 +77,10 @@ tests_for() {
     has '^hw/block/virtio-blk|^include/hw/virtio/virtio-blk|^tests/qtest/virtio-blk' &&
         echo "qos virtio-blk"
     has '^hw/scsi/|^include/scsi/|^scsi/|^tests/qtest/scsi-zbc' && echo "qos virtio-scsi"
-    has '^hw/i386/intel_iommu|^include/hw/i386/intel_iommu|^hw/virtio/virtio\.c$|^tests/qtest/(intel-iommu-test|libqos/intel-iommu)' &&
+    has '^hw/i386/intel_iommu|^include/hw/i386/intel_iommu|^hw/virtio/virtio\.c$|^tests/qtest/(intel-iommu-test|libqos/intel-iommu|libqos/virtio-blk-iothread)' &&
         echo "qtest tests/qtest/intel-iommu-test"
+    has '^hw/virtio/virtio-iommu|^include/hw/virtio/virtio-iommu|^hw/virtio/virtio\.c$|^tests/qtest/(virtio-iommu-iothread-test|libqos/virtio-iommu-drv|libqos/virtio-blk-iothread)' &&
+        echo "qtest tests/qtest/virtio-iommu-iothread-test"
     if has '^system/dma-helpers|^include/system/dma\.h$' &&
        ! has '^hw/nvme/|^tests/qtest/nvme-'; then
         echo "qtest tests/qtest/nvme-iothread-test"

@@ -20,6 +20,7 @@
 #include "hw/i386/intel_iommu.h"
 #include "hw/i386/intel_iommu_internal.h"
 #include "libqos/intel-iommu.h"
+#include "libqos/virtio-iommu-drv.h"
 #include "qemu/bswap.h"
 #include "standard-headers/linux/virtio_blk.h"
 #include "standard-headers/linux/virtio_config.h"
@@ -1629,6 +1630,89 @@ static void test_viommu_fault(const void *opaque)
     nvme_stop(c);
 }
 
+#define VIOMMU_DOMAIN   1
+#define VIOMMU_ALIAS    (4ULL << 30)        /* mapped to guest memory at 0 */
+
+/*
+ * nvme_boot() on a q35 machine with a virtio-iommu at 05.0, whose driver
+ * this starts: the controller attached to a domain that maps [0, 3 GiB)
+ * 1:1, and [VIOMMU_ALIAS, VIOMMU_ALIAS + 1 GiB) to guest memory at 0.
+ * NULL, the test skipped, where QEMU has no virtio-iommu.
+ */
+static Nvme *nvme_start_virtio_iommu(const Mode *m, QViommu *v)
+{
+    Nvme *c;
+
+    if (!qtest_has_machine("q35") || !qtest_has_device("virtio-iommu-pci")) {
+        g_test_skip("no q35 machine or virtio-iommu-pci device");
+        return NULL;
+    }
+    c = nvme_boot(m, nvme_mode_ioqs(m), QSIZE,
+                  "-M q35 -device virtio-iommu-pci,addr=05.0");
+    qtest_irq_intercept_in(c->qts, "ioapic");
+    qviommu_start(v, c->qts, c->qs->pcibus, &c->qs->alloc,
+                  QPCI_DEVFN(5, 0));
+    g_assert_cmpint(qviommu_attach(v, VIOMMU_DOMAIN, QPCI_DEVFN(4, 0)), ==,
+                    VIRTIO_IOMMU_S_OK);
+    g_assert_cmpint(qviommu_map(v, VIOMMU_DOMAIN, 0, 3ULL << 30, 0), ==,
+                    VIRTIO_IOMMU_S_OK);
+    g_assert_cmpint(qviommu_map(v, VIOMMU_DOMAIN, VIOMMU_ALIAS, 1ULL << 30,
+                                0), ==, VIRTIO_IOMMU_S_OK);
+    return c;
+}
+
+/*
+ * Behind a virtio-iommu: I/O, also on a queue pair at IOVAs that the
+ * IOMMU maps elsewhere (so that a test passes only if the controller
+ * translates), works in every mode.  A read into an IOVA that it does not
+ * map is a fault event, with its interrupt, and the controller goes on (in
+ * the IOThread modes the command fails with Data Transfer Error; the main
+ * loop reads the data through a bounce buffer, and ignores the error).
+ */
+static void test_virtio_iommu(const void *opaque)
+{
+    const Mode *m = opaque;
+    QViommu v;
+    Nvme *c = nvme_start_virtio_iommu(m, &v);
+    struct virtio_iommu_fault fault;
+    g_autofree uint8_t *data = g_malloc(4096);
+    NvmeCmd cmd;
+    uint16_t st;
+    int q;
+
+    if (!c) {
+        return;
+    }
+    nvme_io_rounds(c, 2);
+    q = c->nr_ioq + 1;
+    nvme_init_ioq(c, q);
+    g_assert_cmphex(nvme_create_cq_at(c, q, VIOMMU_ALIAS + c->cq[q]), ==, 0);
+    g_assert_cmphex(nvme_create_sq_at(c, q, VIOMMU_ALIAS + c->sq[q]), ==, 0);
+    qtest_memset(c->qts, c->buf, 0x5a, 4096);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 64, VIOMMU_ALIAS + c->buf);
+    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
+    nvme_check_pattern(c, 1, 64, 0x5a);
+    qtest_memset(c->qts, c->buf, 0, 4096);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 64, VIOMMU_ALIAS + c->buf);
+    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
+    qtest_memread(c->qts, c->buf, data, 4096);
+    g_assert_cmphex(data[0], ==, 0x5a);
+    g_assert_cmphex(data[4095], ==, 0x5a);
+
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 6ULL << 30);
+    st = nvme_cmd(c, 1, &cmd, NULL);
+    if (m->dp) {
+        g_assert_cmphex(st & 0x7ff, ==, NVME_DATA_TRAS_ERROR);
+    }
+    qviommu_wait_fault(&v, &fault);
+    g_assert_cmpint(fault.reason, ==, VIRTIO_IOMMU_FAULT_R_MAPPING);
+    g_assert_cmphex(le32_to_cpu(fault.endpoint), ==, QPCI_DEVFN(4, 0));
+    g_assert_cmphex(le64_to_cpu(fault.address), ==, 6ULL << 30);
+    nvme_check_alive(c);
+    qviommu_stop(&v);
+    nvme_stop(c);
+}
+
 /*
  * The I/O queues in an IOThread, and a null-co drive whose requests take
  * 300 ms: long enough to act while Format NVM runs
@@ -2704,6 +2788,7 @@ int main(int argc, char **argv)
         add_mode_test(m, "cq-no-fds", test_cq_no_fds);
         add_mode_test(m, "viommu", test_viommu);
         add_mode_test(m, "viommu-fault", test_viommu_fault);
+        add_mode_test(m, "virtio-iommu", test_virtio_iommu);
     }
     add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
