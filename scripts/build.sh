@@ -37,7 +37,8 @@ configure_args+=(${QEMU_CONFIGURE_EXTRA:-})
 # The qtest binaries `make check` uses.
 qtest_targets=(tests/qtest/qos-test tests/qtest/nvme-zns-test tests/qtest/nvme-iothread-test
                tests/qtest/snapfuzz-test tests/qtest/migration-tcg-ram-blocks-test
-               tests/qtest/intel-iommu-test tests/qtest/virtio-iommu-iothread-test)
+               tests/qtest/intel-iommu-test tests/qtest/virtio-iommu-iothread-test
+               tests/qtest/amd-iommu-test)
 
 configure_once "$qemu_build" "missing packages? run scripts/install-deps.sh" \
     "${configure_args[@]}"

@@ -13,6 +13,7 @@
 #   hw/scsi, scsi-zbc-test      qos virtio-scsi (ZBC)
 #   intel_iommu, virtio.c       intel-iommu-test (devices behind VT-d)
 #   virtio-iommu, virtio.c      virtio-iommu-iothread-test
+#   amd_iommu, virtio.c         amd-iommu-test
 #   system/dma-helpers          nvme-iothread-test (its RAM-only lists)
 #   hw/misc/snapfuzz*           snapfuzz-test
 #   migration, system/physmem   migration-tcg-ram-blocks-test
@@ -81,6 +82,8 @@ tests_for() {
         echo "qtest tests/qtest/intel-iommu-test"
     has '^hw/virtio/virtio-iommu|^include/hw/virtio/virtio-iommu|^hw/virtio/virtio\.c$|^tests/qtest/(virtio-iommu-iothread-test|libqos/virtio-iommu-drv|libqos/virtio-blk-iothread)' &&
         echo "qtest tests/qtest/virtio-iommu-iothread-test"
+    has '^hw/i386/amd_iommu|^hw/virtio/virtio\.c$|^tests/qtest/(amd-iommu-test|libqos/amd-iommu|libqos/virtio-blk-iothread)' &&
+        echo "qtest tests/qtest/amd-iommu-test"
     if has '^system/dma-helpers|^include/system/dma\.h$' &&
        ! has '^hw/nvme/|^tests/qtest/nvme-'; then
         echo "qtest tests/qtest/nvme-iothread-test"
