@@ -10,6 +10,8 @@
 #include "qemu/bswap.h"
 #include "amd-iommu.h"
 #include "hw/i386/amd_iommu.h"
+#include "hw/pci/pci_ids.h"
+#include "hw/pci/pci_regs.h"
 
 #define QAMDVI_PTE_RW   (AMDVI_DEV_PERM_READ | AMDVI_DEV_PERM_WRITE | 1)
 #define QAMDVI_L1_NR    (QAMDVI_MAPPED >> 21)   /* tables of 2 MiB each */
@@ -25,23 +27,42 @@ static uint64_t qamdvi_pde(uint64_t table, int level)
     return cpu_to_le64(table | (uint64_t)level << 9 | QAMDVI_PTE_RW);
 }
 
-void qamdvi_enable(QTestState *qts, QGuestAllocator *alloc, uint16_t devid)
+/* Run command @cmd0, @cmd1 */
+static void qamdvi_cmd(QAmdvi *a, uint64_t cmd0, uint64_t cmd1)
+{
+    uint64_t cmd[2] = { cpu_to_le64(cmd0), cpu_to_le64(cmd1) };
+
+    qtest_memwrite(a->qts, a->cmdbuf + a->cmd_tail, cmd, sizeof(cmd));
+    a->cmd_tail = (a->cmd_tail + AMDVI_COMMAND_SIZE) %
+                  (256 * AMDVI_COMMAND_SIZE);
+    qtest_writeq(a->qts, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_TAIL,
+                 a->cmd_tail);
+    g_assert_cmphex(qtest_readq(a->qts, AMDVI_BASE_ADDR +
+                                AMDVI_MMIO_COMMAND_HEAD), ==, a->cmd_tail);
+}
+
+void qamdvi_enable(QAmdvi *a, QTestState *qts, QGuestAllocator *alloc,
+                   uint16_t devid)
 {
     /* the root (level 3), one level-2 table, the level-1 tables */
     uint64_t root = qamdvi_alloc_page(alloc, 2 + QAMDVI_L1_NR);
-    uint64_t l2 = root + 4096, l1 = root + 2 * 4096;
+    uint64_t l2 = root + 4096;
     uint64_t devtab = qamdvi_alloc_page(alloc, 1);
-    uint64_t cmdbuf = qamdvi_alloc_page(alloc, 1);
     size_t size = (2 + QAMDVI_L1_NR) * 4096;
     g_autofree uint64_t *t = g_malloc0(size);
-    uint64_t dte[4] = {}, cmd[2] = {};
+    uint64_t dte[4] = {};
     uint64_t i;
+
+    memset(a, 0, sizeof(*a));
+    a->qts = qts;
+    a->l1 = root + 2 * 4096;
+    a->cmdbuf = qamdvi_alloc_page(alloc, 1);
 
     /* the IOVAs of 0 and of the alias go through the same level-2 table */
     t[0] = qamdvi_pde(l2, 2);
     t[QAMDVI_ALIAS >> 30] = qamdvi_pde(l2, 2);
     for (i = 0; i < QAMDVI_L1_NR; i++) {
-        t[512 + i] = qamdvi_pde(l1 + i * 4096, 1);
+        t[512 + i] = qamdvi_pde(a->l1 + i * 4096, 1);
     }
     for (i = 0; i < QAMDVI_MAPPED >> 12; i++) {
         t[1024 + i] = cpu_to_le64(i << 12 | QAMDVI_PTE_RW);
@@ -60,17 +81,71 @@ void qamdvi_enable(QTestState *qts, QGuestAllocator *alloc, uint16_t devid)
     g_assert_cmpint(devid, <, 128);
     qtest_writeq(qts, AMDVI_BASE_ADDR + AMDVI_MMIO_DEVICE_TABLE, devtab);
     qtest_writeq(qts, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_BASE,
-                 cmdbuf | 8ULL << 56);
+                 a->cmdbuf | 8ULL << 56);
     qtest_writeq(qts, AMDVI_BASE_ADDR + AMDVI_MMIO_CONTROL,
                  AMDVI_MMIO_CONTROL_AMDVIEN | AMDVI_MMIO_CONTROL_CMDBUFLEN);
 
     /* the IOMMU reads the new entry when told to invalidate its copy */
-    cmd[0] = cpu_to_le64(devid |
-                         (uint64_t)AMDVI_CMD_INVAL_DEVTAB_ENTRY << 60);
-    qtest_memwrite(qts, cmdbuf, cmd, sizeof(cmd));
-    qtest_writeq(qts, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_TAIL,
-                 AMDVI_COMMAND_SIZE);
-    g_assert_cmphex(qtest_readq(qts, AMDVI_BASE_ADDR +
-                                AMDVI_MMIO_COMMAND_HEAD), ==,
-                    AMDVI_COMMAND_SIZE);
+    qamdvi_cmd(a, devid | (uint64_t)AMDVI_CMD_INVAL_DEVTAB_ENTRY << 60, 0);
+}
+
+static void qamdvi_found(QPCIDevice *dev, int devfn, void *data)
+{
+    *(QPCIDevice **)data = dev;
+}
+
+void qamdvi_enable_events(QAmdvi *a, QGuestAllocator *alloc, QPCIBus *bus)
+{
+    QPCIDevice *dev = NULL;
+    uint16_t flags;
+    uint8_t cap;
+
+    /* the IOMMU's PCI function interrupts through its MSI capability */
+    qpci_device_foreach(bus, PCI_VENDOR_ID_AMD, 0x1419, qamdvi_found, &dev);
+    g_assert_nonnull(dev);
+    cap = qpci_find_capability(dev, PCI_CAP_ID_MSI, 0);
+    g_assert_cmpint(cap, !=, 0);
+    flags = qpci_config_readw(dev, cap + PCI_MSI_FLAGS);
+    qpci_config_writel(dev, cap + PCI_MSI_ADDRESS_LO, 0xfee00000);
+    if (flags & PCI_MSI_FLAGS_64BIT) {
+        qpci_config_writel(dev, cap + PCI_MSI_ADDRESS_HI, 0);
+        qpci_config_writew(dev, cap + PCI_MSI_DATA_64, 0x40);
+    } else {
+        qpci_config_writew(dev, cap + PCI_MSI_DATA_32, 0x40);
+    }
+    qpci_config_writew(dev, cap + PCI_MSI_FLAGS, flags | PCI_MSI_FLAGS_ENABLE);
+    g_free(dev);
+
+    a->evtlog = qamdvi_alloc_page(alloc, 1);
+    a->evt_head = 0;
+    qtest_writeq(a->qts, AMDVI_BASE_ADDR + AMDVI_MMIO_EVENT_BASE,
+                 a->evtlog | 8ULL << 56);
+    qtest_writeq(a->qts, AMDVI_BASE_ADDR + AMDVI_MMIO_CONTROL,
+                 AMDVI_MMIO_CONTROL_AMDVIEN | AMDVI_MMIO_CONTROL_CMDBUFLEN |
+                 AMDVI_MMIO_CONTROL_EVENTLOGEN |
+                 AMDVI_MMIO_CONTROL_EVENTINTEN);
+}
+
+void qamdvi_unmap_page(QAmdvi *a, uint64_t iova)
+{
+    g_assert_cmphex(iova, <, QAMDVI_MAPPED);
+    qtest_writeq(a->qts, a->l1 + (iova >> 12) * 8, 0);
+    qamdvi_cmd(a, (uint64_t)AMDVI_CMD_INVAL_AMDVI_ALL << 60, 0);
+}
+
+bool qamdvi_next_event(QAmdvi *a, uint64_t evt[2])
+{
+    uint64_t tail = qtest_readq(a->qts, AMDVI_BASE_ADDR +
+                                AMDVI_MMIO_EVENT_TAIL);
+
+    if (tail == a->evt_head) {
+        return false;
+    }
+    qtest_memread(a->qts, a->evtlog + a->evt_head, evt, 2 * sizeof(evt[0]));
+    evt[0] = le64_to_cpu(evt[0]);
+    evt[1] = le64_to_cpu(evt[1]);
+    a->evt_head = (a->evt_head + AMDVI_EVENT_LEN) % (256 * AMDVI_EVENT_LEN);
+    qtest_writeq(a->qts, AMDVI_BASE_ADDR + AMDVI_MMIO_EVENT_HEAD,
+                 a->evt_head);
+    return true;
 }

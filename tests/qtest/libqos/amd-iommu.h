@@ -11,10 +11,20 @@
 
 #include "../libqtest.h"
 #include "libqos-malloc.h"
+#include "pci.h"
 
 /* The guest memory that qamdvi_enable() maps 1:1, and again at the alias */
 #define QAMDVI_MAPPED   (64ULL << 20)
 #define QAMDVI_ALIAS    (1ULL << 30)
+
+typedef struct QAmdvi {
+    QTestState *qts;
+    uint64_t cmdbuf;            /* the command buffer, 256 commands */
+    uint64_t cmd_tail;
+    uint64_t l1;                /* the level-1 tables of the mapping */
+    uint64_t evtlog;            /* the event log, 256 events */
+    uint64_t evt_head;
+} QAmdvi;
 
 /*
  * Turn on the IOMMU with a device table and a command buffer, and DMA
@@ -23,6 +33,22 @@
  * [QAMDVI_ALIAS, QAMDVI_ALIAS + QAMDVI_MAPPED) to guest memory at 0, and
  * nothing else.  The tables take guest memory from @alloc.
  */
-void qamdvi_enable(QTestState *qts, QGuestAllocator *alloc, uint16_t devid);
+void qamdvi_enable(QAmdvi *a, QTestState *qts, QGuestAllocator *alloc,
+                   uint16_t devid);
+
+/*
+ * Give the IOMMU an event log, and let it interrupt (MSI, vector 0x40 of
+ * the boot CPU) for each event; @bus is the PCI bus of its PCI function
+ */
+void qamdvi_enable_events(QAmdvi *a, QGuestAllocator *alloc, QPCIBus *bus);
+
+/*
+ * Unmap the 4 KiB page at @iova (below QAMDVI_MAPPED, and at the alias)
+ * and invalidate the IOMMU's caches
+ */
+void qamdvi_unmap_page(QAmdvi *a, uint64_t iova);
+
+/* Take the next event from the log into @evt; false if there is none */
+bool qamdvi_next_event(QAmdvi *a, uint64_t evt[2]);
 
 #endif

@@ -13,22 +13,17 @@
 #include "standard-headers/linux/virtio_blk.h"
 #include "standard-headers/linux/virtio_config.h"
 
-QVBlk *qvblk_boot(const char *iommu_args)
+static QVBlk *qvblk_start(QVBlk *v, const char *iommu_args,
+                          const char *blockdev)
 {
     uint64_t features = 1ull << VIRTIO_F_VERSION_1 |
                         1ull << VIRTIO_F_ACCESS_PLATFORM;
-    QVBlk *v = g_new0(QVBlk, 1);
-    int fd = g_file_open_tmp("qvblk-XXXXXX", &v->image, NULL);
 
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, 1024 * 1024), ==, 0);
-    close(fd);
     v->qs = qtest_pc_boot("-M q35 %s "
-                          "-object iothread,id=t0 "
-                          "-blockdev file,node-name=d0,filename=%s "
+                          "-object iothread,id=t0 %s "
                           "-device virtio-blk-pci,addr=04.0,drive=d0,"
                           "iothread=t0,iommu_platform=on,disable-legacy=on",
-                          iommu_args, v->image);
+                          iommu_args, blockdev);
     v->dev = virtio_pci_new(v->qs->pcibus,
                             &(QPCIAddress) { .devfn = QPCI_DEVFN(4, 0) });
     g_assert_nonnull(v->dev);
@@ -43,13 +38,34 @@ QVBlk *qvblk_boot(const char *iommu_args)
     return v;
 }
 
+QVBlk *qvblk_boot(const char *iommu_args)
+{
+    QVBlk *v = g_new0(QVBlk, 1);
+    int fd = g_file_open_tmp("qvblk-XXXXXX", &v->image, NULL);
+    g_autofree char *blockdev = NULL;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, 1024 * 1024), ==, 0);
+    close(fd);
+    blockdev = g_strdup_printf("-blockdev file,node-name=d0,filename=%s",
+                               v->image);
+    return qvblk_start(v, iommu_args, blockdev);
+}
+
+QVBlk *qvblk_boot_on(const char *iommu_args, const char *blockdev)
+{
+    return qvblk_start(g_new0(QVBlk, 1), iommu_args, blockdev);
+}
+
 void qvblk_free(QVBlk *v)
 {
     qvirtqueue_cleanup(v->dev->vdev.bus, v->vq, &v->qs->alloc);
     qos_object_destroy(&v->dev->obj);
     qtest_shutdown(v->qs);
-    unlink(v->image);
-    g_free(v->image);
+    if (v->image) {
+        unlink(v->image);
+        g_free(v->image);
+    }
     g_free(v);
 }
 

@@ -30,6 +30,9 @@ typedef struct QVBlk {
  */
 QVBlk *qvblk_boot(const char *iommu_args);
 
+/* qvblk_boot(), the device's drive @blockdev (node-name d0), not an image */
+QVBlk *qvblk_boot_on(const char *iommu_args, const char *blockdev);
+
 void qvblk_free(QVBlk *v);
 
 /*
