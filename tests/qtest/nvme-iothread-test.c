@@ -1540,6 +1540,34 @@ static void test_cq_no_fds(const void *opaque)
 }
 
 /*
+ * Behind a vIOMMU that maps the IOVAs at @alias to guest memory at 0: I/O
+ * on the queues that exist, then on a new queue pair whose queues and data
+ * are at those IOVAs, which a controller that does not translate would
+ * not find
+ */
+static void nvme_io_through_alias(Nvme *c, uint64_t alias)
+{
+    g_autofree uint8_t *data = g_malloc(4096);
+    int q = c->nr_ioq + 1;
+    NvmeCmd cmd;
+
+    nvme_io_rounds(c, 2);
+    nvme_init_ioq(c, q);
+    g_assert_cmphex(nvme_create_cq_at(c, q, alias + c->cq[q]), ==, 0);
+    g_assert_cmphex(nvme_create_sq_at(c, q, alias + c->sq[q]), ==, 0);
+    qtest_memset(c->qts, c->buf, 0x5a, 4096);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 64, alias + c->buf);
+    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
+    nvme_check_pattern(c, 1, 64, 0x5a);
+    qtest_memset(c->qts, c->buf, 0, 4096);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 64, alias + c->buf);
+    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
+    qtest_memread(c->qts, c->buf, data, 4096);
+    g_assert_cmphex(data[0], ==, 0x5a);
+    g_assert_cmphex(data[4095], ==, 0x5a);
+}
+
+/*
  * nvme_start() on a q35 machine whose VT-d translates the controller's DMA
  * (libqos's tables); NULL, the test skipped, where QEMU has neither
  */
@@ -1568,30 +1596,11 @@ static Nvme *nvme_start_viommu(const Mode *m)
 static void test_viommu(const void *opaque)
 {
     Nvme *c = nvme_start_viommu(opaque);
-    int q;
-    NvmeCmd cmd;
-    g_autofree uint8_t *data = g_malloc(4096);
 
     if (!c) {
         return;
     }
-    q = c->nr_ioq + 1;
-    nvme_io_rounds(c, 2);
-
-    nvme_init_ioq(c, q);
-    g_assert_cmphex(nvme_create_cq_at(c, q, QVTD_ALIAS + c->cq[q]), ==, 0);
-    g_assert_cmphex(nvme_create_sq_at(c, q, QVTD_ALIAS + c->sq[q]), ==, 0);
-    qtest_memset(c->qts, c->buf, 0x5a, 4096);
-    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 64, QVTD_ALIAS + c->buf);
-    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
-    nvme_check_pattern(c, 1, 64, 0x5a);
-    qtest_memset(c->qts, c->buf, 0, 4096);
-    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 64, QVTD_ALIAS + c->buf);
-    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
-    qtest_memread(c->qts, c->buf, data, 4096);
-    g_assert_cmphex(data[0], ==, 0x5a);
-    g_assert_cmphex(data[4095], ==, 0x5a);
-
+    nvme_io_through_alias(c, QVTD_ALIAS);
     nvme_check_alive(c);
     g_assert_cmphex(qtest_readl(c->qts, Q35_HOST_BRIDGE_IOMMU_ADDR +
                                 DMAR_FSTS_REG), ==, 0);
@@ -1675,30 +1684,13 @@ static void test_virtio_iommu(const void *opaque)
     QViommu v;
     Nvme *c = nvme_start_virtio_iommu(m, &v);
     struct virtio_iommu_fault fault;
-    g_autofree uint8_t *data = g_malloc(4096);
     NvmeCmd cmd;
     uint16_t st;
-    int q;
 
     if (!c) {
         return;
     }
-    nvme_io_rounds(c, 2);
-    q = c->nr_ioq + 1;
-    nvme_init_ioq(c, q);
-    g_assert_cmphex(nvme_create_cq_at(c, q, VIOMMU_ALIAS + c->cq[q]), ==, 0);
-    g_assert_cmphex(nvme_create_sq_at(c, q, VIOMMU_ALIAS + c->sq[q]), ==, 0);
-    qtest_memset(c->qts, c->buf, 0x5a, 4096);
-    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 64, VIOMMU_ALIAS + c->buf);
-    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
-    nvme_check_pattern(c, 1, 64, 0x5a);
-    qtest_memset(c->qts, c->buf, 0, 4096);
-    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 64, VIOMMU_ALIAS + c->buf);
-    g_assert_cmphex(nvme_cmd(c, q, &cmd, NULL), ==, 0);
-    qtest_memread(c->qts, c->buf, data, 4096);
-    g_assert_cmphex(data[0], ==, 0x5a);
-    g_assert_cmphex(data[4095], ==, 0x5a);
-
+    nvme_io_through_alias(c, VIOMMU_ALIAS);
     nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 6ULL << 30);
     st = nvme_cmd(c, 1, &cmd, NULL);
     if (m->dp) {

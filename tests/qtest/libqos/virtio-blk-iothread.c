@@ -93,3 +93,19 @@ uint8_t qvblk_rw(QVBlk *v, uint32_t type, uint64_t iova)
                            QVBLK_TIMEOUT_US);
     return qtest_readb(qts, v->req + 16 + 512);
 }
+
+void qvblk_io_through_alias(QVBlk *v, uint64_t alias)
+{
+    QTestState *qts = v->qs->qts;
+    char data[512];
+
+    qtest_memset(qts, v->req + 16, 0x5a, 512);
+    g_assert_cmpint(qvblk_rw(v, VIRTIO_BLK_T_OUT, alias + v->req), ==,
+                    VIRTIO_BLK_S_OK);
+    qtest_memset(qts, v->req + 16, 0, 512);
+    g_assert_cmpint(qvblk_rw(v, VIRTIO_BLK_T_IN, alias + v->req), ==,
+                    VIRTIO_BLK_S_OK);
+    qtest_memread(qts, v->req + 16, data, sizeof(data));
+    g_assert_cmphex(data[0], ==, 0x5a);
+    g_assert_cmphex(data[511], ==, 0x5a);
+}

@@ -45,4 +45,11 @@ uint32_t qvblk_queue(QVBlk *v, uint32_t type, uint64_t iova, uint64_t data);
 /* Queue the request, its data after its header; wait, return its status */
 uint8_t qvblk_rw(QVBlk *v, uint32_t type, uint64_t iova);
 
+/*
+ * Behind a vIOMMU that maps the IOVAs at @alias to guest memory at 0: a
+ * write and a read whose buffers are at those IOVAs, which a device that
+ * does not translate would not find
+ */
+void qvblk_io_through_alias(QVBlk *v, uint64_t alias);
+
 #endif
