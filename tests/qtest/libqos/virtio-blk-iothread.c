@@ -24,14 +24,7 @@ static QVBlk *qvblk_start(QVBlk *v, const char *iommu_args,
                           "-device virtio-blk-pci,addr=04.0,drive=d0,"
                           "iothread=t0,iommu_platform=on,disable-legacy=on",
                           iommu_args, blockdev);
-    v->dev = virtio_pci_new(v->qs->pcibus,
-                            &(QPCIAddress) { .devfn = QPCI_DEVFN(4, 0) });
-    g_assert_nonnull(v->dev);
-    qvirtio_pci_device_enable(v->dev);
-    qvirtio_start_device(&v->dev->vdev);
-    g_assert_cmphex(qvirtio_get_features(&v->dev->vdev) & features, ==,
-                    features);
-    qvirtio_set_features(&v->dev->vdev, features);
+    v->dev = qvirtio_pci_start(v->qs->pcibus, QPCI_DEVFN(4, 0), features);
     v->vq = qvirtqueue_setup(&v->dev->vdev, &v->qs->alloc, 0);
     qvirtio_set_driver_ok(&v->dev->vdev);
     v->req = guest_alloc(&v->qs->alloc, 16 + 512 + 1);

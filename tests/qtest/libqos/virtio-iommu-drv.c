@@ -88,13 +88,7 @@ void qviommu_start(QViommu *v, QTestState *qts, QPCIBus *bus,
     memset(v, 0, sizeof(*v));
     v->qts = qts;
     v->alloc = alloc;
-    v->dev = virtio_pci_new(bus, &(QPCIAddress) { .devfn = devfn });
-    g_assert_nonnull(v->dev);
-    qvirtio_pci_device_enable(v->dev);
-    qvirtio_start_device(&v->dev->vdev);
-    g_assert_cmphex(qvirtio_get_features(&v->dev->vdev) & features, ==,
-                    features);
-    qvirtio_set_features(&v->dev->vdev, features);
+    v->dev = qvirtio_pci_start(bus, devfn, features);
     v->req = qvirtqueue_setup(&v->dev->vdev, alloc, 0);
     v->event = qvirtqueue_setup(&v->dev->vdev, alloc, 1);
     qvirtio_set_driver_ok(&v->dev->vdev);
