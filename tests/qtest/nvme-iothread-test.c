@@ -2580,15 +2580,8 @@ static VBlk *vblk_boot(const Mode *m, const char *args)
     v->qs = qtest_pc_boot(DRIVE " %s %s -device virtio-blk-pci,addr=04.0,"
                           "drive=d0%s", m->objects, args, m->args);
     qts = v->qs->qts;
-    v->dev = virtio_pci_new(v->qs->pcibus,
-                            &(QPCIAddress) { .devfn = QPCI_DEVFN(4, 0) });
-    g_assert_nonnull(v->dev);
-    qvirtio_pci_device_enable(v->dev);
-    qvirtio_start_device(&v->dev->vdev);
+    v->dev = qvirtio_pci_start(v->qs->pcibus, QPCI_DEVFN(4, 0), features);
     qpci_msix_enable(v->dev->pdev);
-    g_assert_cmphex(qvirtio_get_features(&v->dev->vdev) & features, ==,
-                    features);
-    qvirtio_set_features(&v->dev->vdev, features);
     v->vq = qvirtqueue_setup(&v->dev->vdev, &v->qs->alloc, 0);
     bench_msix_vector(v->dev->pdev, VBLK_MSIX_ENTRY);
     v->dev->msix_ops->set_queue_vector(v->dev, 0, VBLK_MSIX_ENTRY);
