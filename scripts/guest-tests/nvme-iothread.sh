@@ -5,7 +5,10 @@
 # mid-I/O, then a VM-level check that the namespace still reads back.
 #   scripts/guest-tests/nvme-iothread.sh MODE [-- extra guest-run options]
 # MODE: main ioeventfd iothread iothread-poll iothreads iothread-nodbcs
-#       iothread-noioeventfd
+#       iothread-noioeventfd iothread-viommu
+# iothread-viommu puts the controller behind VT-d, which Linux then uses
+# (intel_iommu=on): it maps the data of each write for the device to read
+# only, and that of each read for the device to write only.
 # QEMU: $NVME_QEMU or the build's qemu-system-x86_64; $NVME_QEMU_ARGS is
 # appended to its command line (e.g. -trace ...).
 set -euo pipefail
@@ -17,6 +20,7 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
     [ -n "${NVME_QEMU:-}" ] && qemu_opt=(--qemu "$NVME_QEMU")
     nvme='"driver":"nvme","serial":"iot0","drive":"d0"'
     obj=()
+    run_opt=()
     case "$mode" in
         main) ;;
         ioeventfd) nvme+=',"ioeventfd":true' ;;
@@ -35,9 +39,13 @@ if [ -z "${GUEST_KERNEL_VERSION:-}" ]; then
         iothread-noioeventfd)
             obj=(-object iothread,id=t0)
             nvme+=',"ioeventfd":false,"iothread":"t0"' ;;
+        iothread-viommu)
+            obj=(-device intel-iommu,intremap=off -object iothread,id=t0)
+            nvme+=',"ioeventfd":true,"iothread":"t0"'
+            run_opt=(--append "intel_iommu=on iommu.strict=1") ;;
         *) echo "unknown mode $mode" >&2; exit 2 ;;
     esac
-    exec "$here/../guest-run" "${qemu_opt[@]}" --smp 2 --mem 1024 "$0" "$mode" -- \
+    exec "$here/../guest-run" "${qemu_opt[@]}" "${run_opt[@]}" --smp 2 --mem 1024 "$0" "$mode" -- \
         "${obj[@]}" \
         -blockdev driver=null-co,node-name=d0,size=268435456,memory-backed=on \
         -device "{$nvme}" ${NVME_QEMU_ARGS:-}
@@ -52,6 +60,14 @@ for _ in $(seq 100); do [ -b /dev/nvme0n1 ] && break; sleep 0.1; done
 dev=/dev/nvme0n1
 nq=$(ls -d /sys/block/nvme0n1/mq/* | wc -l)
 echo "ok: $dev with $nq I/O queue(s)"
+if [ "$mode" = iothread-viommu ]; then
+    # The controller's DMA goes through the IOMMU's translation
+    group=$(readlink /sys/class/nvme/nvme0/device/iommu_group) ||
+        fail "the controller is in no IOMMU group"
+    type=$(cat "/sys/kernel/iommu_groups/${group##*/}/type")
+    [ "$type" = DMA ] || fail "IOMMU domain type $type, not DMA"
+    echo "ok: DMA through IOMMU group ${group##*/} ($type)"
+fi
 
 fio_verify() { # fio_verify NAME ARGS...
     local name=$1

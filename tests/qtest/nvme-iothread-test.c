@@ -876,53 +876,55 @@ static void test_cq_turned_rom(const void *opaque)
 }
 
 /*
- * Data to and from ROM (the BIOS, just below 4 GiB): in the main loop it is
- * guest memory as any other (a write to ROM is dropped); with the I/O
- * queues in IOThreads it would take the BQL there, and deadlock against a
- * controller reset in the main loop, so the command fails, block I/O and
- * copies (Identify) alike.  The controller refuses the data when it maps
- * it; the DMA helpers would again (QEMUSGList.ram_only) for a memory map
- * that changed in between.
+ * Data to and from ROM (the BIOS, just below 4 GiB).  A transfer into ROM
+ * fails with Data Transfer Error in every mode, block I/O and copies
+ * (Identify) alike: the memory core refuses the write.  (With the I/O
+ * queues in IOThreads it would also take the BQL there, and deadlock
+ * against a controller reset in the main loop.)  The controller refuses
+ * the data when it maps it; the DMA helpers would again
+ * (QEMUSGList.ram_only) for a memory map that changed in between.  A
+ * transfer from ROM reads it as memory, in every mode.
  */
 static void test_rom_data(const void *opaque)
 {
-    const Mode *m = opaque;
-    Nvme *c = nvme_start(m);
+    Nvme *c = nvme_start(opaque);
     NvmeCmd cmd;
-    uint16_t want = m->dp ? NVME_DATA_TRAS_ERROR : NVME_SUCCESS;
 
     nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xfffe0000);
-    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==, want);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==,
+                    NVME_DATA_TRAS_ERROR);
     nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 0, 0xfffe0000);
-    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==, want);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL), ==, 0);
     /* Identify Controller: a copy, not block I/O */
     cmd = (NvmeCmd) {
         .opcode = NVME_ADM_CMD_IDENTIFY,
         .cdw10 = cpu_to_le32(NVME_ID_CNS_CTRL),
     };
     cmd.dptr.prp1 = cpu_to_le64(0xfffe0000);
-    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL) & 0x7ff, ==, want);
+    g_assert_cmphex(nvme_cmd(c, 0, &cmd, NULL) & 0x7ff, ==,
+                    NVME_DATA_TRAS_ERROR);
 
     nvme_check_alive(c);
     nvme_stop(c);
 }
 
 /*
- * A read of 8 KiB through an SGL whose data goes to RAM, to ROM and to RAM
- * again.  Writes to ROM go through bounce buffers, of which a device has
- * 4 KiB: the DMA helpers map 0x1100 bytes, then trim the mapping to whole
- * blocks and map the rest in a second round.  They used to drop 0x1000
- * bytes instead of 0x100, without unmapping them or going back in the
- * list: the bounce buffer leaked and the read never completed.  In the
- * IOThread modes, data outside RAM is a Data Transfer Error.
+ * A read of 8 KiB through an SGL whose data goes to RAM, to MMIO (the VGA
+ * window, whose memory takes writes) and to RAM again.  Writes to MMIO go
+ * through bounce buffers, of which a device has 4 KiB: the DMA helpers map
+ * 0x1100 bytes, then trim the mapping to whole blocks and map the rest in
+ * a second round.  They used to drop 0x1000 bytes instead of 0x100, without
+ * unmapping them or going back in the list: the bounce buffer leaked and
+ * the read never completed.  In the IOThread modes, data outside RAM is a
+ * Data Transfer Error.
  */
 static void test_sgl_bounce(const void *opaque)
 {
     static const struct {
-        uint64_t addr;      /* ROM, or an offset into the data pages */
+        uint64_t addr;      /* MMIO, or an offset into the data pages */
         uint32_t len;
     } data[] = {
-        { 4096, 0x100 }, { 0xfffe0000, 0x1000 }, { 0xfffe1000, 0x100 },
+        { 4096, 0x100 }, { 0xa0000, 0x1000 }, { 0xa1000, 0x100 },
         { 2 * 4096, 0xe00 },
     };
     const Mode *m = opaque;
@@ -935,7 +937,7 @@ static void test_sgl_bounce(const void *opaque)
     for (i = 0; i < ARRAY_SIZE(data); i++) {
         uint64_t addr = data[i].addr;
 
-        sgl[i].addr = cpu_to_le64(addr < 0xfffe0000 ? c->buf + addr : addr);
+        sgl[i].addr = cpu_to_le64(addr < 0xa0000 ? c->buf + addr : addr);
         sgl[i].len = cpu_to_le32(data[i].len);
         sgl[i].type = NVME_SGL_DESCR_TYPE_DATA_BLOCK << 4;
     }
@@ -1609,18 +1611,17 @@ static void test_viommu(const void *opaque)
 
 /*
  * Data at an IOVA that the IOMMU does not map, with VT-d's fault events
- * unmasked as Linux has them.  VT-d records the fault and sends its
- * interrupt (FECTL.IP stays clear), and the controller goes on.  With the
- * I/O queues in IOThreads, the fault is found there, without the BQL: it
- * used to send the MSI from the IOThread, and abort QEMU in
- * cpu_interrupt(); there the command fails with Data Transfer Error.  (The
- * main loop reads the data through a bounce buffer, and ignores the
- * error.)
+ * unmasked as Linux has them.  The command fails with Data Transfer Error
+ * in every mode (the main loop used to read the data into a bounce buffer,
+ * drop it and complete the command with success), VT-d records the fault
+ * and sends its interrupt (FECTL.IP stays clear), and the controller goes
+ * on.  With the I/O queues in IOThreads, the fault is found there, without
+ * the BQL: it used to send the MSI from the IOThread, and abort QEMU in
+ * cpu_interrupt().
  */
 static void test_viommu_fault(const void *opaque)
 {
-    const Mode *m = opaque;
-    Nvme *c = nvme_start_viommu(m);
+    Nvme *c = nvme_start_viommu(opaque);
     NvmeCmd cmd;
     uint16_t st;
 
@@ -1631,9 +1632,7 @@ static void test_viommu_fault(const void *opaque)
 
     nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 5ULL << 30);
     st = nvme_cmd(c, 1, &cmd, NULL);
-    if (m->dp) {
-        g_assert_cmphex(st & 0x7ff, ==, NVME_DATA_TRAS_ERROR);
-    }
+    g_assert_cmphex(st & 0x7ff, ==, NVME_DATA_TRAS_ERROR);
     qvtd_wait_fault(c->qts);
     nvme_check_alive(c);
     nvme_stop(c);
@@ -1641,6 +1640,10 @@ static void test_viommu_fault(const void *opaque)
 
 #define VIOMMU_DOMAIN   1
 #define VIOMMU_ALIAS    (4ULL << 30)        /* mapped to guest memory at 0 */
+#define VIOMMU_UNMAPPED (6ULL << 30)
+/* Guest memory at 0 again, for the device only to read, or only to write */
+#define VIOMMU_RO_ALIAS (8ULL << 30)
+#define VIOMMU_WO_ALIAS (10ULL << 30)
 
 /*
  * nvme_boot() on a q35 machine with a virtio-iommu at 05.0, whose driver
@@ -1670,36 +1673,66 @@ static Nvme *nvme_start_virtio_iommu(const Mode *m, QViommu *v)
     return c;
 }
 
+/* The next fault event of @v: a mapping fault of the controller at @iova */
+static void nvme_wait_viommu_fault(QViommu *v, uint64_t iova)
+{
+    struct virtio_iommu_fault fault;
+
+    qviommu_wait_fault(v, &fault);
+    g_assert_cmpint(fault.reason, ==, VIRTIO_IOMMU_FAULT_R_MAPPING);
+    g_assert_cmphex(le32_to_cpu(fault.endpoint), ==, QPCI_DEVFN(4, 0));
+    g_assert_cmphex(le64_to_cpu(fault.address), ==, iova);
+}
+
 /*
  * Behind a virtio-iommu: I/O, also on a queue pair at IOVAs that the
  * IOMMU maps elsewhere (so that a test passes only if the controller
- * translates), works in every mode.  A read into an IOVA that it does not
- * map is a fault event, with its interrupt, and the controller goes on (in
- * the IOThread modes the command fails with Data Transfer Error; the main
- * loop reads the data through a bounce buffer, and ignores the error).
+ * translates), works in every mode.  So does I/O whose data the IOMMU
+ * maps for the transfer's direction only, as Linux maps it (a check of
+ * both directions would fail each write and read of such a guest with
+ * Data Transfer Error and a fault event).  A read into data mapped
+ * read-only, and a read into an IOVA that the IOMMU does not map, fail
+ * with Data Transfer Error in every mode and are fault events, with their
+ * interrupt; the first fault event is that of the read-only data, so the
+ * transfers that the IOMMU allows made none.  The controller goes on.
  */
 static void test_virtio_iommu(const void *opaque)
 {
-    const Mode *m = opaque;
     QViommu v;
-    Nvme *c = nvme_start_virtio_iommu(m, &v);
-    struct virtio_iommu_fault fault;
+    Nvme *c = nvme_start_virtio_iommu(opaque, &v);
+    g_autofree uint8_t *data = g_malloc(4096);
     NvmeCmd cmd;
-    uint16_t st;
 
     if (!c) {
         return;
     }
     nvme_io_through_alias(c, VIOMMU_ALIAS);
-    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 6ULL << 30);
-    st = nvme_cmd(c, 1, &cmd, NULL);
-    if (m->dp) {
-        g_assert_cmphex(st & 0x7ff, ==, NVME_DATA_TRAS_ERROR);
-    }
-    qviommu_wait_fault(&v, &fault);
-    g_assert_cmpint(fault.reason, ==, VIRTIO_IOMMU_FAULT_R_MAPPING);
-    g_assert_cmphex(le32_to_cpu(fault.endpoint), ==, QPCI_DEVFN(4, 0));
-    g_assert_cmphex(le64_to_cpu(fault.address), ==, 6ULL << 30);
+
+    g_assert_cmpint(qviommu_map_flags(&v, VIOMMU_DOMAIN, VIOMMU_RO_ALIAS,
+                                      1ULL << 30, 0, VIRTIO_IOMMU_MAP_F_READ),
+                    ==, VIRTIO_IOMMU_S_OK);
+    g_assert_cmpint(qviommu_map_flags(&v, VIOMMU_DOMAIN, VIOMMU_WO_ALIAS,
+                                      1ULL << 30, 0, VIRTIO_IOMMU_MAP_F_WRITE),
+                    ==, VIRTIO_IOMMU_S_OK);
+    qtest_memset(c->qts, c->buf, 0xa5, 4096);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 72, VIOMMU_RO_ALIAS + c->buf);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL), ==, 0);
+    nvme_check_pattern(c, 1, 72, 0xa5);
+    qtest_memset(c->qts, c->buf, 0, 4096);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 72, VIOMMU_WO_ALIAS + c->buf);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL), ==, 0);
+    qtest_memread(c->qts, c->buf, data, 4096);
+    g_assert_cmphex(data[0], ==, 0xa5);
+    g_assert_cmphex(data[4095], ==, 0xa5);
+
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 72, VIOMMU_RO_ALIAS + c->buf);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==,
+                    NVME_DATA_TRAS_ERROR);
+    nvme_wait_viommu_fault(&v, VIOMMU_RO_ALIAS + c->buf);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, VIOMMU_UNMAPPED);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL) & 0x7ff, ==,
+                    NVME_DATA_TRAS_ERROR);
+    nvme_wait_viommu_fault(&v, VIOMMU_UNMAPPED);
     nvme_check_alive(c);
     qviommu_stop(&v);
     nvme_stop(c);
@@ -1819,10 +1852,10 @@ static void test_abort_in_flight(void)
 }
 
 /*
- * Cancel a read that waits for the bounce buffer.  Reads into ROM go
- * through the device's bounce buffer (4 KiB); with the one of SQ 1 holding
- * it for the 500 ms its request takes, the DMA helpers park the read of
- * SQ 2 until the buffer is free.  Delete I/O SQ 2 cancels that read: the
+ * Cancel a read that waits for the bounce buffer.  Reads into MMIO (the VGA
+ * window, whose memory takes writes) go through the device's bounce buffer
+ * (4 KiB); with the one of SQ 1 holding it for the 500 ms its request
+ * takes, the DMA helpers park the read of SQ 2 until the buffer is free.  Delete I/O SQ 2 cancels that read: the
  * cancellation called the completion callback but kept the request's
  * reference, and blk_aio_cancel() waited for it in the main loop for ever
  * (the admin command never completed, QEMU hung).  Abort of the read
@@ -1846,9 +1879,9 @@ static void test_cancel_bounce_wait(const void *opaque)
     uint16_t cid1, cid2;
     NvmeCqe cqe;
 
-    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xfffe0000);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xa0000);
     cid1 = nvme_submit(c, 1, &cmd);
-    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 8, 0xfffe1000);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 8, 0xa1000);
     cid2 = nvme_submit(c, 2, &cmd);
     /* both taken from their queues: a register read runs the main loop */
     g_usleep(20 * 1000);
@@ -1871,7 +1904,7 @@ static void test_cancel_bounce_wait(const void *opaque)
     g_assert_cmphex(le16_to_cpu(cqe.status) >> 1, ==, 0);
 
     /* the bounce buffer was given back; after Abort, SQ 2 works */
-    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xfffe0000);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_READ, 0, 0xa0000);
     g_assert_cmphex(nvme_cmd(c, by_delete ? 1 : 2, &cmd, NULL), ==, 0);
     nvme_stop(c);
 }

@@ -108,8 +108,8 @@ uint8_t qviommu_attach(QViommu *v, uint32_t domain, uint32_t sid)
     return qviommu_req(v, &attach, sizeof(attach));
 }
 
-uint8_t qviommu_map(QViommu *v, uint32_t domain, uint64_t iova,
-                    uint64_t size, uint64_t gpa)
+uint8_t qviommu_map_flags(QViommu *v, uint32_t domain, uint64_t iova,
+                          uint64_t size, uint64_t gpa, uint32_t flags)
 {
     struct virtio_iommu_req_map map = {
         .head.type = VIRTIO_IOMMU_T_MAP,
@@ -117,11 +117,18 @@ uint8_t qviommu_map(QViommu *v, uint32_t domain, uint64_t iova,
         .virt_start = cpu_to_le64(iova),
         .virt_end = cpu_to_le64(iova + size - 1),
         .phys_start = cpu_to_le64(gpa),
-        .flags = cpu_to_le32(VIRTIO_IOMMU_MAP_F_READ |
-                             VIRTIO_IOMMU_MAP_F_WRITE),
+        .flags = cpu_to_le32(flags),
     };
 
     return qviommu_req(v, &map, sizeof(map));
+}
+
+uint8_t qviommu_map(QViommu *v, uint32_t domain, uint64_t iova,
+                    uint64_t size, uint64_t gpa)
+{
+    return qviommu_map_flags(v, domain, iova, size, gpa,
+                             VIRTIO_IOMMU_MAP_F_READ |
+                             VIRTIO_IOMMU_MAP_F_WRITE);
 }
 
 void qviommu_wait_fault(QViommu *v, struct virtio_iommu_fault *fault)

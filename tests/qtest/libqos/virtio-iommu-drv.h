@@ -45,6 +45,14 @@ uint8_t qviommu_map(QViommu *v, uint32_t domain, uint64_t iova,
                     uint64_t size, uint64_t gpa);
 
 /*
+ * The same with the permissions of @flags (VIRTIO_IOMMU_MAP_F_READ,
+ * VIRTIO_IOMMU_MAP_F_WRITE): the device may only read, or only write,
+ * what a driver maps for one direction
+ */
+uint8_t qviommu_map_flags(QViommu *v, uint32_t domain, uint64_t iova,
+                          uint64_t size, uint64_t gpa, uint32_t flags);
+
+/*
  * Wait for the interrupt of a fault event, then for the event, and return
  * it; the buffer goes back on the event queue
  */
