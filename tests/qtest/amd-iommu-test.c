@@ -37,6 +37,31 @@ static void test_virtio_blk_iothread(void)
 }
 
 /*
+ * Requests whose buffers are at IOVAs that 2 MiB pages map (leaves of a
+ * level-2 table, Next Level 0, as Linux maps 2 MiB aligned buffers): each
+ * byte must reach the guest memory at its offset in the page.  Such a page
+ * was taken for a 4 KiB page, so every byte past the first 4 KiB of the
+ * page went to the page's first 4 KiB.
+ */
+static void test_virtio_blk_iothread_2m(void)
+{
+    QAmdvi a;
+    QVBlk *v;
+
+    if (!qtest_has_device("virtio-blk-pci")) {
+        g_test_skip("no virtio-blk-pci device");
+        return;
+    }
+    v = qvblk_boot("-device amd-iommu,dma-remap=on");
+    qamdvi_enable(&a, v->qs->qts, &v->qs->alloc, QPCI_DEVFN(4, 0));
+
+    /* the request's buffer is not in the first 4 KiB of its 2 MiB page */
+    g_assert_cmphex(v->req & 0x1ff000, !=, 0);
+    qvblk_io_through_alias(v, QAMDVI_ALIAS_2M);
+    qvblk_free(v);
+}
+
+/*
  * A read into an IOVA that the IOMMU does not map, with its event log and
  * interrupt on: the event log gets an I/O page fault of the device at that
  * address (events used to carry address 0), and the device needs a reset
@@ -121,6 +146,8 @@ int main(int argc, char **argv)
     if (qtest_has_machine("q35") && qtest_has_device("amd-iommu")) {
         qtest_add_func("/q35/amd-iommu/virtio-blk-iothread",
                        test_virtio_blk_iothread);
+        qtest_add_func("/q35/amd-iommu/virtio-blk-iothread-2m",
+                       test_virtio_blk_iothread_2m);
         qtest_add_func("/q35/amd-iommu/virtio-blk-iothread-fault",
                        test_virtio_blk_iothread_fault);
         qtest_add_func("/q35/amd-iommu/virtio-blk-iothread-fault-drain",

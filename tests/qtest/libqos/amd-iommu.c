@@ -44,28 +44,35 @@ static void qamdvi_cmd(QAmdvi *a, uint64_t cmd0, uint64_t cmd1)
 void qamdvi_enable(QAmdvi *a, QTestState *qts, QGuestAllocator *alloc,
                    uint16_t devid)
 {
-    /* the root (level 3), one level-2 table, the level-1 tables */
-    uint64_t root = qamdvi_alloc_page(alloc, 2 + QAMDVI_L1_NR);
+    /*
+     * the root (level 3), a level-2 table, that of the 2 MiB pages, the
+     * level-1 tables
+     */
+    uint64_t root = qamdvi_alloc_page(alloc, 3 + QAMDVI_L1_NR);
     uint64_t l2 = root + 4096;
+    uint64_t l2_2m = root + 2 * 4096;
     uint64_t devtab = qamdvi_alloc_page(alloc, 1);
-    size_t size = (2 + QAMDVI_L1_NR) * 4096;
+    size_t size = (3 + QAMDVI_L1_NR) * 4096;
     g_autofree uint64_t *t = g_malloc0(size);
     uint64_t dte[4] = {};
     uint64_t i;
 
     memset(a, 0, sizeof(*a));
     a->qts = qts;
-    a->l1 = root + 2 * 4096;
+    a->l1 = root + 3 * 4096;
     a->cmdbuf = qamdvi_alloc_page(alloc, 1);
 
     /* the IOVAs of 0 and of the alias go through the same level-2 table */
     t[0] = qamdvi_pde(l2, 2);
     t[QAMDVI_ALIAS >> 30] = qamdvi_pde(l2, 2);
+    t[QAMDVI_ALIAS_2M >> 30] = qamdvi_pde(l2_2m, 2);
     for (i = 0; i < QAMDVI_L1_NR; i++) {
         t[512 + i] = qamdvi_pde(a->l1 + i * 4096, 1);
+        /* a leaf (Next Level 0) in a level-2 table: a 2 MiB page */
+        t[1024 + i] = cpu_to_le64(i << 21 | QAMDVI_PTE_RW);
     }
     for (i = 0; i < QAMDVI_MAPPED >> 12; i++) {
-        t[1024 + i] = cpu_to_le64(i << 12 | QAMDVI_PTE_RW);
+        t[1536 + i] = cpu_to_le64(i << 12 | QAMDVI_PTE_RW);
     }
     qtest_memwrite(qts, root, t, size);
 

@@ -13,9 +13,11 @@
 #include "libqos-malloc.h"
 #include "pci.h"
 
-/* The guest memory that qamdvi_enable() maps 1:1, and again at the alias */
+/* The guest memory that qamdvi_enable() maps 1:1, and again at the aliases */
 #define QAMDVI_MAPPED   (64ULL << 20)
 #define QAMDVI_ALIAS    (1ULL << 30)
+/* The same guest memory through 2 MiB pages */
+#define QAMDVI_ALIAS_2M (3ULL << 30)
 
 typedef struct QAmdvi {
     QTestState *qts;
@@ -31,7 +33,9 @@ typedef struct QAmdvi {
  * remapping for device @devid of bus 0: a 3-level page table of 4 KiB
  * pages maps the IOVAs of [0, QAMDVI_MAPPED) 1:1, those of
  * [QAMDVI_ALIAS, QAMDVI_ALIAS + QAMDVI_MAPPED) to guest memory at 0, and
- * nothing else.  The tables take guest memory from @alloc.
+ * its 2 MiB pages (leaves of level 2) those of [QAMDVI_ALIAS_2M,
+ * QAMDVI_ALIAS_2M + QAMDVI_MAPPED) to guest memory at 0 again; nothing
+ * else.  The tables take guest memory from @alloc.
  */
 void qamdvi_enable(QAmdvi *a, QTestState *qts, QGuestAllocator *alloc,
                    uint16_t devid);
