@@ -20,6 +20,7 @@
 #include "hw/i386/intel_iommu.h"
 #include "hw/i386/intel_iommu_internal.h"
 #include "libqos/intel-iommu.h"
+#include "libqos/amd-iommu.h"
 #include "libqos/virtio-iommu-drv.h"
 #include "qemu/bswap.h"
 #include "standard-headers/linux/virtio_blk.h"
@@ -1739,6 +1740,41 @@ static void test_virtio_iommu(const void *opaque)
 }
 
 /*
+ * Behind the AMD IOMMU (dma-remap=on): I/O in every mode on the queues that
+ * exist, on a queue pair whose queues and data are at IOVAs that the IOMMU
+ * maps to other guest memory, and with data at IOVAs that 2 MiB pages map
+ * there; the IOMMU logs no event.
+ */
+static void test_amd_iommu(const void *opaque)
+{
+    QAmdvi a;
+    Nvme *c;
+    NvmeCmd cmd;
+    uint64_t evt[2];
+
+    if (!qtest_has_machine("q35") || !qtest_has_device("amd-iommu")) {
+        g_test_skip("no q35 machine or amd-iommu device");
+        return;
+    }
+    c = nvme_boot(opaque, nvme_mode_ioqs(opaque), QSIZE,
+                  "-M q35 -device amd-iommu,dma-remap=on");
+    qamdvi_enable(&a, c->qts, &c->qs->alloc, QPCI_DEVFN(4, 0));
+    qamdvi_enable_events(&a, &c->qs->alloc, c->qs->pcibus);
+
+    nvme_io_through_alias(c, QAMDVI_ALIAS);
+    /* the data is not in the first 4 KiB of its 2 MiB page */
+    g_assert_cmphex(c->buf & 0x1ff000, !=, 0);
+    qtest_memset(c->qts, c->buf, 0x3c, 4096);
+    nvme_rw_cmd(c, &cmd, NVME_CMD_WRITE, 80, QAMDVI_ALIAS_2M + c->buf);
+    g_assert_cmphex(nvme_cmd(c, 1, &cmd, NULL), ==, 0);
+    nvme_check_pattern(c, 1, 80, 0x3c);
+    nvme_io_rounds(c, QSIZE);
+    g_assert_false(qamdvi_next_event(&a, evt));
+    nvme_check_alive(c);
+    nvme_stop(c);
+}
+
+/*
  * The I/O queues in an IOThread, and a null-co drive whose requests take
  * 300 ms: long enough to act while Format NVM runs
  */
@@ -2807,6 +2843,7 @@ int main(int argc, char **argv)
         add_mode_test(m, "viommu", test_viommu);
         add_mode_test(m, "viommu-fault", test_viommu_fault);
         add_mode_test(m, "virtio-iommu", test_virtio_iommu);
+        add_mode_test(m, "amd-iommu", test_amd_iommu);
     }
     add_mode_test(&eager_mode, "dbbuf/cq-eventidx", test_dbbuf_cq_eventidx);
     qtest_add_func("/nvme-iothread/realize-errors", test_realize_errors);
