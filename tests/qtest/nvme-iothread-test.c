@@ -1891,13 +1891,14 @@ static void test_abort_in_flight(void)
  * Cancel a read that waits for the bounce buffer.  Reads into MMIO (the VGA
  * window, whose memory takes writes) go through the device's bounce buffer
  * (4 KiB); with the one of SQ 1 holding it for the 500 ms its request
- * takes, the DMA helpers park the read of SQ 2 until the buffer is free.  Delete I/O SQ 2 cancels that read: the
- * cancellation called the completion callback but kept the request's
- * reference, and blk_aio_cancel() waited for it in the main loop for ever
- * (the admin command never completed, QEMU hung).  Abort of the read
- * cancels it without waiting (it leaked the request).  Now the read
- * completes with the status of its abort, not as a media error, the read
- * of SQ 1 completes and the bounce buffer serves the next read.
+ * takes, the DMA helpers park the read of SQ 2 until the buffer is free.
+ * Delete I/O SQ 2 cancels that read: the cancellation called the completion
+ * callback but kept the request's reference, and blk_aio_cancel() waited
+ * for it in the main loop for ever (the admin command never completed, QEMU
+ * hung).  Abort of the read cancels it without waiting (it leaked the
+ * request).  Now the read completes with the status of its abort, not as a
+ * media error, the read of SQ 1 completes and the bounce buffer serves the
+ * next read.
  */
 static void test_cancel_bounce_wait(const void *opaque)
 {
