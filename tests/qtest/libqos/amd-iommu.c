@@ -27,18 +27,46 @@ static uint64_t qamdvi_pde(uint64_t table, int level)
     return cpu_to_le64(table | (uint64_t)level << 9 | QAMDVI_PTE_RW);
 }
 
+/*
+ * Run the @n commands at @cmds (little endian), which the IOMMU takes from
+ * its command buffer at one write of the tail
+ */
+static void qamdvi_run(QAmdvi *a, const uint64_t *cmds, int n)
+{
+    uint64_t size = 256 * AMDVI_COMMAND_SIZE;
+    uint64_t len = n * AMDVI_COMMAND_SIZE;
+    uint64_t first = MIN(len, size - a->cmd_tail);
+
+    g_assert(n > 0 && n < 256);
+    qtest_memwrite(a->qts, a->cmdbuf + a->cmd_tail, cmds, first);
+    if (first < len) {
+        qtest_memwrite(a->qts, a->cmdbuf, (const uint8_t *)cmds + first,
+                       len - first);
+    }
+    a->cmd_tail = (a->cmd_tail + len) % size;
+    qtest_writeq(a->qts, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_TAIL,
+                 a->cmd_tail);
+    g_assert_cmphex(qtest_readq(a->qts, AMDVI_BASE_ADDR +
+                                AMDVI_MMIO_COMMAND_HEAD), ==, a->cmd_tail);
+}
+
 /* Run command @cmd0, @cmd1 */
 static void qamdvi_cmd(QAmdvi *a, uint64_t cmd0, uint64_t cmd1)
 {
     uint64_t cmd[2] = { cpu_to_le64(cmd0), cpu_to_le64(cmd1) };
 
-    qtest_memwrite(a->qts, a->cmdbuf + a->cmd_tail, cmd, sizeof(cmd));
-    a->cmd_tail = (a->cmd_tail + AMDVI_COMMAND_SIZE) %
-                  (256 * AMDVI_COMMAND_SIZE);
-    qtest_writeq(a->qts, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_TAIL,
-                 a->cmd_tail);
-    g_assert_cmphex(qtest_readq(a->qts, AMDVI_BASE_ADDR +
-                                AMDVI_MMIO_COMMAND_HEAD), ==, a->cmd_tail);
+    qamdvi_run(a, cmd, 1);
+}
+
+void qamdvi_inval_all(QAmdvi *a, int n)
+{
+    g_autofree uint64_t *cmds = g_new0(uint64_t, 2 * n);
+    int i;
+
+    for (i = 0; i < n; i++) {
+        cmds[2 * i] = cpu_to_le64((uint64_t)AMDVI_CMD_INVAL_AMDVI_ALL << 60);
+    }
+    qamdvi_run(a, cmds, n);
 }
 
 void qamdvi_enable(QAmdvi *a, QTestState *qts, QGuestAllocator *alloc,

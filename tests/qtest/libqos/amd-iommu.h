@@ -52,6 +52,12 @@ void qamdvi_enable_events(QAmdvi *a, QGuestAllocator *alloc, QPCIBus *bus);
  */
 void qamdvi_unmap_page(QAmdvi *a, uint64_t iova);
 
+/*
+ * Run @n (1 to 255) INVALIDATE_IOMMU_ALL commands, which the IOMMU takes
+ * from its command buffer at one write of the tail
+ */
+void qamdvi_inval_all(QAmdvi *a, int n);
+
 /* Take the next event from the log into @evt; false if there is none */
 bool qamdvi_next_event(QAmdvi *a, uint64_t evt[2]);
 

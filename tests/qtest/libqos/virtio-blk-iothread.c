@@ -12,12 +12,14 @@
 #include "virtio-blk-iothread.h"
 #include "standard-headers/linux/virtio_blk.h"
 #include "standard-headers/linux/virtio_config.h"
+#include "standard-headers/linux/virtio_ring.h"
 
 static QVBlk *qvblk_start(QVBlk *v, const char *iommu_args,
                           const char *blockdev)
 {
     uint64_t features = 1ull << VIRTIO_F_VERSION_1 |
-                        1ull << VIRTIO_F_ACCESS_PLATFORM;
+                        1ull << VIRTIO_F_ACCESS_PLATFORM |
+                        1ull << VIRTIO_RING_F_INDIRECT_DESC;
 
     v->qs = qtest_pc_boot("-M q35 %s "
                           "-object iothread,id=t0 %s "
