@@ -200,14 +200,16 @@ clang_build_setup() {
 # The device fuzzing configurations (scripts/fuzz-devices.sh): generic-fuzz's
 # of the series (tests/qtest/fuzz/generic_fuzz_configs.h), two that feed
 # requests to virtqueues through libqos (tests/qtest/fuzz/virtio_*_fuzz.c)
-# and four that submit NVMe commands to the queues of enabled controllers
+# and five that submit NVMe commands to the queues of enabled controllers
 # (tests/qtest/fuzz/nvme_fuzz.c; nvme-subsys-cmds: two controllers of one
 # subsystem that share namespaces; nvme-viommu-cmds: an IOThread's queues
-# behind VT-d): requests that generic-fuzz's DMA patterns seldom make valid
+# behind VT-d; nvme-amdvi-cmds: behind the AMD IOMMU, which unmaps pages and
+# invalidates its caches while commands run, as the input chooses):
+# requests that generic-fuzz's DMA patterns seldom make valid
 device_fuzz_configs=(virtio-blk-zoned virtio-blk-zoned-iothread scsi-zbc
     nvme-zns-blk nvme-iothread-poll nvme-iothreads snapfuzz
     virtio-blk-zoned-queues scsi-zbc-queues nvme-zns-cmds nvme-iothread-cmds
-    nvme-subsys-cmds nvme-viommu-cmds)
+    nvme-subsys-cmds nvme-viommu-cmds nvme-amdvi-cmds)
 
 # The libFuzzer target of configuration $1
 device_fuzz_target() {
@@ -218,6 +220,7 @@ device_fuzz_target() {
         nvme-iothread-cmds) echo nvme-iothread-cmd-fuzz ;;
         nvme-subsys-cmds) echo nvme-subsys-cmd-fuzz ;;
         nvme-viommu-cmds) echo nvme-viommu-cmd-fuzz ;;
+        nvme-amdvi-cmds) echo nvme-amdvi-cmd-fuzz ;;
         *) echo "generic-fuzz-$1" ;;
     esac
 }

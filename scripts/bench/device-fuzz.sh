@@ -32,7 +32,7 @@ surface() {
         nvme-zns-blk|nvme-zns-cmds) echo hw/nvme/zns-blk.c ;;
         nvme-iothread-cmds) echo hw/nvme/dataplane.c hw/nvme/zns-blk.c ;;
         nvme-subsys-cmds) echo hw/nvme/subsys.c hw/nvme/dataplane.c hw/nvme/zns-blk.c ;;
-        nvme-iothread*|nvme-viommu-cmds) echo hw/nvme/dataplane.c ;;
+        nvme-iothread*|nvme-viommu-cmds|nvme-amdvi-cmds) echo hw/nvme/dataplane.c ;;
         snapfuzz) echo hw/misc/snapfuzz/snapfuzz.c ;;
     esac
 }

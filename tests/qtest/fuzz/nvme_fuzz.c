@@ -25,6 +25,8 @@
 #include "tests/qtest/libqtest.h"
 #include "tests/qtest/libqos/pci-pc.h"
 #include "tests/qtest/libqos/intel-iommu.h"
+#include "tests/qtest/libqos/amd-iommu.h"
+#include "hw/i386/amd_iommu.h"
 #include "fuzz.h"
 
 #define NVME_VENDOR_ID      0x1b36      /* PCI_VENDOR_ID_REDHAT */
@@ -71,6 +73,13 @@
 #define SEL_DRAINED_NEXT    (4 << 2)
 /* Selector bit 5: the second controller's queues, where there is one */
 #define SEL_CTRL1           (1 << 5)
+/*
+ * Selector bits 6-7, behind the AMD IOMMU only: the IOMMU unmaps the page
+ * of PRP1 before the doorbell, and it invalidates all its caches while the
+ * command runs (after the doorbell, before the wait for completions)
+ */
+#define SEL_AMDVI_UNMAP     (1 << 6)
+#define SEL_AMDVI_INVAL     (1 << 7)
 
 typedef struct NvmeFuzz {
     QPCIDevice *dev;
@@ -96,11 +105,14 @@ static void nvme_find(QPCIDevice *dev, int devfn, void *opaque)
     n->queues = QUEUES_ADDR + nvme_fuzz_ctrls++ * QUEUES_SIZE;
 }
 
+static QPCIBus *nvme_fuzz_bus;
+
 static void nvme_fuzz_pre(QTestState *s)
 {
     QPCIBus *bus = qpci_new_pc(s, NULL);
     int i;
 
+    nvme_fuzz_bus = bus;
     qpci_device_foreach(bus, NVME_VENDOR_ID, NVME_DEVICE_ID, nvme_find, NULL);
     g_assert(nvme_fuzz_ctrls);
     for (i = 0; i < nvme_fuzz_ctrls; i++) {
@@ -139,6 +151,69 @@ static void nvme_viommu_enable(QTestState *s)
 static void nvme_viommu_pre(QTestState *s)
 {
     nvme_fuzz_viommu = true;
+    nvme_fuzz_pre(s);
+}
+
+/*
+ * The AMD IOMMU's tables, device table, command buffer and event log of
+ * nvme-amdvi-cmd-fuzz: guest memory above the VT-d tables
+ */
+#define AMDVI_TABLES_ADDR   0x400000
+#define AMDVI_TABLES_SIZE   0x40000
+
+/* nvme-amdvi-cmd-fuzz's: turn the AMD IOMMU on at the start of each input */
+static bool nvme_fuzz_amdvi;
+static QAmdvi nvme_amdvi;
+
+/*
+ * The AMD IOMMU translates the controller's DMA (libqos's tables: the
+ * first 64 MiB of IOVAs, all of guest memory, mapped 1:1 by 4 KiB pages,
+ * and again at two aliases), its event log and interrupt on.  The machine
+ * reset that ends an input turns it off again.
+ */
+static void nvme_amdvi_enable(QTestState *s)
+{
+    QGuestAllocator alloc;
+
+    alloc_init(&alloc, 0, AMDVI_TABLES_ADDR,
+               AMDVI_TABLES_ADDR + AMDVI_TABLES_SIZE, 4096);
+    qamdvi_enable(&nvme_amdvi, s, &alloc, nvme_fuzz_state[0].dev->devfn);
+    qamdvi_enable_events(&nvme_amdvi, &alloc, nvme_fuzz_bus);
+    alloc_destroy(&alloc);
+}
+
+/*
+ * Queue INVALIDATE_IOMMU_ALL and write the tail, without waiting: the
+ * controller's DMA may overwrite the command buffer (all of guest memory
+ * is mapped), and a command that the input garbled is the IOMMU's to
+ * refuse, not the target's
+ */
+static void nvme_amdvi_inval(QTestState *s)
+{
+    uint64_t cmd[2] = {
+        cpu_to_le64((uint64_t)AMDVI_CMD_INVAL_AMDVI_ALL << 60), 0
+    };
+
+    qtest_memwrite(s, nvme_amdvi.cmdbuf + nvme_amdvi.cmd_tail, cmd,
+                   sizeof(cmd));
+    nvme_amdvi.cmd_tail = (nvme_amdvi.cmd_tail + AMDVI_COMMAND_SIZE) %
+                          (256 * AMDVI_COMMAND_SIZE);
+    qtest_writeq(s, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_TAIL,
+                 nvme_amdvi.cmd_tail);
+}
+
+/* Unmap the 4 KiB page at IOVA @iova, where libqos's tables map it */
+static void nvme_amdvi_unmap(QTestState *s, uint64_t iova)
+{
+    if (iova < QAMDVI_MAPPED) {
+        qtest_writeq(s, nvme_amdvi.l1 + (iova >> 12) * 8, 0);
+        nvme_amdvi_inval(s);
+    }
+}
+
+static void nvme_amdvi_pre(QTestState *s)
+{
+    nvme_fuzz_amdvi = true;
     nvme_fuzz_pre(s);
 }
 
@@ -193,10 +268,11 @@ static void nvme_drained_end(QTestState *s)
  * whose end lets the command run; SEL_DRAINED_NEXT leaves that section to
  * the next record, which ends it, and waits for completions in it.  A
  * reset comes from a vCPU, which no drained section of the main loop lets
- * in: it ends the section first.
+ * in: it ends the section first.  @inval: the AMD IOMMU invalidates its
+ * caches right after the doorbell.
  */
 static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
-                        int what, NvmeFuzz *other)
+                        int what, NvmeFuzz *other, bool inval)
 {
     uint64_t sq = n->queues + (q ? IOSQ_ADDR : ASQ_ADDR);
     int i;
@@ -213,6 +289,9 @@ static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
         nvme_fuzz_drained = true;
     }
     nvme_reg_write(n, 0x1000 + 2 * q * 4, n->sq_tail[q]);
+    if (inval) {
+        nvme_amdvi_inval(s);
+    }
     if (what == SEL_RESET) {
         nvme_reg_write(n, 0x14, 0);
         return;
@@ -266,13 +345,13 @@ static bool nvme_start(QTestState *s, NvmeFuzz *n)
     cmd.dptr.prp1 = cpu_to_le64(n->queues + IOCQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
     cmd.cdw11 = cpu_to_le32(3);                 /* PC, IEN (INTx, vector 0) */
-    nvme_submit(s, n, 0, &cmd, 0, NULL);
+    nvme_submit(s, n, 0, &cmd, 0, NULL, false);
     memset(&cmd, 0, sizeof(cmd));
     cmd.opcode = NVME_ADM_CMD_CREATE_SQ;
     cmd.dptr.prp1 = cpu_to_le64(n->queues + IOSQ_ADDR);
     cmd.cdw10 = cpu_to_le32((QSIZE - 1) << 16 | 1);
     cmd.cdw11 = cpu_to_le32(1 << 16 | 1);               /* CQID 1, PC */
-    nvme_submit(s, n, 0, &cmd, 0, NULL);
+    nvme_submit(s, n, 0, &cmd, 0, NULL, false);
     return true;
 }
 
@@ -298,7 +377,7 @@ static void nvme_reattach(QTestState *s, NvmeFuzz *n)
             .dptr.prp1 = cpu_to_le64(CTRL_LIST_ADDR),
         };
 
-        nvme_submit(s, n, 0, &cmd, 0, NULL);
+        nvme_submit(s, n, 0, &cmd, 0, NULL, false);
     }
 }
 
@@ -334,6 +413,9 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
     if (nvme_fuzz_viommu) {
         nvme_viommu_enable(s);
     }
+    if (nvme_fuzz_amdvi) {
+        nvme_amdvi_enable(s);
+    }
     for (i = 0; i < nvme_fuzz_ctrls; i++) {
         if (!nvme_start(s, &nvme_fuzz_state[i])) {
             goto out;
@@ -355,7 +437,11 @@ static void nvme_fuzz(QTestState *s, const unsigned char *data, size_t size)
 
             cmd.dptr.prp1 = cpu_to_le64(DATA_ADDR + prp % DATA_SIZE);
         }
-        nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd, what, other);
+        if (nvme_fuzz_amdvi && (data[0] & SEL_AMDVI_UNMAP)) {
+            nvme_amdvi_unmap(s, le64_to_cpu(cmd.dptr.prp1));
+        }
+        nvme_submit(s, n, data[0] & SEL_IO_QUEUE, &cmd, what, other,
+                    nvme_fuzz_amdvi && (data[0] & SEL_AMDVI_INVAL));
         if (what == SEL_RESET && !nvme_start(s, n)) {
             break;
         }
@@ -418,6 +504,17 @@ static GString *nvme_viommu_args(FuzzTarget *t)
                              "zoned.backend=on");
 }
 
+/* nvme-iothread-cmd-fuzz's controller behind the AMD IOMMU */
+static GString *nvme_amdvi_args(FuzzTarget *t)
+{
+    return nvme_fuzz_cmdline("-device amd-iommu,dma-remap=on "
+                             "-object iothread,id=t0,poll-max-ns=32768 ", "",
+                             "-device nvme,id=n0,serial=fuzz,ioeventfd=on,"
+                             "iothread=t0 "
+                             "-device nvme-ns,bus=n0,drive=z0,"
+                             "zoned.backend=on");
+}
+
 /*
  * Two controllers of one subsystem that share the zoned namespace 1 and a
  * namespace 2 on a plain drive.  A subsystem's zones must be changed in
@@ -466,6 +563,15 @@ static void register_nvme_fuzz_targets(void)
                        "queues run in a polling IOThread, behind VT-d",
         .get_init_cmdline = nvme_viommu_args,
         .pre_fuzz = nvme_viommu_pre,
+        .fuzz = nvme_fuzz,
+    });
+    fuzz_add_target(&(FuzzTarget){
+        .name = "nvme-amdvi-cmd-fuzz",
+        .description = "Fuzz the commands of an NVMe controller whose I/O "
+                       "queues run in a polling IOThread, behind the AMD "
+                       "IOMMU, with its invalidations",
+        .get_init_cmdline = nvme_amdvi_args,
+        .pre_fuzz = nvme_amdvi_pre,
         .fuzz = nvme_fuzz,
     });
     fuzz_add_target(&(FuzzTarget){
