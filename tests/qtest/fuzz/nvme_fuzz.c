@@ -26,7 +26,6 @@
 #include "tests/qtest/libqos/pci-pc.h"
 #include "tests/qtest/libqos/intel-iommu.h"
 #include "tests/qtest/libqos/amd-iommu.h"
-#include "hw/i386/amd_iommu.h"
 #include "fuzz.h"
 
 #define NVME_VENDOR_ID      0x1b36      /* PCI_VENDOR_ID_REDHAT */
@@ -182,32 +181,12 @@ static void nvme_amdvi_enable(QTestState *s)
     alloc_destroy(&alloc);
 }
 
-/*
- * Queue INVALIDATE_IOMMU_ALL and write the tail, without waiting: the
- * controller's DMA may overwrite the command buffer (all of guest memory
- * is mapped), and a command that the input garbled is the IOMMU's to
- * refuse, not the target's
- */
-static void nvme_amdvi_inval(QTestState *s)
-{
-    uint64_t cmd[2] = {
-        cpu_to_le64((uint64_t)AMDVI_CMD_INVAL_AMDVI_ALL << 60), 0
-    };
-
-    qtest_memwrite(s, nvme_amdvi.cmdbuf + nvme_amdvi.cmd_tail, cmd,
-                   sizeof(cmd));
-    nvme_amdvi.cmd_tail = (nvme_amdvi.cmd_tail + AMDVI_COMMAND_SIZE) %
-                          (256 * AMDVI_COMMAND_SIZE);
-    qtest_writeq(s, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_TAIL,
-                 nvme_amdvi.cmd_tail);
-}
-
 /* Unmap the 4 KiB page at IOVA @iova, where libqos's tables map it */
 static void nvme_amdvi_unmap(QTestState *s, uint64_t iova)
 {
     if (iova < QAMDVI_MAPPED) {
         qtest_writeq(s, nvme_amdvi.l1 + (iova >> 12) * 8, 0);
-        nvme_amdvi_inval(s);
+        qamdvi_post_inval_all(&nvme_amdvi, 1);
     }
 }
 
@@ -290,7 +269,12 @@ static void nvme_submit(QTestState *s, NvmeFuzz *n, int q, NvmeCmd *cmd,
     }
     nvme_reg_write(n, 0x1000 + 2 * q * 4, n->sq_tail[q]);
     if (inval) {
-        nvme_amdvi_inval(s);
+        /*
+         * Without waiting: the controller's DMA may overwrite the command
+         * buffer (all of guest memory is mapped), and a command that the
+         * input garbled is the IOMMU's to refuse, not the target's
+         */
+        qamdvi_post_inval_all(&nvme_amdvi, 1);
     }
     if (what == SEL_RESET) {
         nvme_reg_write(n, 0x14, 0);

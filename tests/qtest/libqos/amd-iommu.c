@@ -28,10 +28,10 @@ static uint64_t qamdvi_pde(uint64_t table, int level)
 }
 
 /*
- * Run the @n commands at @cmds (little endian), which the IOMMU takes from
- * its command buffer at one write of the tail
+ * Write the @n commands at @cmds (little endian) into the command buffer,
+ * and its tail past them
  */
-static void qamdvi_run(QAmdvi *a, const uint64_t *cmds, int n)
+static void qamdvi_post(QAmdvi *a, const uint64_t *cmds, int n)
 {
     uint64_t size = 256 * AMDVI_COMMAND_SIZE;
     uint64_t len = n * AMDVI_COMMAND_SIZE;
@@ -46,6 +46,15 @@ static void qamdvi_run(QAmdvi *a, const uint64_t *cmds, int n)
     a->cmd_tail = (a->cmd_tail + len) % size;
     qtest_writeq(a->qts, AMDVI_BASE_ADDR + AMDVI_MMIO_COMMAND_TAIL,
                  a->cmd_tail);
+}
+
+/*
+ * Run the @n commands at @cmds (little endian), which the IOMMU takes from
+ * its command buffer at one write of the tail
+ */
+static void qamdvi_run(QAmdvi *a, const uint64_t *cmds, int n)
+{
+    qamdvi_post(a, cmds, n);
     g_assert_cmphex(qtest_readq(a->qts, AMDVI_BASE_ADDR +
                                 AMDVI_MMIO_COMMAND_HEAD), ==, a->cmd_tail);
 }
@@ -58,7 +67,7 @@ static void qamdvi_cmd(QAmdvi *a, uint64_t cmd0, uint64_t cmd1)
     qamdvi_run(a, cmd, 1);
 }
 
-void qamdvi_inval_all(QAmdvi *a, int n)
+static void qamdvi_do_inval_all(QAmdvi *a, int n, bool wait)
 {
     g_autofree uint64_t *cmds = g_new0(uint64_t, 2 * n);
     int i;
@@ -66,7 +75,21 @@ void qamdvi_inval_all(QAmdvi *a, int n)
     for (i = 0; i < n; i++) {
         cmds[2 * i] = cpu_to_le64((uint64_t)AMDVI_CMD_INVAL_AMDVI_ALL << 60);
     }
-    qamdvi_run(a, cmds, n);
+    if (wait) {
+        qamdvi_run(a, cmds, n);
+    } else {
+        qamdvi_post(a, cmds, n);
+    }
+}
+
+void qamdvi_inval_all(QAmdvi *a, int n)
+{
+    qamdvi_do_inval_all(a, n, true);
+}
+
+void qamdvi_post_inval_all(QAmdvi *a, int n)
+{
+    qamdvi_do_inval_all(a, n, false);
 }
 
 void qamdvi_enable(QAmdvi *a, QTestState *qts, QGuestAllocator *alloc,

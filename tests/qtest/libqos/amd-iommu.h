@@ -58,6 +58,13 @@ void qamdvi_unmap_page(QAmdvi *a, uint64_t iova);
  */
 void qamdvi_inval_all(QAmdvi *a, int n);
 
+/*
+ * qamdvi_inval_all() without the wait: the commands and the tail are
+ * written, and whether the IOMMU took them is not checked (for a device
+ * whose DMA may overwrite the command buffer)
+ */
+void qamdvi_post_inval_all(QAmdvi *a, int n);
+
 /* Take the next event from the log into @evt; false if there is none */
 bool qamdvi_next_event(QAmdvi *a, uint64_t evt[2]);
 
